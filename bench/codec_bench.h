@@ -1,0 +1,45 @@
+// The codec benchmark behind `fls bench codec`: encode and reconstruct data
+// rates of every requested backend over the same buffers, with raw ISA-L
+// ec_encode_data (backend "isal-raw") measured in the same run as the peer.
+// Rates are data rates: k x block bytes per second, in 10^9 bytes (GB/s).
+// Thread-safety: RunCodecBench is not reentrant (it uses all cores it is given).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fls/status.h"
+
+namespace fls::bench {
+
+struct CodecShape {
+  int k, m;
+};
+
+struct CodecBenchOptions {
+  std::vector<std::string> backends;  // empty: every usable backend
+  std::vector<CodecShape> shapes{{10, 4}, {6, 3}, {17, 3}};
+  std::vector<std::size_t> block_bytes{64 << 10, 1 << 20, 16 << 20};
+  std::vector<int> lost{1, 4};         // reconstruct rows: this many data shards lost (<= m)
+  std::vector<int> threads{1, 0};      // 0 = every core
+  std::size_t batch_bytes = 64 << 20;  // data bytes per batch (at least one stripe)
+  double min_seconds = 0.4;            // measure each row at least this long
+};
+
+struct CodecBenchRow {
+  std::string backend;
+  std::string op;  // encode | reconstruct
+  int k = 0, m = 0, lost = 0;
+  std::size_t block_bytes = 0, stripes = 0;
+  int threads = 1;
+  double seconds = 0;    // time of the measured repetitions
+  double data_gbps = 0;  // k * block_bytes * stripes * reps / seconds / 1e9
+};
+
+// Runs every combination, calling `on_row` as each row is measured.
+Status RunCodecBench(const CodecBenchOptions& options,
+                     const std::function<void(const CodecBenchRow&)>& on_row);
+
+}  // namespace fls::bench

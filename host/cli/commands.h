@@ -1,0 +1,28 @@
+// The `fls` subcommands. Each Add*Command registers one subcommand (its
+// options and its callback) on the CLI11 app; the callback sets `exit_code`.
+// Exit codes: 0 ok, 2 usage error, 3 I/O error, 4 degraded, 5 unrecoverable,
+// 6 unavailable backend/device, 1 any other failure.
+// Thread-safety: called once, from main, before parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "fls/status.h"
+
+namespace fls::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitIo = 3;
+inline constexpr int kExitDegraded = 4;
+inline constexpr int kExitUnrecoverable = 5;
+inline constexpr int kExitUnavailable = 6;
+
+// Maps a failed Status to the documented exit code.
+int ExitCodeFor(const Status& status);
+
+void AddVersionCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
+
+}  // namespace fls::cli
