@@ -1,5 +1,7 @@
 #include "fls/backend.h"
 
+#include "fls/crc32c.h"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -28,6 +30,10 @@ Status ValidateEncodeBatch(const Codec& codec, const EncodeBatch& b) {
     return Status::InvalidArgument("encode batch has " + Str(b.parity.size()) +
                                    " parity buffers, expected stripes x m = " + Str(b.stripes) +
                                    " x " + Str(m));
+  if (!b.block_crcs.empty() && b.block_crcs.size() != b.stripes * (k + m))
+    return Status::InvalidArgument("encode batch has " + Str(b.block_crcs.size()) +
+                                   " CRC slots, expected stripes x (k + m) = " + Str(b.stripes) +
+                                   " x " + Str(k + m));
   for (std::size_t i = 0; i < b.data.size(); ++i)
     if (b.data[i] == nullptr)
       return Status::InvalidArgument("stripe " + Str(i / k) + ": data block " + Str(i % k) +
@@ -69,7 +75,20 @@ Status Backend::Encode(const EncodeBatch& batch) {
   work.block_bytes = batch.block_bytes;
   work.inputs = batch.data.data();
   work.outputs = batch.parity.data();
+  if (!batch.block_crcs.empty()) return ApplyWithCrcs(work, batch.block_crcs);
   return Apply(work);
+}
+
+Status Backend::ApplyWithCrcs(const MatrixApply& work, std::span<std::uint32_t> block_crcs) {
+  FLS_RETURN_IF_ERROR(Apply(work));
+  const std::size_t k = work.rows->cols(), m = work.rows->rows();
+  for (std::size_t s = 0; s < work.stripes; ++s) {
+    for (std::size_t j = 0; j < k; ++j)
+      block_crcs[s * (k + m) + j] = Crc32c(work.inputs[s * k + j], work.block_bytes);
+    for (std::size_t p = 0; p < m; ++p)
+      block_crcs[s * (k + m) + k + p] = Crc32c(work.outputs[s * m + p], work.block_bytes);
+  }
+  return Status::Ok();
 }
 
 Status Backend::Reconstruct(const ReconstructBatch& batch) {

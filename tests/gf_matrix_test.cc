@@ -175,3 +175,18 @@ TEST(Generator, BadShapesAreClearErrors) {
 
 }  // namespace
 }  // namespace fls
+
+#include "fls/crc32c.h"
+
+namespace fls {
+namespace {
+
+TEST(Crc32c, StandardCheckValueAndChaining) {
+  const char* text = "123456789";
+  EXPECT_EQ(Crc32c(text, 9), 0xE3069283u);
+  EXPECT_EQ(Crc32c(text + 4, 5, Crc32c(text, 4)), 0xE3069283u);
+  EXPECT_EQ(Crc32c(text, 0), 0u);
+}
+
+}  // namespace
+}  // namespace fls

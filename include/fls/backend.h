@@ -52,6 +52,11 @@ struct EncodeBatch {
   std::size_t block_bytes = 0;
   std::span<const std::uint8_t* const> data;  // stripes * k
   std::span<std::uint8_t* const> parity;      // stripes * m
+  // Optional: when not empty (stripes * (k + m) entries), Encode also stores
+  // the CRC32C (fls/crc32c.h) of every data and parity block, stripe-major:
+  // block_crcs[s*(k+m) + i] for shard i of stripe s. Backends may compute it
+  // while the block is still in cache.
+  std::span<std::uint32_t> block_crcs;
 };
 
 struct ReconstructBatch {
@@ -105,6 +110,11 @@ class Backend {
   // Implementations compute here; Encode/Reconstruct have already checked the
   // batch and grouped reconstruct stripes by erasure pattern.
   virtual Status Apply(const MatrixApply& work) = 0;
+
+  // Encode with CRC32C of every block (batch.block_crcs non-empty). The default
+  // runs Apply and then checksums each block; backends that can fuse the CRC
+  // into their pass over the data override it.
+  virtual Status ApplyWithCrcs(const MatrixApply& work, std::span<std::uint32_t> block_crcs);
 
  private:
   std::shared_ptr<const Codec> codec_;
