@@ -32,10 +32,10 @@ std::string WhyNoDevice() {
 #endif
 }
 
-#define FLS_REQUIRE_GPU()                                               \
-  do {                                                                  \
-    const std::string why = WhyNoDevice();                              \
-    if (!why.empty()) GTEST_SKIP() << "no usable CUDA device: " << why; \
+#define FLS_REQUIRE_GPU()                  \
+  do {                                     \
+    const std::string why = WhyNoDevice(); \
+    if (!why.empty()) GTEST_SKIP() << why; \
   } while (0)
 
 std::vector<std::uint8_t> RandomBytes(std::size_t n, std::uint64_t seed) {
