@@ -10,10 +10,13 @@
 // per second (as `fls bench codec` does) and its traffic_gbps the bytes it
 // reads and writes, (k + r) x block; vs_copy = traffic / (2 x copy_gbps) is
 // the share of the device's copy memory traffic the kernel reaches.
-// Every kernel result is checked against a CPU computation before it is
-// printed. Timing: cudaEvents around back-to-back launches or copies.
+// Every kernel result is checked before it is printed: two stripes against
+// a CPU computation, the whole batch against the generic kernel
+// (thrust::equal on the device). Timing: cudaEvents around back-to-back
+// launches or copies.
 #include <cuda_runtime.h>
 #include <thrust/device_vector.h>
+#include <thrust/equal.h>
 #include <thrust/tabulate.h>
 
 #include <algorithm>
@@ -233,6 +236,25 @@ Status MeasureKernels(const Options& o, cudaStream_t stream, double d2d_copy_gbp
         FLS_RETURN_IF_ERROR(CheckStripe(rows, in, out, stripes - 1, block, padded));
         FLS_RETURN_IF_ERROR(
             CheckStripe(rows, in, out, 0, std::min<std::size_t>(block, 1 << 20), padded));
+        // The whole batch, compared on the device: the generic kernel must
+        // give the unrolled one's bytes.
+        if (path == kernels::KernelPath::kFixed) {
+          const kernels::KernelPath generic = kernels::ChooseKernelPath(k, r, false);
+          thrust::device_vector<std::uint8_t> again;
+          bool same = false;
+          FLS_RETURN_IF_ERROR(Thrust("generic check", [&] { again.resize(out.size()); }));
+          kernels::MatrixApplyView second = view;
+          second.outputs = thrust::raw_pointer_cast(again.data());
+          FLS_CUDA_RETURN_IF_ERROR(kernels::LaunchMatrixApply(second, generic, stream));
+          FLS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+          FLS_RETURN_IF_ERROR(Thrust("generic check", [&] {
+            const std::size_t used = stripes * r * padded;
+            same = thrust::equal(out.begin(), out.begin() + used, again.begin());
+          }));
+          if (!same)
+            return Status::Internal("generic and fixed kernels differ for " + std::to_string(k) +
+                                    "+" + std::to_string(m) + ", block " + std::to_string(block));
+        }
         const double data_gbps = double(k) * block * stripes * reps / s / 1e9;
         const double traffic_gbps = data_gbps * (k + r) / k;
         std::printf(
