@@ -18,6 +18,9 @@
 #include "host/cuda_cpu_backend.h"
 #include "host/rs_kernel_plan.h"
 #include "kernels/rs_matrix_kernel.cuh"
+#ifdef FLS_HAVE_CUDA
+#include "host/cuda/cuda_status.h"
+#endif
 
 namespace fls {
 namespace {
@@ -345,6 +348,26 @@ TEST(Registry, UnusableCudaIsAnErrorWithTheReasonNeverAFallback) {
     EXPECT_NE(ResolveAutoBackend(), "cuda");
   }
 }
+
+#ifdef FLS_HAVE_CUDA
+Status FailingCudaCall(cudaError_t err) {
+  FLS_CUDA_RETURN_IF_ERROR(err);
+  return Status::Ok();
+}
+
+TEST(CudaStatus, NamesTheErrorTheCallAndWhere) {
+  EXPECT_TRUE(FailingCudaCall(cudaSuccess).ok());
+  const Status oom = FailingCudaCall(cudaErrorMemoryAllocation);
+  EXPECT_EQ(oom.code(), Status::Code::kUnavailable);
+  EXPECT_NE(oom.message().find("cudaErrorMemoryAllocation"), std::string::npos) << oom.ToString();
+  EXPECT_NE(oom.message().find("in err at "), std::string::npos) << oom.ToString();
+  EXPECT_NE(oom.message().find("cuda_kernel_test.cc:"), std::string::npos) << oom.ToString();
+  const Status bad = FailingCudaCall(cudaErrorInvalidValue);
+  EXPECT_EQ(bad.code(), Status::Code::kInternal);
+  EXPECT_NE(bad.message().find("cudaErrorInvalidValue"), std::string::npos) << bad.ToString();
+  EXPECT_EQ(FailingCudaCall(cudaErrorInsufficientDriver).code(), Status::Code::kUnavailable);
+}
+#endif
 
 }  // namespace
 }  // namespace fls
