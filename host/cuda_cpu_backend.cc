@@ -49,12 +49,20 @@ CudaCpuBackend::CudaCpuBackend(std::shared_ptr<const Codec> codec, const CudaCpu
     : Backend(std::move(codec)), options_(options), pool_(options.threads) {}
 
 Status CudaCpuBackend::Apply(const MatrixApply& w) {
+  const std::vector<std::uint32_t> tables = BuildPackedTables(*w.rows);
+  std::vector<const std::uint8_t*> inputs;
+  std::vector<std::uint8_t*> outputs;
+  for (const SubBatch& sub :
+       PlanSubBatches(w.stripes, w.rows->cols(), w.block_bytes, options_.sub_batch_bytes))
+    FLS_RETURN_IF_ERROR(Launch(SubBatchWork(w, sub, inputs, outputs), tables));
+  return Status::Ok();
+}
+
+// One launch: staging, the grid, unstaging.
+Status CudaCpuBackend::Launch(const MatrixApply& w, const std::vector<std::uint32_t>& tables) {
   const std::uint32_t k = static_cast<std::uint32_t>(w.rows->cols());
   const std::uint32_t r = static_cast<std::uint32_t>(w.rows->rows());
   const std::size_t padded = PaddedBlockBytes(w.block_bytes);
-  const std::vector<std::uint32_t> tables = BuildPackedTables(*w.rows);
-
-  // The whole batch is one launch, as on the device.
   AlignedBytes in = AllocateAligned(w.stripes * k * padded);
   AlignedBytes out = AllocateAligned(w.stripes * r * padded);
   StageInputs(w, 0, w.stripes, in.get(), pool_);

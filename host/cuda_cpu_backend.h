@@ -9,8 +9,10 @@
 // Thread-safety: Apply may run concurrently; each call has its own buffers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "fls/backend.h"
 #include "host/thread_pool.h"
@@ -23,6 +25,10 @@ struct CudaCpuOptions {
   // thread walk many items of the grid-stride loop (tests use that).
   std::uint32_t max_blocks = 0;
   bool allow_fixed_kernels = true;  // false: always the generic (k, r) path
+  // 0: the whole batch in one launch. Otherwise launches of about this many
+  // input bytes, cut by the CUDA backend's PlanSubBatches (so its sub-batch
+  // and column-range logic is checked here too).
+  std::size_t sub_batch_bytes = 0;
 };
 
 class CudaCpuBackend final : public Backend {
@@ -35,6 +41,8 @@ class CudaCpuBackend final : public Backend {
   Status Apply(const MatrixApply& work) override;
 
  private:
+  Status Launch(const MatrixApply& work, const std::vector<std::uint32_t>& tables);
+
   CudaCpuOptions options_;
   ThreadPool pool_;
 };

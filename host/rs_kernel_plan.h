@@ -36,4 +36,24 @@ void StageInputs(const MatrixApply& work, std::size_t first, std::size_t count, 
 void UnstageOutputs(const MatrixApply& work, std::size_t first, std::size_t count,
                     const std::uint8_t* src, ThreadPool& pool);
 
+// One launch's share of a batch: stripes [first, first + count), bytes
+// [offset, offset + length) of each of their blocks.
+struct SubBatch {
+  std::size_t first = 0, count = 0;
+  std::size_t offset = 0, length = 0;
+};
+
+// Cuts a batch of `stripes` blocks of `block_bytes` (k inputs per stripe)
+// into launches of about `sub_batch_bytes` input bytes: whole stripes when
+// one fits, else column ranges of one stripe (multiples of 16 bytes but the
+// last), so large blocks still pipeline. 0 = the whole batch in one launch.
+std::vector<SubBatch> PlanSubBatches(std::size_t stripes, std::size_t k, std::size_t block_bytes,
+                                     std::size_t sub_batch_bytes);
+
+// The MatrixApply of one sub-batch of `work`: its stripes and byte range.
+// Column ranges need their own pointer arrays, kept in `inputs`/`outputs`.
+MatrixApply SubBatchWork(const MatrixApply& work, const SubBatch& sub,
+                         std::vector<const std::uint8_t*>& inputs,
+                         std::vector<std::uint8_t*>& outputs);
+
 }  // namespace fls

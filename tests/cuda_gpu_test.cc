@@ -135,7 +135,7 @@ TEST(CudaGpu, GenericPathsMatchIsal) {
 }
 
 #ifdef FLS_HAVE_CUDA
-TEST(CudaGpu, ManySubBatchesOverEveryStreamMatchIsal) {
+TEST(CudaGpu, SubBatchesAndColumnRangesOverEveryStreamMatchIsal) {
   FLS_REQUIRE_GPU();
   std::unique_ptr<Codec> codec;
   ASSERT_TRUE(Codec::Create({10, 4, MatrixKind::kCauchy}, &codec).ok());
@@ -148,6 +148,8 @@ TEST(CudaGpu, ManySubBatchesOverEveryStreamMatchIsal) {
       CreateCudaBackend(std::shared_ptr<const Codec>(std::move(codec)), options, &cuda);
   ASSERT_TRUE(s.ok()) << s.ToString();
   CheckAgainstIsal(*cuda, 4095, 64, 64);
+  // Stripes larger than a sub-batch go as 4 KiB column ranges.
+  CheckAgainstIsal(*cuda, 65541, 3, 65);
 }
 
 TEST(CudaGpu, GenericKernelAgreesWithFixedOnTheDevice) {

@@ -221,6 +221,45 @@ TEST(Staging, PadsWithZerosAndCopiesBackExactlyTheBlock) {
   }
 }
 
+TEST(SubBatches, CoverEveryByteOfEveryStripeOnce) {
+  struct Case {
+    std::size_t stripes, k, block, sub;
+  };
+  for (const Case c :
+       {Case{5, 10, 4095, 0}, Case{5, 10, 4095, 1 << 30}, Case{7, 10, 4095, 3 * 40960},
+        Case{3, 10, 65541, 40960}, Case{2, 17, 100, 1}, Case{1, 4, 1, 64}}) {
+    const std::vector<SubBatch> plan = PlanSubBatches(c.stripes, c.k, c.block, c.sub);
+    std::vector<std::vector<int>> seen(c.stripes, std::vector<int>(c.block, 0));
+    for (const SubBatch& sub : plan) {
+      ASSERT_GE(sub.count, 1u);
+      ASSERT_GE(sub.length, 1u);
+      if (plan.size() > 1) {  // each launch within the budget (16 bytes x k at least)
+        ASSERT_LE(sub.count * c.k * PaddedBlockBytes(sub.length),
+                  std::max<std::size_t>(c.sub, 16 * c.k));
+      }
+      if (sub.offset + sub.length < c.block) ASSERT_EQ(sub.length % 16, 0u);
+      for (std::size_t s = sub.first; s < sub.first + sub.count; ++s)
+        for (std::size_t b = sub.offset; b < sub.offset + sub.length; ++b) ++seen[s][b];
+    }
+    for (std::size_t s = 0; s < c.stripes; ++s)
+      for (std::size_t b = 0; b < c.block; ++b)
+        ASSERT_EQ(seen[s][b], 1) << "stripe " << s << " byte " << b << " sub " << c.sub;
+  }
+  EXPECT_EQ(PlanSubBatches(5, 10, 4095, 0).size(), 1u);
+  EXPECT_EQ(PlanSubBatches(7, 10, 4096, 3 * 40960).size(), 3u);  // 3 + 3 + 1 stripes
+  EXPECT_EQ(PlanSubBatches(1, 10, 65536, 40960).size(), 16u);    // 4 KiB column ranges
+}
+
+TEST(CudaCpu, SubBatchesAndColumnRangesMatchReference) {
+  for (std::size_t sub : {std::size_t{3 * 40960}, std::size_t{40960}, std::size_t{1000}}) {
+    CudaCpuOptions options;
+    options.sub_batch_bytes = sub;
+    auto backend = MakeCudaCpu(10, 4, options);
+    ExpectEncodeMatchesReference(*backend, 4095, 7, sub);
+    ExpectEncodeMatchesReference(*backend, 65541, 2, sub + 1);
+  }
+}
+
 TEST(CudaCpu, TailsMatchReference) {
   auto backend = MakeCudaCpu(10, 4);
   for (std::size_t block : {1, 15, 16, 17, 4095})

@@ -146,24 +146,24 @@ class CudaBackend final : public Backend {
     FLS_CUDA_RETURN_IF_ERROR(cudaSetDevice(0));
     std::shared_ptr<const DeviceTables> tables;
     FLS_RETURN_IF_ERROR(TablesFor(*w.rows, &tables));
-    const std::size_t k = w.rows->cols(), padded = PaddedBlockBytes(w.block_bytes);
-    const std::size_t per_launch =
-        std::max<std::size_t>(1, options_.sub_batch_bytes / (k * padded));
+    const std::vector<SubBatch> plan =
+        PlanSubBatches(w.stripes, w.rows->cols(), w.block_bytes, options_.sub_batch_bytes);
 
     Status status;
     std::size_t slot = 0;
-    for (std::size_t first = 0; first < w.stripes; first += per_launch) {
+    for (const SubBatch& sub : plan) {
       Slot& s = slots_[slot];
       slot = (slot + 1) % slots_.size();
-      status = Finish(s, w, /*copy_out=*/true);
+      status = Finish(s, /*copy_out=*/true);
       if (!status.ok()) break;
-      status = Issue(s, w, first, std::min(per_launch, w.stripes - first), tables.get());
+      s.work = SubBatchWork(w, sub, s.inputs, s.outputs);
+      status = Issue(s, tables.get());
       if (!status.ok()) break;
     }
     // Every stream must be idle before returning, even after an error: the
     // caller may free the buffers the moment Apply returns.
     for (Slot& s : slots_) {
-      Status st = Finish(s, w, /*copy_out=*/status.ok());
+      Status st = Finish(s, /*copy_out=*/status.ok());
       if (status.ok()) status = st;
     }
     return status;
@@ -175,7 +175,9 @@ class CudaBackend final : public Backend {
     PinnedBuffer host_in, host_out;
     thrust::device_vector<std::uint8_t> dev_in, dev_out;
     bool pending = false;
-    std::size_t first = 0, count = 0;
+    MatrixApply work;                         // the sub-batch in flight
+    std::vector<const std::uint8_t*> inputs;  // its pointer arrays, for column ranges
+    std::vector<std::uint8_t*> outputs;
   };
 
   Status TablesFor(const GfMatrix& rows, std::shared_ptr<const DeviceTables>* out) {
@@ -197,10 +199,11 @@ class CudaBackend final : public Backend {
     return Status::Ok();
   }
 
-  // Stages stripes [first, first + count) and queues copy-in, kernel and
-  // copy-out on the slot's stream.
-  Status Issue(Slot& s, const MatrixApply& w, std::size_t first, std::size_t count,
-               const DeviceTables* tables) {
+  // Stages the slot's sub-batch and queues copy-in, kernel and copy-out on
+  // the slot's stream.
+  Status Issue(Slot& s, const DeviceTables* tables) {
+    const MatrixApply& w = s.work;
+    const std::size_t count = w.stripes;
     const std::uint32_t k = static_cast<std::uint32_t>(w.rows->cols());
     const std::uint32_t r = static_cast<std::uint32_t>(w.rows->rows());
     const std::size_t padded = PaddedBlockBytes(w.block_bytes);
@@ -210,14 +213,12 @@ class CudaBackend final : public Backend {
     FLS_RETURN_IF_ERROR(Grow(s.dev_in, in_bytes));
     FLS_RETURN_IF_ERROR(Grow(s.dev_out, out_bytes));
 
-    StageInputs(w, first, count, s.host_in.data(), pool_);
+    StageInputs(w, 0, count, s.host_in.data(), pool_);
     std::uint8_t* dev_in = thrust::raw_pointer_cast(s.dev_in.data());
     std::uint8_t* dev_out = thrust::raw_pointer_cast(s.dev_out.data());
     FLS_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(dev_in, s.host_in.data(), in_bytes, cudaMemcpyHostToDevice, s.stream));
     s.pending = true;  // from here on the stream must be drained before reuse
-    s.first = first;
-    s.count = count;
     const kernels::MatrixApplyView view{
         dev_in, dev_out, thrust::raw_pointer_cast(tables->data()), k, r, count, padded};
     FLS_CUDA_RETURN_IF_ERROR(kernels::LaunchMatrixApply(
@@ -228,11 +229,11 @@ class CudaBackend final : public Backend {
   }
 
   // Waits for the slot's queued work and, when asked, hands its outputs over.
-  Status Finish(Slot& s, const MatrixApply& w, bool copy_out) {
+  Status Finish(Slot& s, bool copy_out) {
     if (!s.pending) return Status::Ok();
     s.pending = false;
     FLS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(s.stream));
-    if (copy_out) UnstageOutputs(w, s.first, s.count, s.host_out.data(), pool_);
+    if (copy_out) UnstageOutputs(s.work, 0, s.work.stripes, s.host_out.data(), pool_);
     return Status::Ok();
   }
 
