@@ -56,11 +56,14 @@ inline constexpr uint32_t kMaxSharedTableBytes = 48 * 1024;
 
 // The (k, r) shapes with a fully unrolled kernel: the common k with 1 to 4
 // output rows (encode with m <= 4, reconstruct of up to 4 shards). X(K, R).
-#define FLS_RS_FIXED_SHAPES(X)                                                                 \
-  X(6, 1)                                                                                      \
-  X(6, 2)                                                                                      \
-  X(6, 3) X(6, 4) X(8, 1) X(8, 2) X(8, 3) X(8, 4) X(10, 1) X(10, 2) X(10, 3) X(10, 4) X(12, 1) \
-      X(12, 2) X(12, 3) X(12, 4) X(17, 1) X(17, 2) X(17, 3) X(17, 4)
+// clang-format off
+#define FLS_RS_FIXED_SHAPES(X)                \
+  X(6, 1)  X(6, 2)  X(6, 3)  X(6, 4)          \
+  X(8, 1)  X(8, 2)  X(8, 3)  X(8, 4)          \
+  X(10, 1) X(10, 2) X(10, 3) X(10, 4)         \
+  X(12, 1) X(12, 2) X(12, 3) X(12, 4)         \
+  X(17, 1) X(17, 2) X(17, 3) X(17, 4)
+// clang-format on
 
 // What the device (or the CPU executing the kernel source) works on: a light,
 // trivially copyable view of buffers owned by the host runtime.
