@@ -107,7 +107,7 @@ void ObjectReader::Open() {
     c.report.path = c.path;
     if (!s.ok()) {
       c.report.state = s.code() == Status::Code::kNotFound ? "missing" : "unreadable";
-      c.report.detail = s.message();
+      if (s.code() != Status::Code::kNotFound) c.report.detail = s.message();
       continue;
     }
     FileInfo info;
