@@ -83,6 +83,7 @@ struct Row {
   double seconds = 0, baseline_seconds = 0;
   std::string baseline;
   int runs = 1;
+  std::vector<double> all, baseline_all;  // every run, in order
 };
 
 Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
@@ -93,6 +94,14 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
   const std::string dir = a.dir.empty() ? "fls-bench-e2e" : a.dir;
   const std::string work = JoinPath(dir, "fls-bench-e2e-" + std::to_string(getpid()));
   FLS_RETURN_IF_ERROR(env->CreateDirs(work));
+  // The work directory goes away however the run ends (unless --keep).
+  struct Cleanup {
+    std::string dir;
+    bool keep;
+    ~Cleanup() {
+      if (!keep) std::system(("rm -rf " + Quote(dir)).c_str());
+    }
+  } cleanup{work, a.keep};
   const std::string src = JoinPath(work, "sample.bin"), src40 = JoinPath(work, "sample40.bin");
   FLS_RETURN_IF_ERROR(WriteSample(env, src, size, 42));
   FLS_RETURN_IF_ERROR(Shell("head -c " + std::to_string(size * 4 / 10) + " " + Quote(src) + " > " +
@@ -173,10 +182,11 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     r.seconds = median(fls_s[op]);
     r.baseline_seconds = median(base_s[op]);
     r.runs = a.repeat;
+    r.all = fls_s[op];
+    r.baseline_all = base_s[op];
     r.baseline = op == 0 ? "cp FILE + cp 40% of FILE, sync both" : "cp FILE, sync";
     rows->push_back(r);
   }
-  if (!a.keep) FLS_RETURN_IF_ERROR(Shell("rm -rf " + Quote(work)));
   return Status::Ok();
 }
 
@@ -215,6 +225,8 @@ void AddBenchE2eCommand(CLI::App& app, int& exit_code) {
                             {"ratio", r.seconds / r.baseline_seconds},
                             {"baseline", r.baseline},
                             {"runs", r.runs},
+                            {"seconds_all", r.all},
+                            {"baseline_seconds_all", r.baseline_all},
                             {"synced", {{"fls", true}, {"baseline", true}}}};
         std::printf("%s\n", j.dump().c_str());
       } else {
