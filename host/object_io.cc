@@ -282,7 +282,7 @@ namespace {
 
 struct RestoreSlot {
   StripeBatch batch;
-  std::vector<std::uint8_t> rebuilt;      // stripes * m blocks
+  AlignedBuffer rebuilt;                  // stripes * m blocks
   std::vector<const std::uint8_t*> data;  // stripes * k: where each data block is
 };
 
@@ -303,7 +303,7 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
   for (int i = 0; i < kPipelineSlots; ++i) {
     auto s = std::make_unique<RestoreSlot>();
     reader.Prepare(&s->batch, per);
-    s->rebuilt.resize(per * m * B);
+    s->rebuilt = AlignedBuffer(per * m * B);
     s->data.resize(per * k);
     slots.push_back(std::move(s));
   }

@@ -6,7 +6,8 @@
 //   archive            vs  cp FILE + cp (first 40% of FILE), then sync both
 //   restore            vs  cp FILE, then sync
 //   restore-degraded   vs  cp FILE, then sync   (data chunks 0..3 deleted)
-// Every step starts after a global `sync`, so no step pays for the previous
+// Every step starts after a global `sync`; the order of fls and baseline
+// alternates between repetitions; so no step pays for the previous
 // one's writeback; each runs --repeat times and the medians are reported.
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -136,9 +138,24 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     }
     std::unique_ptr<Store> store;
     FLS_RETURN_IF_ERROR(Store::FromTargets(env, targets, &store));
-    double secs = 0;
-    FLS_RETURN_IF_ERROR(baseline_copy(true, &secs));
-    base_s[0].push_back(secs);
+    // Odd repetitions run fls first, even ones the baseline first, so that
+    // neither side always inherits the other's page-cache state.
+    auto pair = [&](int op, const std::function<Status()>& fls_step) -> Status {
+      double secs = 0;
+      if (rep % 2 == 0) {
+        FLS_RETURN_IF_ERROR(baseline_copy(op == 0, &secs));
+        base_s[op].push_back(secs);
+      }
+      FLS_RETURN_IF_ERROR(settle());
+      const auto t0 = std::chrono::steady_clock::now();
+      FLS_RETURN_IF_ERROR(fls_step());
+      fls_s[op].push_back(Seconds(t0));
+      if (rep % 2 == 1) {
+        FLS_RETURN_IF_ERROR(baseline_copy(op == 0, &secs));
+        base_s[op].push_back(secs);
+      }
+      return Status::Ok();
+    };
     ArchiveOptions ao;
     ao.k = a.k;
     ao.m = a.m;
@@ -146,10 +163,7 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     ao.backend = a.backend;
     ao.name = "sample";
     ArchiveResult ar;
-    FLS_RETURN_IF_ERROR(settle());
-    auto t0 = std::chrono::steady_clock::now();
-    FLS_RETURN_IF_ERROR(ArchiveFile(*store, src, ao, &ar));
-    fls_s[0].push_back(Seconds(t0));
+    FLS_RETURN_IF_ERROR(pair(0, [&] { return ArchiveFile(*store, src, ao, &ar); }));
 
     const std::string out = JoinPath(work, "restored.bin");
     RestoreOptions ro;
@@ -160,17 +174,15 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
       if (op == 2)
         for (int i = 0; i < std::min(4, a.m); ++i)
           FLS_RETURN_IF_ERROR(env->RemoveFile(ar.manifest.chunks[i].path()));
-      FLS_RETURN_IF_ERROR(baseline_copy(false, &secs));
-      base_s[op].push_back(secs);
-      FLS_RETURN_IF_ERROR(settle());
-      t0 = std::chrono::steady_clock::now();
-      FLS_RETURN_IF_ERROR(RestoreObject(*store, "sample", ro, &rr));
-      fls_s[op].push_back(Seconds(t0));
+      FLS_RETURN_IF_ERROR(pair(op, [&] {
+        Status st = RestoreObject(*store, "sample", ro, &rr);
+        env->RemoveFile(out);
+        return st;
+      }));
       if (op == 2 && rr.stripes_reconstructed != ar.manifest.stripes)
         return Status::Internal("degraded restore rebuilt " +
                                 std::to_string(rr.stripes_reconstructed) +
                                 " stripes, expected all");
-      env->RemoveFile(out);
     }
   }
   auto median = [](std::vector<double> v) {
