@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   int exit_code = fls::cli::kExitOk;
   fls::cli::AddVersionCommand(app, exit_code);
   fls::cli::AddBenchCommand(app, exit_code);
+  fls::cli::AddBenchE2eCommand(app, exit_code);
+  fls::cli::AddArchiveCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
