@@ -8,6 +8,7 @@
 #include "fls/codec.h"
 #include "fls/gf256.h"
 #include "fls/matrix.h"
+#include "test_util.h"
 
 namespace fls {
 namespace {
@@ -100,19 +101,7 @@ TEST(GfMatrix, SingularMatricesAreRefused) {
   EXPECT_FALSE(GfMatrix(2, 3).Multiply(GfMatrix(2, 3), &product).ok());
 }
 
-// Calls fn on every `choose`-element subset of [0, n), in lexicographic order.
-void ForEachSubset(int n, int choose, const std::function<void(const std::vector<int>&)>& fn) {
-  std::vector<int> idx(choose);
-  for (int i = 0; i < choose; ++i) idx[i] = i;
-  for (;;) {
-    fn(idx);
-    int i = choose - 1;
-    while (i >= 0 && idx[i] == n - choose + i) --i;
-    if (i < 0) return;
-    ++idx[i];
-    for (int j = i + 1; j < choose; ++j) idx[j] = idx[j - 1] + 1;
-  }
-}
+using ::fls::testing::ForEachSubset;
 
 class CauchyMds : public ::testing::TestWithParam<std::pair<int, int>> {};
 
