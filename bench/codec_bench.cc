@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fls/backend_registry.h"
+#include "fls/crc32c.h"
 #include "host/thread_pool.h"
 
 namespace fls::bench {
@@ -76,7 +77,9 @@ struct Buffers {
   }
 };
 
-Status RunIsalRaw(const CodecBenchOptions& o, Buffers& b, CodecBenchRow* row) {
+// Raw ISA-L encode; with crc_row, also its encode-then-CRC rate.
+Status RunIsalRaw(const CodecBenchOptions& o, Buffers& b, CodecBenchRow* row,
+                  CodecBenchRow* crc_row) {
   std::unique_ptr<Codec> codec;
   FLS_RETURN_IF_ERROR(Codec::Create({b.k, b.m, MatrixKind::kCauchy}, &codec));
   std::vector<unsigned char> tables(32 * b.k * b.m);
@@ -99,6 +102,77 @@ Status RunIsalRaw(const CodecBenchOptions& o, Buffers& b, CodecBenchRow* row) {
   row->threads = 1;
   row->seconds = t.seconds;
   row->data_gbps = double(b.k) * b.block * b.stripes * t.reps / t.seconds / 1e9;
+  if (crc_row == nullptr) return Status::Ok();
+
+  // The unfused peer: each stripe encoded, then each of its blocks checksummed.
+  std::vector<std::uint32_t> crcs(b.stripes * (b.k + b.m));
+  Timing ct;
+  FLS_RETURN_IF_ERROR(Measure(
+      o.min_seconds,
+      [&] {
+        for (std::size_t s = 0; s < b.stripes; ++s) {
+          ec_encode_data(static_cast<int>(b.block), b.k, b.m, tables.data(),
+                         const_cast<unsigned char**>(&b.data_ptrs[s * b.k]),
+                         &b.parity_ptrs[s * b.m]);
+          for (int i = 0; i < b.k + b.m; ++i)
+            crcs[s * (b.k + b.m) + i] = Crc32c(b.at(s, i), b.block);
+        }
+        return Status::Ok();
+      },
+      &ct));
+  *crc_row = *row;
+  crc_row->op = "encode_crc";
+  crc_row->seconds = ct.seconds;
+  crc_row->data_gbps = double(b.k) * b.block * b.stripes * ct.reps / ct.seconds / 1e9;
+  return Status::Ok();
+}
+
+// Single-thread memory rates over the batch's own blocks: the ceiling for any
+// encode whose working set does not fit in cache.
+Status RunMemory(const CodecBenchOptions& o, Buffers& b, const CodecBenchRow& base,
+                 const std::function<void(const CodecBenchRow&)>& on_row) {
+  const std::size_t n = static_cast<std::size_t>(b.k + b.m);
+  const std::size_t words = b.block / 8;
+  volatile std::uint64_t sink = 0;
+  Timing rt;
+  FLS_RETURN_IF_ERROR(Measure(
+      o.min_seconds,
+      [&] {
+        // Eight independent sums, so the loop is bound by loads, not by adds.
+        std::uint64_t acc[8] = {};
+        for (std::size_t s = 0; s < b.stripes; ++s)
+          for (std::size_t i = 0; i < n; ++i) {
+            const auto* p = reinterpret_cast<const std::uint64_t*>(b.at(s, static_cast<int>(i)));
+            std::size_t w = 0;
+            for (; w + 8 <= words; w += 8)
+              for (int u = 0; u < 8; ++u) acc[u] += p[w + u];
+          }
+        for (std::uint64_t a : acc) sink = sink + a;
+        return Status::Ok();
+      },
+      &rt));
+  CodecBenchRow row = base;
+  row.backend = "memory";
+  row.op = "read";
+  row.threads = 1;
+  row.seconds = rt.seconds;
+  row.data_gbps = double(n) * (words / 8 * 64) * b.stripes * rt.reps / rt.seconds / 1e9;
+  on_row(row);
+
+  // Writes go to the reconstruct output area, so the shards stay intact.
+  Timing wt;
+  FLS_RETURN_IF_ERROR(Measure(
+      o.min_seconds,
+      [&] {
+        for (std::size_t s = 0; s < b.stripes; ++s)
+          for (int w = 0; w < b.m; ++w) std::memset(b.out_at(s, w), static_cast<int>(s), b.block);
+        return Status::Ok();
+      },
+      &wt));
+  row.op = "write";
+  row.seconds = wt.seconds;
+  row.data_gbps = double(b.m) * b.block * b.stripes * wt.reps / wt.seconds / 1e9;
+  on_row(row);
   return Status::Ok();
 }
 
@@ -124,9 +198,11 @@ Status RunCodecBench(const CodecBenchOptions& o,
       base.block_bytes = block;
       base.stripes = stripes;
 
-      CodecBenchRow raw = base;
-      FLS_RETURN_IF_ERROR(RunIsalRaw(o, b, &raw));
+      if (o.memory) FLS_RETURN_IF_ERROR(RunMemory(o, b, base, on_row));
+      CodecBenchRow raw = base, raw_crc = base;
+      FLS_RETURN_IF_ERROR(RunIsalRaw(o, b, &raw, o.crc ? &raw_crc : nullptr));
       on_row(raw);
+      if (o.crc) on_row(raw_crc);
 
       for (const std::string& name : backends) {
         std::set<int> measured_threads;
@@ -149,6 +225,29 @@ Status RunCodecBench(const CodecBenchOptions& o,
           row.seconds = t.seconds;
           row.data_gbps = double(shape.k) * block * stripes * t.reps / t.seconds / 1e9;
           on_row(row);
+
+          if (o.crc) {
+            const std::size_t n = static_cast<std::size_t>(shape.k + shape.m);
+            std::vector<std::uint32_t> crcs(stripes * n);
+            EncodeBatch enc_crc{stripes, block, b.data_ptrs, b.parity_ptrs, crcs};
+            Timing ct;
+            FLS_RETURN_IF_ERROR(Measure(
+                o.min_seconds, [&] { return backend->Encode(enc_crc); }, &ct));
+            if (b.GatherParity() != b.expected_parity)
+              return Status::Internal("backend " + row.backend +
+                                      " encode with CRCs differs from ISA-L");
+            for (std::size_t s = 0; s < stripes; ++s)
+              for (std::size_t i = 0; i < n; ++i)
+                if (crcs[s * n + i] != Crc32c(b.at(s, static_cast<int>(i)), block))
+                  return Status::Internal("backend " + row.backend + " stripe " +
+                                          std::to_string(s) + " block " + std::to_string(i) +
+                                          ": CRC differs from Crc32c");
+            CodecBenchRow c = row;
+            c.op = "encode_crc";
+            c.seconds = ct.seconds;
+            c.data_gbps = double(shape.k) * block * stripes * ct.reps / ct.seconds / 1e9;
+            on_row(c);
+          }
 
           for (int lost : o.lost) {
             if (lost < 1 || lost > shape.m || lost > shape.k) continue;

@@ -2,6 +2,8 @@
 // rates of every requested backend over the same buffers, with raw ISA-L
 // ec_encode_data (backend "isal-raw") measured in the same run as the peer.
 // Rates are data rates: k x block bytes per second, in 10^9 bytes (GB/s).
+// The batch is the working set each repetition sweeps: a few hundred KiB keeps
+// it in cache, a batch far beyond the last-level cache rotates through memory.
 // Thread-safety: RunCodecBench is not reentrant (it uses all cores it is given).
 #pragma once
 
@@ -26,11 +28,19 @@ struct CodecBenchOptions {
   std::vector<int> threads{1, 0};      // 0 = every core
   std::size_t batch_bytes = 64 << 20;  // data bytes per batch (at least one stripe)
   double min_seconds = 0.4;            // measure each row at least this long
+  // Also "encode_crc" rows: encode with the CRC32C of every data and parity
+  // block (EncodeBatch::block_crcs); for isal-raw, ec_encode_data then
+  // crc32_iscsi over each block of the stripe.
+  bool crc = false;
+  // Also rows of backend "memory" (one thread, the same working set as the
+  // batch): op "read" streams every data and parity block, op "write" fills
+  // them; data_gbps is then bytes read or written per second.
+  bool memory = false;
 };
 
 struct CodecBenchRow {
   std::string backend;
-  std::string op;  // encode | reconstruct
+  std::string op;  // encode | encode_crc | reconstruct | read | write (memory rows)
   int k = 0, m = 0, lost = 0;
   std::size_t block_bytes = 0, stripes = 0;
   int threads = 1;

@@ -17,7 +17,7 @@ struct CodecArgs {
   std::vector<std::string> backends, shapes, blocks, threads;
   std::vector<int> lost{1, 4};
   double batch_mib = 64, min_seconds = 0.4;
-  bool json = false;
+  bool json = false, crc = false, memory = false;
 };
 
 Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
@@ -62,6 +62,8 @@ Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
   if (a.batch_mib <= 0) return Status::InvalidArgument("--batch-mib must be positive");
   o->batch_bytes = static_cast<std::size_t>(a.batch_mib * (1 << 20));
   o->min_seconds = a.min_seconds;
+  o->crc = a.crc;
+  o->memory = a.memory;
   return Status::Ok();
 }
 
@@ -85,6 +87,11 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   codec->add_option("--batch-mib", args->batch_mib, "Data MiB per batch (default 64)");
   codec->add_option("--min-seconds", args->min_seconds, "Time per row (default 0.4)");
+  codec->add_flag("--crc", args->crc,
+                  "Also encode_crc rows: encode with the CRC32C of every block");
+  codec->add_flag("--memory", args->memory,
+                  "Also one-thread memory read/write rates over the same working set "
+                  "(backend 'memory'; GB/s of bytes moved)");
   codec->add_flag("--json", args->json, "One JSON object per line");
   codec->callback([args, &exit_code] {
     bench::CodecBenchOptions options;
