@@ -30,17 +30,19 @@ struct CodecBenchOptions {
   double min_seconds = 0.4;            // measure each row at least this long
   // Also "encode_crc" rows: encode with the CRC32C of every data and parity
   // block (EncodeBatch::block_crcs); for isal-raw, ec_encode_data then
-  // crc32_iscsi over each block of the stripe.
+  // crc32_iscsi over each block of the stripe; and a row of backend "crc32c",
+  // op "checksum": Crc32c alone over every block, as a data rate (the ceiling
+  // of an encode_crc that checksums with it).
   bool crc = false;
   // Also rows of backend "memory" (one thread, the same working set as the
   // batch): op "read" streams every data and parity block, op "write" fills
-  // them; data_gbps is then bytes read or written per second.
+  // m blocks per stripe; data_gbps is then bytes read or written per second.
   bool memory = false;
 };
 
 struct CodecBenchRow {
   std::string backend;
-  std::string op;  // encode | encode_crc | reconstruct | read | write (memory rows)
+  std::string op;  // encode | encode_crc | reconstruct | checksum | read | write
   int k = 0, m = 0, lost = 0;
   std::size_t block_bytes = 0, stripes = 0;
   int threads = 1;

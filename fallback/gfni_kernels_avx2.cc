@@ -28,12 +28,15 @@ void RunPass(const std::uint64_t* ops, std::size_t k, const std::uint8_t* const*
   for (std::size_t i = begin; i + 32 <= end; i += 32) {
     __m256i acc[G];
     const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[0] + i));
+#pragma GCC unroll 8
     for (int g = 0; g < G; ++g) acc[g] = Mul(x0, Operand(ops + g * k));
     for (std::size_t j = 1; j < k; ++j) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[j] + i));
+#pragma GCC unroll 8
       for (int g = 0; g < G; ++g)
         acc[g] = _mm256_xor_si256(acc[g], Mul(x, Operand(ops + g * k + j)));
     }
+#pragma GCC unroll 8
     for (int g = 0; g < G; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[g] + i), acc[g]);
   }
 }

@@ -59,6 +59,7 @@ FLS_ALWAYS_INLINE void Columns(const Pass& p, std::size_t i, __mmask64 mask) {
   constexpr bool kFirst = kMode == Mode::kFoldFirst;
   const std::size_t k = p.k;
   auto load = [&](std::size_t j, __m512i(&x)[U]) {
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       if constexpr (kMode == Mode::kMasked)
         x[u] = _mm512_maskz_loadu_epi8(mask, p.in[j] + i);
@@ -72,29 +73,37 @@ FLS_ALWAYS_INLINE void Columns(const Pass& p, std::size_t i, __mmask64 mask) {
   __m512i acc[G][U];
   __m512i x[U], y[U];
   load(0, x);
+#pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
     const __m512i m = Operand(p.ops + g * k);
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) acc[g][u] = Mul(x[u], m);
   }
   std::size_t j = 1;
   for (; j + 1 < k; j += 2) {
     load(j, x);
     load(j + 1, y);
+#pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
       const __m512i m1 = Operand(p.ops + g * k + j), m2 = Operand(p.ops + g * k + j + 1);
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) acc[g][u] = Xor3(acc[g][u], Mul(x[u], m1), Mul(y[u], m2));
     }
   }
   if (j < k) {
     load(j, x);
+#pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
       const __m512i m = Operand(p.ops + g * k + j);
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) acc[g][u] = _mm512_xor_si512(acc[g][u], Mul(x[u], m));
     }
   }
+#pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
     if constexpr (kFolds)
       if (p.out_states != nullptr) FoldIn<U, kFirst>(&p.out_states[g], acc[g], p.fold);
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       if constexpr (kMode == Mode::kMasked)
         _mm512_mask_storeu_epi8(p.out[g] + i, mask, acc[g][u]);
