@@ -53,11 +53,12 @@ FLS_ALWAYS_INLINE void FoldIn(__m512i* state, const __m512i (&x)[U], __m512i fol
 }
 
 // U consecutive 64-byte columns at byte offset i (kMasked: one partial column).
-template <int G, int U, Mode kMode>
+// K > 0: k known at compile time (the common shapes, fully unrolled); 0: p.k.
+template <int G, int U, Mode kMode, int K>
 FLS_ALWAYS_INLINE void Columns(const Pass& p, std::size_t i, __mmask64 mask) {
   constexpr bool kFolds = kMode == Mode::kFold || kMode == Mode::kFoldFirst;
   constexpr bool kFirst = kMode == Mode::kFoldFirst;
-  const std::size_t k = p.k;
+  const std::size_t k = K > 0 ? K : p.k;
   auto load = [&](std::size_t j, __m512i(&x)[U]) {
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
@@ -113,20 +114,39 @@ FLS_ALWAYS_INLINE void Columns(const Pass& p, std::size_t i, __mmask64 mask) {
   }
 }
 
-template <int G, bool kFolding>
+template <int G, bool kFolding, int K>
 void RunPass(const Pass& p, std::size_t begin, std::size_t end, bool first) {
   std::size_t i = begin;
   if constexpr (kFolding) {
     if (first && i + 64 <= end) {
-      Columns<G, 1, Mode::kFoldFirst>(p, i, 0);
+      Columns<G, 1, Mode::kFoldFirst, K>(p, i, 0);
       i += 64;
     }
-    for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kFold>(p, i, 0);
-    for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kFold>(p, i, 0);
+    for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kFold, K>(p, i, 0);
+    for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kFold, K>(p, i, 0);
   } else {
-    for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kPlain>(p, i, 0);
-    for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kPlain>(p, i, 0);
-    if (i < end) Columns<G, 1, Mode::kMasked>(p, i, ~0ull >> (64 - (end - i)));
+    for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kPlain, K>(p, i, 0);
+    for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kPlain, K>(p, i, 0);
+    if (i < end) Columns<G, 1, Mode::kMasked, K>(p, i, ~0ull >> (64 - (end - i)));
+  }
+}
+
+// The common data counts get their own fully unrolled instances.
+template <int G, bool kFolding>
+void RunPassK(const Pass& p, std::size_t begin, std::size_t end, bool first) {
+  switch (p.k) {
+    case 4:
+      return RunPass<G, kFolding, 4>(p, begin, end, first);
+    case 6:
+      return RunPass<G, kFolding, 6>(p, begin, end, first);
+    case 8:
+      return RunPass<G, kFolding, 8>(p, begin, end, first);
+    case 10:
+      return RunPass<G, kFolding, 10>(p, begin, end, first);
+    case 12:
+      return RunPass<G, kFolding, 12>(p, begin, end, first);
+    default:
+      return RunPass<G, kFolding, 0>(p, begin, end, first);
   }
 }
 
@@ -135,17 +155,17 @@ void Dispatch(std::size_t outputs, const Pass& p, std::size_t begin, std::size_t
   static_assert(kAvx512OutputsPerPass == 6);
   switch (outputs) {
     case 1:
-      return RunPass<1, kFolding>(p, begin, end, first);
+      return RunPassK<1, kFolding>(p, begin, end, first);
     case 2:
-      return RunPass<2, kFolding>(p, begin, end, first);
+      return RunPassK<2, kFolding>(p, begin, end, first);
     case 3:
-      return RunPass<3, kFolding>(p, begin, end, first);
+      return RunPassK<3, kFolding>(p, begin, end, first);
     case 4:
-      return RunPass<4, kFolding>(p, begin, end, first);
+      return RunPassK<4, kFolding>(p, begin, end, first);
     case 5:
-      return RunPass<5, kFolding>(p, begin, end, first);
+      return RunPassK<5, kFolding>(p, begin, end, first);
     case 6:
-      return RunPass<6, kFolding>(p, begin, end, first);
+      return RunPassK<6, kFolding>(p, begin, end, first);
   }
 }
 

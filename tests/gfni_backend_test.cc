@@ -124,6 +124,16 @@ TEST_P(GfniBackendTest, MatchesReferenceAndIsalAtOddLengths) {
   ExpectParityMatches(*backend, (1u << 20) + 3, 2, 5);
 }
 
+// The data counts with their own unrolled kernels, and their neighbours.
+TEST_P(GfniBackendTest, MatchesReferenceAndIsalForUnrolledShapes) {
+  for (int k : {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13})
+    for (int m : {1, 2, 3, 4, 6, 7}) {
+      auto backend = Make(k, m);
+      ExpectParityMatches(*backend, 129, 2, k * 16 + m);
+      ExpectParityMatches(*backend, 4095, 1, k * 16 + m);
+    }
+}
+
 TEST_P(GfniBackendTest, MatchesReferenceAndIsalForRandomShapes) {
   std::mt19937 rng(7);
   const std::size_t lengths[] = {1, 15, 17, 100, 4095, 6000};
