@@ -206,6 +206,10 @@ Status RunMemory(const CodecBenchOptions& o, Buffers& b, const CodecBenchRow& ba
 
 Status RunCodecBench(const CodecBenchOptions& o,
                      const std::function<void(const CodecBenchRow&)>& on_row) {
+  if (o.batch_bytes.size() != 1 && o.batch_bytes.size() != o.block_bytes.size())
+    return Status::InvalidArgument("benchmark has " + std::to_string(o.batch_bytes.size()) +
+                                   " batch sizes for " + std::to_string(o.block_bytes.size()) +
+                                   " block sizes: give one, or one per block size");
   std::vector<std::string> backends = o.backends;
   if (backends.empty())
     for (const BackendInfo& info : DescribeBackends())
@@ -213,10 +217,12 @@ Status RunCodecBench(const CodecBenchOptions& o,
 
   for (const CodecShape& shape : o.shapes) {
     FLS_RETURN_IF_ERROR(ValidateCodecShape(shape.k, shape.m));
-    for (std::size_t block : o.block_bytes) {
+    for (std::size_t bi = 0; bi < o.block_bytes.size(); ++bi) {
+      const std::size_t block = o.block_bytes[bi];
       if (block == 0) return Status::InvalidArgument("block size 0 in benchmark");
+      const std::size_t batch = o.batch_bytes.size() == 1 ? o.batch_bytes[0] : o.batch_bytes[bi];
       const std::size_t stripes =
-          std::max<std::size_t>(1, o.batch_bytes / (static_cast<std::size_t>(shape.k) * block));
+          std::max<std::size_t>(1, batch / (static_cast<std::size_t>(shape.k) * block));
       Buffers b(shape.k, shape.m, block, stripes);
       CodecBenchRow base;
       base.k = shape.k;

@@ -24,10 +24,13 @@ struct CodecBenchOptions {
   std::vector<std::string> backends;  // empty: every usable backend
   std::vector<CodecShape> shapes{{10, 4}, {6, 3}, {17, 3}};
   std::vector<std::size_t> block_bytes{64 << 10, 1 << 20, 16 << 20};
-  std::vector<int> lost{1, 4};         // reconstruct rows: this many data shards lost (<= m)
-  std::vector<int> threads{1, 0};      // 0 = every core
-  std::size_t batch_bytes = 64 << 20;  // data bytes per batch (at least one stripe)
-  double min_seconds = 0.4;            // measure each row at least this long
+  std::vector<int> lost{1, 4};     // reconstruct rows: this many data shards lost (<= m)
+  std::vector<int> threads{1, 0};  // 0 = every core
+  // Data bytes per batch (at least one stripe): one value for every block
+  // size, or one per entry of block_bytes (cache-resident small blocks and
+  // memory-rotated large ones in the same run).
+  std::vector<std::size_t> batch_bytes{64 << 20};
+  double min_seconds = 0.4;  // measure each row at least this long
   // Also "encode_crc" rows: encode with the CRC32C of every data and parity
   // block (EncodeBatch::block_crcs); for isal-raw, ec_encode_data then
   // crc32_iscsi over each block of the stripe; and a row of backend "crc32c",

@@ -16,7 +16,8 @@ namespace {
 struct CodecArgs {
   std::vector<std::string> backends, shapes, blocks, threads;
   std::vector<int> lost{1, 4};
-  double batch_mib = 64, min_seconds = 0.4;
+  std::vector<double> batch_mib{64};
+  double min_seconds = 0.4;
   bool json = false, crc = false, memory = false;
 };
 
@@ -59,8 +60,15 @@ Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
     }
   }
   o->lost = a.lost;
-  if (a.batch_mib <= 0) return Status::InvalidArgument("--batch-mib must be positive");
-  o->batch_bytes = static_cast<std::size_t>(a.batch_mib * (1 << 20));
+  o->batch_bytes.clear();
+  for (double mib : a.batch_mib) {
+    if (!(mib > 0)) return Status::InvalidArgument("--batch-mib must be positive");
+    o->batch_bytes.push_back(static_cast<std::size_t>(mib * (1 << 20)));
+  }
+  if (o->batch_bytes.size() != 1 && o->batch_bytes.size() != o->block_bytes.size())
+    return Status::InvalidArgument("--batch-mib has " + std::to_string(o->batch_bytes.size()) +
+                                   " values for " + std::to_string(o->block_bytes.size()) +
+                                   " --block sizes: give one, or one per block size");
   o->min_seconds = a.min_seconds;
   o->crc = a.crc;
   o->memory = a.memory;
@@ -85,7 +93,11 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   codec->add_option("--threads", args->threads, "Thread counts, or 'all' (default 1,all)")
       ->delimiter(',');
-  codec->add_option("--batch-mib", args->batch_mib, "Data MiB per batch (default 64)");
+  codec
+      ->add_option("--batch-mib", args->batch_mib,
+                   "Data MiB per batch, the working set each repetition sweeps: one value, or "
+                   "one per --block (default 64)")
+      ->delimiter(',');
   codec->add_option("--min-seconds", args->min_seconds, "Time per row (default 0.4)");
   codec->add_flag("--crc", args->crc,
                   "Also encode_crc rows: encode with the CRC32C of every block");
