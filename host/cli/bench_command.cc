@@ -18,6 +18,7 @@ struct CodecArgs {
   std::vector<int> lost{1, 4};
   std::vector<double> batch_mib{64};
   double min_seconds = 0.4;
+  int best_of = 1;
   bool json = false, crc = false, memory = false;
 };
 
@@ -70,6 +71,10 @@ Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
                                    " values for " + std::to_string(o->block_bytes.size()) +
                                    " --block sizes: give one, or one per block size");
   o->min_seconds = a.min_seconds;
+  if (a.best_of < 1 || a.best_of > 1000)
+    return Status::InvalidArgument("--best-of must be 1 to 1000 (got " + std::to_string(a.best_of) +
+                                   ")");
+  o->best_of = a.best_of;
   o->crc = a.crc;
   o->memory = a.memory;
   return Status::Ok();
@@ -99,6 +104,9 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                    "one per --block (default 64)")
       ->delimiter(',');
   codec->add_option("--min-seconds", args->min_seconds, "Time per row (default 0.4)");
+  codec->add_option("--best-of", args->best_of,
+                    "Split each row's time into N slices and report the fastest (default 1); "
+                    "for hosts shared with other work");
   codec->add_flag("--crc", args->crc,
                   "Also encode_crc rows: encode with the CRC32C of every block");
   codec->add_flag("--memory", args->memory,
