@@ -92,6 +92,7 @@ FLS_ALWAYS_INLINE void Columns(const Pass& p, std::size_t i, __mmask64 mask) {
     for (int u = 0; u < U; ++u) acc[g][u] = Mul(x[u], m);
   }
   std::size_t j = 1;
+#pragma GCC unroll 16
   for (; j + 1 < k; j += 2) {
     load(j, x);
     load(j + 1, y);
@@ -129,12 +130,37 @@ template <int G, bool kFolding, int K>
 void RunPass(const Pass& p, std::size_t begin, std::size_t end, bool first) {
   std::size_t i = begin;
   if constexpr (kFolding) {
+    // With k known, the fold states are copied into a local array the
+    // compiler keeps in registers across the whole range, instead of a load
+    // and a store per state per column.
+    constexpr int kLocal = K > 0 ? K : 1;
+    __m512i in_local[kLocal], out_local[G];
+    Pass q = p;
+    if constexpr (K > 0) {
+      if (p.in_states != nullptr) {
+        q.in_states = in_local;
+        if (!first)
+#pragma GCC unroll 16
+          for (int j = 0; j < K; ++j) in_local[j] = _mm512_load_si512(&p.in_states[j]);
+      }
+      q.out_states = out_local;
+      if (!first)
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) out_local[g] = _mm512_load_si512(&p.out_states[g]);
+    }
     if (first && i + 64 <= end) {
-      Columns<G, 1, Mode::kFoldFirst, K>(p, i, 0);
+      Columns<G, 1, Mode::kFoldFirst, K>(q, i, 0);
       i += 64;
     }
-    for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kFold, K>(p, i, 0);
-    for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kFold, K>(p, i, 0);
+    for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kFold, K>(q, i, 0);
+    for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kFold, K>(q, i, 0);
+    if constexpr (K > 0) {
+      if (p.in_states != nullptr)
+#pragma GCC unroll 16
+        for (int j = 0; j < K; ++j) _mm512_store_si512(&p.in_states[j], in_local[j]);
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) _mm512_store_si512(&p.out_states[g], out_local[g]);
+    }
   } else {
     for (; i + 128 <= end; i += 128) Columns<G, 2, Mode::kPlain, K>(p, i, 0);
     for (; i + 64 <= end; i += 64) Columns<G, 1, Mode::kPlain, K>(p, i, 0);
