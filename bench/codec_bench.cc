@@ -2,6 +2,8 @@
 
 #include <isa-l/erasure_code.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -22,6 +24,14 @@ struct Timing {
   double seconds = 0;
 };
 
+// Seconds on the wall clock, or of CPU time used by the whole process.
+double Now(bool cpu_time) {
+  if (!cpu_time) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 // One untimed warm-up call, then `best_of` slices of repetitions, each until
 // min_seconds / best_of have passed; *t is the fastest slice (best_of 1: one
 // slice of min_seconds), which sheds time lost to other processes on a shared host.
@@ -31,11 +41,11 @@ Status Measure(const CodecBenchOptions& o, const std::function<Status()>& fn, Ti
   *t = Timing{};
   for (int slice = 0; slice < slices; ++slice) {
     Timing s;
-    const auto start = Clock::now();
+    const double start = Now(o.cpu_time);
     do {
       FLS_RETURN_IF_ERROR(fn());
       ++s.reps;
-      s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      s.seconds = Now(o.cpu_time) - start;
     } while (s.seconds < o.min_seconds / slices);
     if (t->reps == 0 || s.reps / s.seconds > t->reps / t->seconds) *t = s;
   }
@@ -254,6 +264,10 @@ Status RunCodecBench(const CodecBenchOptions& o,
           FLS_RETURN_IF_ERROR(
               CreateBackend({name, {shape.k, shape.m, MatrixKind::kCauchy}, threads}, &backend));
           if (!measured_threads.insert(backend->threads()).second) continue;
+          if (o.cpu_time && backend->threads() != 1)
+            return Status::InvalidArgument("CPU-time rates are for 1-thread rows; " + name +
+                                           " has " + std::to_string(backend->threads()) +
+                                           " threads (use --threads 1)");
           CodecBenchRow row = base;
           row.backend = std::string(backend->name());
           row.threads = backend->threads();

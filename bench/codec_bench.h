@@ -32,6 +32,10 @@ struct CodecBenchOptions {
   std::vector<std::size_t> batch_bytes{64 << 20};
   double min_seconds = 0.4;  // measure each row at least this long
   int best_of = 1;           // split that time into slices; report the fastest
+  // Time rows by the process's CPU time instead of the wall clock: on a host
+  // time-shared with other work, a 1-thread row then gives the rate of one
+  // core while it runs this code (rows with threads > 1 are rejected).
+  bool cpu_time = false;
   // Also "encode_crc" rows: encode with the CRC32C of every data and parity
   // block (EncodeBatch::block_crcs); for isal-raw, ec_encode_data then
   // crc32_iscsi over each block of the stripe; and a row of backend "crc32c",

@@ -19,7 +19,7 @@ struct CodecArgs {
   std::vector<double> batch_mib{64};
   double min_seconds = 0.4;
   int best_of = 1;
-  bool json = false, crc = false, memory = false;
+  bool json = false, crc = false, memory = false, cpu_time = false;
 };
 
 Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
@@ -75,6 +75,7 @@ Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
     return Status::InvalidArgument("--best-of must be 1 to 1000 (got " + std::to_string(a.best_of) +
                                    ")");
   o->best_of = a.best_of;
+  o->cpu_time = a.cpu_time;
   o->crc = a.crc;
   o->memory = a.memory;
   return Status::Ok();
@@ -107,6 +108,9 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   codec->add_option("--best-of", args->best_of,
                     "Split each row's time into N slices and report the fastest (default 1); "
                     "for hosts shared with other work");
+  codec->add_flag("--cpu-time", args->cpu_time,
+                  "Time by the process's CPU time, not the wall clock (1-thread rows only): "
+                  "the rate of one core on a host time-shared with other work");
   codec->add_flag("--crc", args->crc,
                   "Also encode_crc rows: encode with the CRC32C of every block");
   codec->add_flag("--memory", args->memory,
