@@ -1,10 +1,10 @@
 // AVX2 + GFNI bodies of the GFNI kernels (VEX-encoded GF2P8AFFINEQB on 32-byte
 // registers). This file alone is compiled with -mavx2 -mgfni (CMakeLists.txt);
-// see gfni_kernels.h.
+// see gfni_kernels.h. It instantiates no library template: an inline function
+// compiled here with AVX2 could be the copy the linker keeps for the whole program.
 #include <immintrin.h>
 
 #include <cstring>
-#include <vector>
 
 #include "fallback/gfni_kernels.h"
 
@@ -12,6 +12,10 @@
 
 namespace fls::gfni {
 namespace {
+
+// How far ahead of the loads the main loop prefetches each input (as in the
+// AVX-512 kernels).
+constexpr std::size_t kPrefetchBytes = 2048;
 
 FLS_ALWAYS_INLINE __m256i Operand(const std::uint64_t* op) {
   return _mm256_set1_epi64x(static_cast<long long>(*op));
@@ -28,10 +32,16 @@ void RunPass(const std::uint64_t* ops, std::size_t k, const std::uint8_t* const*
   for (std::size_t i = begin; i + 32 <= end; i += 32) {
     __m256i acc[G];
     const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[0] + i));
+    // One prefetch per 64-byte line, so every other column.
+    const bool prefetch = ((i - begin) & 32) == 0;
+    if (prefetch)
+      _mm_prefetch(reinterpret_cast<const char*>(in[0] + i + kPrefetchBytes), _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) acc[g] = Mul(x0, Operand(ops + g * k));
     for (std::size_t j = 1; j < k; ++j) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[j] + i));
+      if (prefetch)
+        _mm_prefetch(reinterpret_cast<const char*>(in[j] + i + kPrefetchBytes), _MM_HINT_T0);
 #pragma GCC unroll 8
       for (int g = 0; g < G; ++g)
         acc[g] = _mm256_xor_si256(acc[g], Mul(x, Operand(ops + g * k + j)));
@@ -74,20 +84,22 @@ void ApplyAvx2(const ApplyArgs& a) {
     g0 += n;
   }
   if (vector_end == end) return;
-  // The last len % 32 bytes: through zero-padded 32-byte copies, so no load or
-  // store strays past the caller's buffers.
+  // The last len % 32 bytes: through zero-padded 32-byte copies on the stack
+  // (k + r <= 256), so no load or store strays past the caller's buffers.
+  constexpr std::size_t kMaxBlocks = 256;
+  alignas(32) std::uint8_t scratch[kMaxBlocks][32];
+  const std::uint8_t* in[kMaxBlocks];
+  std::uint8_t* out[kMaxBlocks];
   const std::size_t tail = end - vector_end;
-  std::vector<std::uint8_t> scratch((a.k + a.r) * 32, 0);
-  std::vector<const std::uint8_t*> in(a.k);
-  std::vector<std::uint8_t*> out(a.r);
   for (std::size_t j = 0; j < a.k; ++j) {
-    std::memcpy(&scratch[j * 32], a.inputs[j] + vector_end, tail);
-    in[j] = &scratch[j * 32];
+    std::memset(scratch[j], 0, 32);
+    std::memcpy(scratch[j], a.inputs[j] + vector_end, tail);
+    in[j] = scratch[j];
   }
-  for (std::size_t i = 0; i < a.r; ++i) out[i] = &scratch[(a.k + i) * 32];
+  for (std::size_t i = 0; i < a.r; ++i) out[i] = scratch[a.k + i];
   ApplyArgs padded = a;
-  padded.inputs = in.data();
-  padded.outputs = out.data();
+  padded.inputs = in;
+  padded.outputs = out;
   padded.offset = 0;
   padded.len = 32;
   ApplyAvx2(padded);
