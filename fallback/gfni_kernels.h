@@ -7,6 +7,8 @@
 // The AVX-512 and AVX2 bodies live in their own files, the only ones compiled
 // with -mgfni -mavx512* / -mavx2: callers must have checked the CPU
 // (GfniBackend::Probe) before calling them, or the process dies of SIGILL.
+// Those files instantiate no library template either: an inline function
+// compiled there could be the copy the linker keeps for the whole program.
 // Thread-safety: pure functions over caller-owned buffers.
 #pragma once
 
