@@ -1,7 +1,12 @@
 #include "fls/backend_registry.h"
 
+#include <cstdlib>
 #include <string>
 #include <vector>
+
+#if FLS_HAVE_GFNI
+#include "fallback/gfni_backend.h"
+#endif
 
 #include "fallback/isal_backend.h"
 #include "fallback/reference_backend.h"
@@ -64,6 +69,28 @@ Status MakeCuda(std::shared_ptr<const Codec> codec, const BackendProfile& profil
 }
 #endif
 
+#if FLS_HAVE_GFNI
+bool ProbeGfni(std::string* detail) {
+  GfniBackend::Isa isa;
+  return GfniBackend::Probe(&isa, detail);
+}
+
+// The widest ISA the CPU runs, unless FLS_GFNI_ISA (avx512 | avx2) names one:
+// that forces the AVX2 kernels on an AVX-512 CPU, for tests and comparisons.
+Status MakeGfni(std::shared_ptr<const Codec> codec, const BackendProfile& profile,
+                std::unique_ptr<Backend>* backend) {
+  GfniBackend::Isa isa;
+  std::string detail;
+  if (!GfniBackend::Probe(&isa, &detail)) return Status::Unavailable("backend 'gfni': " + detail);
+  if (const char* forced = std::getenv("FLS_GFNI_ISA"); forced != nullptr && *forced != 0)
+    FLS_RETURN_IF_ERROR(GfniBackend::ParseIsa(forced, &isa).WithContext("FLS_GFNI_ISA"));
+  std::unique_ptr<GfniBackend> gfni;
+  FLS_RETURN_IF_ERROR(GfniBackend::Create(std::move(codec), profile.threads, isa, &gfni));
+  *backend = std::move(gfni);
+  return Status::Ok();
+}
+#endif
+
 // In `auto` preference order.
 const std::vector<Entry>& Entries() {
   static const std::vector<Entry> entries = {
@@ -71,6 +98,11 @@ const std::vector<Entry>& Entries() {
       {"cuda", true, ProbeCudaDevice, MakeCuda, nullptr},
 #else
       {"cuda", false, nullptr, nullptr, "built without CUDA (FLS_CUDA=OFF or nvcc not found)"},
+#endif
+#if FLS_HAVE_GFNI
+      {"gfni", true, ProbeGfni, MakeGfni, nullptr},
+#else
+      {"gfni", false, nullptr, nullptr, "not built: needs an x86-64 compiler with -mgfni -mavx512*"},
 #endif
       {"isal", true, AlwaysUsable, MakeIsal, nullptr},
       {"reference", true, AlwaysUsable, MakeReference, nullptr},

@@ -16,8 +16,10 @@ namespace {
 struct CodecArgs {
   std::vector<std::string> backends, shapes, blocks, threads;
   std::vector<int> lost{1, 4};
-  double batch_mib = 64, min_seconds = 0.4;
-  bool json = false;
+  std::vector<double> batch_mib{64};
+  double min_seconds = 0.4;
+  int best_of = 1;
+  bool json = false, crc = false, memory = false, cpu_time = false;
 };
 
 Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
@@ -59,9 +61,23 @@ Status ToOptions(const CodecArgs& a, bench::CodecBenchOptions* o) {
     }
   }
   o->lost = a.lost;
-  if (a.batch_mib <= 0) return Status::InvalidArgument("--batch-mib must be positive");
-  o->batch_bytes = static_cast<std::size_t>(a.batch_mib * (1 << 20));
+  o->batch_bytes.clear();
+  for (double mib : a.batch_mib) {
+    if (!(mib > 0)) return Status::InvalidArgument("--batch-mib must be positive");
+    o->batch_bytes.push_back(static_cast<std::size_t>(mib * (1 << 20)));
+  }
+  if (o->batch_bytes.size() != 1 && o->batch_bytes.size() != o->block_bytes.size())
+    return Status::InvalidArgument("--batch-mib has " + std::to_string(o->batch_bytes.size()) +
+                                   " values for " + std::to_string(o->block_bytes.size()) +
+                                   " --block sizes: give one, or one per block size");
   o->min_seconds = a.min_seconds;
+  if (a.best_of < 1 || a.best_of > 1000)
+    return Status::InvalidArgument("--best-of must be 1 to 1000 (got " + std::to_string(a.best_of) +
+                                   ")");
+  o->best_of = a.best_of;
+  o->cpu_time = a.cpu_time;
+  o->crc = a.crc;
+  o->memory = a.memory;
   return Status::Ok();
 }
 
@@ -83,8 +99,23 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   codec->add_option("--threads", args->threads, "Thread counts, or 'all' (default 1,all)")
       ->delimiter(',');
-  codec->add_option("--batch-mib", args->batch_mib, "Data MiB per batch (default 64)");
+  codec
+      ->add_option("--batch-mib", args->batch_mib,
+                   "Data MiB per batch, the working set each repetition sweeps: one value, or "
+                   "one per --block (default 64)")
+      ->delimiter(',');
   codec->add_option("--min-seconds", args->min_seconds, "Time per row (default 0.4)");
+  codec->add_option("--best-of", args->best_of,
+                    "Split each row's time into N slices and report the fastest (default 1); "
+                    "for hosts shared with other work");
+  codec->add_flag("--cpu-time", args->cpu_time,
+                  "Time by the process's CPU time, not the wall clock (1-thread rows only): "
+                  "the rate of one core on a host time-shared with other work");
+  codec->add_flag("--crc", args->crc,
+                  "Also encode_crc rows: encode with the CRC32C of every block");
+  codec->add_flag("--memory", args->memory,
+                  "Also one-thread memory read/write rates over the same working set "
+                  "(backend 'memory'; GB/s of bytes moved)");
   codec->add_flag("--json", args->json, "One JSON object per line");
   codec->callback([args, &exit_code] {
     bench::CodecBenchOptions options;
