@@ -1,0 +1,248 @@
+// PosixEnv and the Env helpers.
+#include "fls/env.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace fls {
+
+Status PosixError(std::string_view op, const std::string& path, int err) {
+  std::string msg = std::string(op) + " " + path + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(msg));
+  if (err == ENOENT) return Status::NotFound(std::move(msg));
+  return Status::IOError(std::move(msg));
+}
+
+std::string DirName(const std::string& path) {
+  const auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string BaseName(const std::string& path) {
+  const auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+std::string TempPathFor(const std::string& final_path) {
+  static std::atomic<std::uint64_t> counter{0};
+  static const std::uint64_t salt = std::random_device{}();
+  const std::uint64_t n = counter.fetch_add(1);
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, ".tmp-%d-%llx-%llu", static_cast<int>(getpid()),
+                static_cast<unsigned long long>(salt & 0xffffff),
+                static_cast<unsigned long long>(n));
+  return JoinPath(DirName(final_path), "." + BaseName(final_path) + suffix);
+}
+
+bool IsTempName(std::string_view name) {
+  return !name.empty() && name[0] == '.' && name.find(".tmp-") != std::string_view::npos;
+}
+
+namespace {
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Append(const void* data, std::size_t n) override {
+    if (fd_ < 0) return Status::IOError("write " + path_ + ": file is closed");
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write", path_, errno);
+      }
+      if (w == 0) return Status::IOError("write " + path_ + ": wrote 0 bytes");
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    return Status::Ok();
+  }
+  Status Sync() override {
+    if (fd_ < 0) return Status::IOError("fsync " + path_ + ": file is closed");
+    if (::fdatasync(fd_) != 0) return PosixError("fsync", path_, errno);
+    return Status::Ok();
+  }
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return PosixError("close", path_, errno);
+    return Status::Ok();
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+  Status Read(std::uint64_t offset, std::size_t n, void* buf, std::size_t* read) const override {
+    auto* p = static_cast<std::uint8_t*>(buf);
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t r = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("read", path_, errno);
+      }
+      if (r == 0) break;
+      done += static_cast<std::size_t>(r);
+    }
+    *read = done;
+    return Status::Ok();
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError("create", path, errno);
+    *file = std::make_unique<PosixWritableFile>(path, fd);
+    return Status::Ok();
+  }
+  Status NewRandomAccessFile(const std::string& path,
+                             std::unique_ptr<RandomAccessFile>* file) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open", path, errno);
+    *file = std::make_unique<PosixRandomAccessFile>(path, fd);
+    return Status::Ok();
+  }
+  Status GetFileInfo(const std::string& path, FileInfo* info) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
+    info->size = static_cast<std::uint64_t>(st.st_size);
+    info->mode = st.st_mode & 07777;
+    info->mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    info->is_directory = S_ISDIR(st.st_mode);
+    return Status::Ok();
+  }
+  Status GetChildren(const std::string& dir, std::vector<std::string>* names) override {
+    names->clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return PosixError("list", dir, errno);
+    while (struct dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      names->emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    return Status::Ok();
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return PosixError("rename", from + " -> " + to, errno);
+    return Status::Ok();
+  }
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return PosixError("remove", path, errno);
+    return Status::Ok();
+  }
+  Status CreateDirs(const std::string& dir) override {
+    if (dir.empty()) return Status::Ok();
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Ok();
+      return Status::IOError("mkdir " + dir + ": exists and is not a directory");
+    }
+    const std::string parent = DirName(dir);
+    if (parent != dir) FLS_RETURN_IF_ERROR(CreateDirs(parent));
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return PosixError("mkdir", dir, errno);
+    return Status::Ok();
+  }
+  Status SyncDir(const std::string& dir) override {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open directory", dir, errno);
+    const int rc = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) return PosixError("fsync directory", dir, err);
+    return Status::Ok();
+  }
+  Status GetFreeSpace(const std::string& path, std::uint64_t* bytes) override {
+    struct statvfs vfs;
+    if (::statvfs(path.c_str(), &vfs) != 0) return PosixError("statvfs", path, errno);
+    *bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    return Status::Ok();
+  }
+  Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
+                            std::int64_t mtime_ns) override {
+    if (::chmod(path.c_str(), mode & 07777) != 0) return PosixError("chmod", path, errno);
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = mtime_ns / 1000000000;
+    times[1].tv_nsec = mtime_ns % 1000000000;
+    if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0)
+      return PosixError("utimensat", path, errno);
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv* env = new PosixEnv();
+  return env;
+}
+
+Status WriteFileDurably(Env* env, const std::string& path, std::string_view data) {
+  const std::string tmp = TempPathFor(path);
+  std::unique_ptr<WritableFile> f;
+  Status s = env->NewWritableFile(tmp, &f);
+  if (s.ok()) s = f->Append(data.data(), data.size());
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  f.reset();
+  if (s.ok()) s = env->RenameFile(tmp, path);
+  if (!s.ok()) {
+    env->RemoveFile(tmp);  // best effort: the temporary must not linger
+    return s;
+  }
+  return env->SyncDir(DirName(path));
+}
+
+Status ReadWholeFile(Env* env, const std::string& path, std::string* data, std::size_t max_bytes) {
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
+  if (info.size > max_bytes)
+    return Status::Corruption(path + ": " + std::to_string(info.size) + " bytes, more than the " +
+                              std::to_string(max_bytes) + " expected at most");
+  std::unique_ptr<RandomAccessFile> f;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &f));
+  data->resize(info.size);
+  std::size_t got = 0;
+  FLS_RETURN_IF_ERROR(f->Read(0, data->size(), data->data(), &got));
+  data->resize(got);
+  return Status::Ok();
+}
+
+}  // namespace fls

@@ -1,0 +1,178 @@
+#include "fls/fault_injection_env.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace fls {
+namespace {
+
+const char* OpName(FaultOp op) {
+  switch (op) {
+    case FaultOp::kWrite:
+      return "write";
+    case FaultOp::kSync:
+      return "fsync";
+    case FaultOp::kRename:
+      return "rename";
+    case FaultOp::kCreate:
+      return "create";
+  }
+  return "?";
+}
+
+class FaultWritableFile final : public WritableFile {
+ public:
+  FaultWritableFile(FaultInjectionEnv* env, std::unique_ptr<WritableFile> base)
+      : env_(env), base_(std::move(base)) {}
+  Status Append(const void* data, std::size_t n) override {
+    bool short_write = false;
+    Status s = env_->MaybeFail(FaultOp::kWrite, path(), &short_write);
+    if (!s.ok()) {
+      if (short_write && n > 1) {
+        const std::size_t half = n / 2;
+        if (base_->Append(data, half).ok()) env_->OnAppend(path(), half);
+      }
+      return s;
+    }
+    FLS_RETURN_IF_ERROR(base_->Append(data, n));
+    env_->OnAppend(path(), n);
+    return Status::Ok();
+  }
+  Status Sync() override {
+    bool unused = false;
+    FLS_RETURN_IF_ERROR(env_->MaybeFail(FaultOp::kSync, path(), &unused));
+    FLS_RETURN_IF_ERROR(base_->Sync());
+    env_->OnSync(path());
+    return Status::Ok();
+  }
+  Status Close() override { return base_->Close(); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  FaultInjectionEnv* env_;
+  std::unique_ptr<WritableFile> base_;
+};
+
+}  // namespace
+
+FaultInjectionEnv::FaultInjectionEnv(Env* base) : EnvWrapper(base) {}
+FaultInjectionEnv::~FaultInjectionEnv() = default;
+
+void FaultInjectionEnv::AddRule(const FaultRule& rule) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_.push_back({rule});
+}
+
+void FaultInjectionEnv::ClearRules() {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_.clear();
+}
+
+int FaultInjectionEnv::faults_injected() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return injected_;
+}
+
+Status FaultInjectionEnv::MaybeFail(FaultOp op, const std::string& path, bool* short_write) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Rule& r : rules_) {
+    if (r.rule.op != op) continue;
+    if (!r.rule.path_contains.empty() && path.find(r.rule.path_contains) == std::string::npos)
+      continue;
+    if (r.seen++ < r.rule.succeed_first) continue;
+    if (r.rule.fail_times >= 0 && r.failed >= r.rule.fail_times) continue;
+    ++r.failed;
+    ++injected_;
+    *short_write = r.rule.short_write;
+    return PosixError(std::string(OpName(op)) + " (injected)", path, r.rule.error);
+  }
+  return Status::Ok();
+}
+
+void FaultInjectionEnv::OnAppend(const std::string& path, std::uint64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  files_[path].size += n;
+}
+
+void FaultInjectionEnv::OnSync(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& f = files_[path];
+  f.synced = f.size;
+}
+
+Status FaultInjectionEnv::NewWritableFile(const std::string& path,
+                                          std::unique_ptr<WritableFile>* file) {
+  bool unused = false;
+  FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kCreate, path, &unused));
+  std::unique_ptr<WritableFile> base;
+  FLS_RETURN_IF_ERROR(target()->NewWritableFile(path, &base));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    files_[path] = FileState{};
+    pending_[DirName(path)].push_back({false, "", path});
+  }
+  *file = std::make_unique<FaultWritableFile>(this, std::move(base));
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+  bool unused = false;
+  FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kRename, to, &unused));
+  FLS_RETURN_IF_ERROR(target()->RenameFile(from, to));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(from);
+  if (it != files_.end()) {
+    files_[to] = it->second;
+    files_.erase(from);
+  }
+  pending_[DirName(to)].push_back({true, from, to});
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::SyncDir(const std::string& dir) {
+  FLS_RETURN_IF_ERROR(target()->SyncDir(dir));
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase(dir);
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  FLS_RETURN_IF_ERROR(target()->RemoveFile(path));
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.erase(path);
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::DropUnsyncedData() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status result;
+  // Undo directory changes newest first, so a rename is reverted before the
+  // creation of its source is.
+  for (auto& [dir, events] : pending_) {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (it->rename) {
+        if (::rename(it->to.c_str(), it->from.c_str()) == 0) {
+          auto f = files_.find(it->to);
+          if (f != files_.end()) {
+            files_[it->from] = f->second;
+            files_.erase(f);
+          }
+        }
+      } else {
+        if (::unlink(it->to.c_str()) == 0 || errno == ENOENT) files_.erase(it->to);
+      }
+    }
+  }
+  pending_.clear();
+  for (const auto& [path, state] : files_) {
+    if (::access(path.c_str(), F_OK) != 0) continue;
+    if (::truncate(path.c_str(), static_cast<off_t>(state.synced)) != 0 && result.ok())
+      result = PosixError("truncate", path, errno);
+  }
+  files_.clear();
+  return result;
+}
+
+}  // namespace fls

@@ -1,0 +1,262 @@
+#include "fls/store.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+namespace fls {
+
+Status Store::FromTargets(Env* env, std::vector<Target> targets, std::unique_ptr<Store>* store) {
+  if (targets.empty()) return Status::InvalidArgument("the store has no targets");
+  std::set<std::string> seen;
+  for (Target& t : targets) {
+    if (t.path.empty()) return Status::InvalidArgument("a target has an empty path");
+    while (t.path.size() > 1 && t.path.back() == '/') t.path.pop_back();
+    if (t.domain.empty()) t.domain = t.path;
+    if (!seen.insert(t.path).second)
+      return Status::InvalidArgument("target " + t.path + " is listed twice");
+  }
+  store->reset(new Store(env, std::move(targets)));
+  return Status::Ok();
+}
+
+Status Store::FromTargetSpecs(Env* env, const std::vector<std::string>& specs,
+                              std::unique_ptr<Store>* store) {
+  std::vector<Target> targets;
+  for (const std::string& spec : specs) {
+    Target t;
+    const auto eq = spec.find('=');
+    t.path = spec.substr(0, eq);
+    if (eq != std::string::npos) {
+      t.domain = spec.substr(eq + 1);
+      if (t.domain.empty())
+        return Status::InvalidArgument("--target '" + spec + "': empty domain after '='");
+    }
+    if (t.path.empty()) return Status::InvalidArgument("--target '" + spec + "': empty path");
+    targets.push_back(std::move(t));
+  }
+  return FromTargets(env, std::move(targets), store);
+}
+
+Status Store::FromYamlFile(Env* env, const std::string& path, std::unique_ptr<Store>* store) {
+  std::string text;
+  FLS_RETURN_IF_ERROR(ReadWholeFile(env, path, &text, 1 << 20));
+  auto where = [&](const YAML::Node& n) { return path + ":" + std::to_string(n.Mark().line + 1); };
+  std::vector<Target> targets;
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsMap())
+      return Status::InvalidArgument(path + ": the store config must be a map with key 'targets'");
+    YAML::Node list = root["targets"];
+    if (!list) return Status::InvalidArgument(path + ": missing key 'targets'");
+    if (!list.IsSequence() || list.size() == 0)
+      return Status::InvalidArgument(where(list) + ": key 'targets' must be a non-empty list");
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const std::string key = it->first.as<std::string>();
+      if (key != "targets")
+        return Status::InvalidArgument(where(it->first) + ": unknown key '" + key + "'");
+    }
+    const std::string base = DirName(path);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const YAML::Node n = list[i];
+      const std::string item = "targets[" + std::to_string(i) + "]";
+      if (!n.IsMap())
+        return Status::InvalidArgument(where(n) + ": " + item + " must be a map with 'path'");
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const std::string key = it->first.as<std::string>();
+        if (key != "path" && key != "domain")
+          return Status::InvalidArgument(where(it->first) + ": " + item + ": unknown key '" + key +
+                                         "' (expected 'path' or 'domain')");
+      }
+      if (!n["path"] || !n["path"].IsScalar() || n["path"].as<std::string>().empty())
+        return Status::InvalidArgument(where(n) + ": " + item + ".path missing or not a string");
+      Target t;
+      t.path = n["path"].as<std::string>();
+      if (t.path[0] != '/' && base != ".") t.path = JoinPath(base, t.path);
+      if (n["domain"]) {
+        if (!n["domain"].IsScalar() || n["domain"].as<std::string>().empty())
+          return Status::InvalidArgument(where(n["domain"]) + ": " + item +
+                                         ".domain must be a non-empty string");
+        t.domain = n["domain"].as<std::string>();
+      }
+      targets.push_back(std::move(t));
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  Status s = FromTargets(env, std::move(targets), store);
+  return s.ok() ? s : s.WithContext(path);
+}
+
+int Store::TargetIndex(const std::string& path) const {
+  for (std::size_t i = 0; i < targets_.size(); ++i)
+    if (targets_[i].path == path) return static_cast<int>(i);
+  return -1;
+}
+
+Status PlaceOnTargets(const std::vector<Target>& targets, const std::vector<std::uint64_t>& free,
+                      int shards, std::uint64_t chunk_bytes, bool allow_shared,
+                      std::vector<int>* placement) {
+  // Domains ordered by total free space, targets inside a domain likewise.
+  std::map<std::string, std::vector<int>> by_domain;
+  std::map<std::string, std::uint64_t> domain_free;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (free[i] < chunk_bytes) continue;  // cannot hold even one chunk
+    by_domain[targets[i].domain].push_back(static_cast<int>(i));
+    domain_free[targets[i].domain] += free[i];
+  }
+  std::vector<std::string> domains;
+  for (auto& [d, list] : by_domain) {
+    std::stable_sort(list.begin(), list.end(), [&](int a, int b) { return free[a] > free[b]; });
+    domains.push_back(d);
+  }
+  std::stable_sort(domains.begin(), domains.end(), [&](const std::string& a, const std::string& b) {
+    return domain_free[a] > domain_free[b];
+  });
+  // Round-robin over domains: one target from each in turn.
+  std::vector<int> order;
+  for (std::size_t round = 0;; ++round) {
+    bool any = false;
+    for (const std::string& d : domains) {
+      if (round < by_domain[d].size()) {
+        order.push_back(by_domain[d][round]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  placement->clear();
+  if (order.empty())
+    return Status::NoSpace("no target has room for a chunk of " + std::to_string(chunk_bytes) +
+                           " bytes");
+  if (static_cast<int>(order.size()) < shards && !allow_shared)
+    return Status::InvalidArgument(
+        "the store has " + std::to_string(order.size()) + " usable targets but the object needs " +
+        std::to_string(shards) +
+        " chunks on distinct targets; add targets, lower -k/-m, or pass --allow-shared-targets");
+  std::vector<std::uint64_t> left = free;
+  std::size_t next = 0, skipped = 0;
+  while (static_cast<int>(placement->size()) < shards) {
+    const int t = order[next % order.size()];
+    ++next;
+    if (left[t] < chunk_bytes) {
+      if (++skipped > order.size())
+        return Status::NoSpace("the targets have no room left for " + std::to_string(shards) +
+                               " chunks of " + std::to_string(chunk_bytes) + " bytes");
+      continue;
+    }
+    skipped = 0;
+    left[t] -= chunk_bytes;
+    placement->push_back(t);
+  }
+  return Status::Ok();
+}
+
+Status Store::PlaceChunks(int shards, std::uint64_t chunk_bytes, bool allow_shared,
+                          std::vector<int>* placement) const {
+  std::vector<std::uint64_t> free(targets_.size(), 0);
+  for (std::size_t i = 0; i < targets_.size(); ++i) {
+    FileInfo info;
+    if (!env_->GetFileInfo(targets_[i].path, &info).ok() || !info.is_directory) continue;
+    if (!env_->GetFreeSpace(targets_[i].path, &free[i]).ok()) free[i] = 0;
+  }
+  return PlaceOnTargets(targets_, free, shards, chunk_bytes, allow_shared, placement);
+}
+
+FaultTolerance ToleranceOf(const std::vector<std::string>& chunk_targets,
+                           const std::vector<std::string>& chunk_domains, int m) {
+  auto tolerated = [m](const std::vector<std::string>& keys) {
+    std::map<std::string, int> count;
+    for (const auto& k : keys) ++count[k];
+    std::vector<int> c;
+    for (auto& [k, n] : count) c.push_back(n);
+    std::sort(c.rbegin(), c.rend());
+    int lost = 0, failures = 0;
+    for (int n : c) {
+      if (lost + n > m) break;
+      lost += n;
+      ++failures;
+    }
+    return failures;
+  };
+  return {tolerated(chunk_targets), tolerated(chunk_domains)};
+}
+
+Catalog Store::ReadCatalog() const {
+  Catalog catalog;
+  struct Found {
+    std::map<std::uint64_t, std::vector<std::string>> gens;  // generation -> paths
+  };
+  std::map<ObjectId, Found> found;
+  for (const Target& t : targets_) {
+    std::vector<std::string> names;
+    Status s = env_->GetChildren(t.path, &names);
+    if (!s.ok()) {
+      catalog.warnings.push_back("target " + t.path + " unreadable: " + s.message());
+      continue;
+    }
+    for (const std::string& n : names) {
+      ObjectId id;
+      std::uint64_t gen = 0;
+      if (ParseManifestFileName(n, &id, &gen)) found[id].gens[gen].push_back(JoinPath(t.path, n));
+    }
+  }
+  for (auto& [id, f] : found) {
+    CatalogEntry entry;
+    bool have = false;
+    // Newest generation first; fall back to older ones only when no copy of
+    // a newer one can be read.
+    for (auto g = f.gens.rbegin(); g != f.gens.rend(); ++g) {
+      for (const std::string& path : g->second) {
+        if (have && entry.manifest.generation != g->first) {
+          entry.stale_copies.push_back(path);
+          continue;
+        }
+        std::string text;
+        Manifest m;
+        Status s = ReadWholeFile(env_, path, &text, 16 << 20);
+        if (s.ok()) s = DecodeManifest(text, &m);
+        if (s.ok() && (m.id != id || m.generation != g->first))
+          s = Status::Corruption("manifest " + path + " names object " + ObjectIdToHex(m.id) +
+                                 " generation " + std::to_string(m.generation) +
+                                 ", not what its file name says");
+        if (!s.ok()) {
+          entry.problems.push_back(path + ": " + s.message());
+          continue;
+        }
+        if (!have) {
+          entry.manifest = std::move(m);
+          have = true;
+        }
+        entry.copies.push_back(path);
+      }
+    }
+    if (have) {
+      catalog.objects.push_back(std::move(entry));
+    } else {
+      for (const auto& p : entry.problems) catalog.warnings.push_back(p);
+    }
+  }
+  std::sort(catalog.objects.begin(), catalog.objects.end(),
+            [](const CatalogEntry& a, const CatalogEntry& b) {
+              return a.manifest.name < b.manifest.name;
+            });
+  return catalog;
+}
+
+Status Store::FindObject(const std::string& name, CatalogEntry* entry) const {
+  Catalog c = ReadCatalog();
+  for (CatalogEntry& e : c.objects) {
+    if (e.manifest.name == name) {
+      *entry = std::move(e);
+      return Status::Ok();
+    }
+  }
+  std::string msg = "no object named '" + name + "' in the store (" +
+                    std::to_string(targets_.size()) + " targets searched)";
+  for (const auto& w : c.warnings) msg += "; " + w;
+  return Status::NotFound(msg);
+}
+
+}  // namespace fls

@@ -1,0 +1,367 @@
+// VerifyObject and RepairObject (fls/archive.h).
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "fls/archive.h"
+#include "fls/codec.h"
+#include "fls/crc32c.h"
+#include "host/object_io.h"
+#include "host/sha256.h"
+
+namespace fls {
+namespace internal {
+std::vector<std::string> ManifestTargets(const Store& store, const Manifest& mf);
+Status CommitManifest(Env* env, const Manifest& mf, std::vector<std::string>* written);
+}  // namespace internal
+
+namespace {
+
+void MarkBad(ChunkReport* r, std::uint64_t stripe, const std::string& state) {
+  if (std::find(r->bad_stripes.begin(), r->bad_stripes.end(), stripe) == r->bad_stripes.end())
+    r->bad_stripes.push_back(stripe);
+  if (r->state == "ok") r->state = state;
+}
+
+std::string StripeList(const std::vector<std::uint64_t>& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i == 8) {
+      s += ", ... (" + std::to_string(v.size()) + " in all)";
+      break;
+    }
+    if (i) s += ", ";
+    s += std::to_string(v[i]);
+  }
+  return s;
+}
+
+}  // namespace
+
+Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyOptions& opt,
+                    ObjectReport* report) {
+  const Manifest& mf = entry.manifest;
+  const int k = mf.k, m = mf.m, n = k + m;
+  const std::uint64_t B = mf.block_size;
+  *report = ObjectReport{};
+  report->name = mf.name;
+  report->id = ObjectIdToHex(mf.id);
+  report->size = mf.size;
+  report->generation = mf.generation;
+  report->deep = opt.deep;
+  report->manifest_copies = static_cast<int>(entry.copies.size());
+  report->manifest_copies_expected = static_cast<int>(mf.manifest_targets.size());
+  std::unique_ptr<Backend> backend;
+  if (opt.deep)
+    FLS_RETURN_IF_ERROR(internal::MakeBackend(opt.backend, opt.threads, k, m, mf.matrix, &backend));
+
+  internal::ObjectReader reader(store, mf);
+  reader.Open();
+  auto& chunks = reader.chunks();
+  // Whole-chunk CRC, chained over the header and every record read.
+  std::vector<std::uint32_t> whole(n, 0);
+  for (int i = 0; i < n; ++i) {
+    if (!chunks[i].usable) continue;
+    std::uint8_t header[kChunkHeaderBytes];
+    EncodeChunkHeader(mf.HeaderFor(i), header);  // usable => identical to the file's header
+    whole[i] = Crc32c(header, sizeof header);
+  }
+  const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
+  internal::StripeBatch batch;
+  reader.Prepare(&batch, per);
+  std::vector<std::uint8_t> parity(opt.deep ? per * m * B : 0);
+  for (std::uint64_t first = 0; first < mf.stripes; first += per) {
+    const std::size_t count =
+        static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
+    FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
+    for (int i = 0; i < n; ++i)
+      if (chunks[i].usable) whole[i] = Crc32c(batch.buf[i].data(), batch.got[i], whole[i]);
+    if (opt.deep) {
+      // Recompute parity for stripes whose data blocks are all good.
+      std::vector<std::size_t> full;
+      std::vector<const std::uint8_t*> data;
+      std::vector<std::uint8_t*> out;
+      for (std::size_t s = 0; s < count; ++s) {
+        bool ok = true;
+        for (int j = 0; j < k; ++j) ok = ok && batch.shards[s * n + j] != nullptr;
+        if (!ok) continue;
+        for (int j = 0; j < k; ++j) data.push_back(batch.shards[s * n + j]);
+        for (int p = 0; p < m; ++p) out.push_back(parity.data() + (full.size() * m + p) * B);
+        full.push_back(s);
+      }
+      if (!full.empty()) {
+        EncodeBatch eb;
+        eb.stripes = full.size();
+        eb.block_bytes = B;
+        eb.data = data;
+        eb.parity = out;
+        FLS_RETURN_IF_ERROR(backend->Encode(eb));
+        for (std::size_t f = 0; f < full.size(); ++f) {
+          const std::size_t s = full[f];
+          for (int p = 0; p < m; ++p) {
+            const std::uint8_t* stored = batch.shards[s * n + k + p];
+            if (stored == nullptr) continue;
+            if (std::memcmp(stored, out[f * m + p], B) != 0) {
+              batch.shards[s * n + k + p] = nullptr;
+              batch.reason[s * n + k + p] = internal::kParityMismatch;
+              MarkBad(&chunks[k + p].report, first + s, "damaged");
+              if (chunks[k + p].report.detail.empty())
+                chunks[k + p].report.detail = "parity differs from the data (deep check)";
+            }
+          }
+        }
+      }
+    }
+    for (std::size_t s = 0; s < count; ++s) {
+      int good = 0;
+      for (int i = 0; i < n; ++i) good += batch.shards[s * n + i] != nullptr;
+      if (good < k) {
+        report->unrecoverable_stripes.push_back(first + s);
+        report->notes.push_back(reader.DescribeStripe(batch, s));
+      }
+    }
+    if (opt.progress) opt.progress(std::min(mf.size, (first + count) * mf.stripe_width), mf.size);
+  }
+  for (int i = 0; i < n; ++i) {
+    ChunkReport& r = chunks[i].report;
+    if (chunks[i].usable && r.state == "ok" && whole[i] != mf.chunks[i].crc32c) {
+      r.state = "damaged";
+      r.detail = "whole-chunk CRC32C differs from the manifest's";
+    }
+    std::sort(r.bad_stripes.begin(), r.bad_stripes.end());
+    if (r.state != "ok") {
+      std::string note = "chunk " + std::to_string(i) + " " + r.state + " (" + r.path + ")";
+      if (!r.detail.empty()) note += ": " + r.detail;
+      if (!r.bad_stripes.empty()) note += "; bad stripes " + StripeList(r.bad_stripes);
+      report->notes.push_back(note);
+    }
+    report->chunks.push_back(r);
+  }
+  if (report->manifest_copies < report->manifest_copies_expected)
+    report->notes.push_back("manifest copies: " + std::to_string(report->manifest_copies) + " of " +
+                            std::to_string(report->manifest_copies_expected) + " found");
+  for (const auto& p : entry.problems) report->notes.push_back("manifest copy unreadable: " + p);
+
+  bool degraded =
+      report->manifest_copies < report->manifest_copies_expected || !entry.problems.empty();
+  for (const ChunkReport& r : report->chunks) degraded = degraded || r.state != "ok";
+  report->health = degraded ? Health::kDegraded : Health::kHealthy;
+  if (!report->unrecoverable_stripes.empty()) {
+    report->health = Health::kUnrecoverable;
+  } else if (opt.deep) {
+    Sha256 sha;
+    internal::ObjectReader again(store, mf);
+    again.Open();
+    Status s = internal::StreamObject(
+        again, *backend, 0, mf.size,
+        [&](const std::uint8_t* p, std::size_t len) {
+          sha.Update(p, len);
+          return Status::Ok();
+        },
+        nullptr, nullptr, nullptr);
+    const std::string digest = s.ok() ? sha.FinishHex() : "";
+    if (!s.ok() || digest != mf.sha256) {
+      report->health = Health::kUnrecoverable;
+      report->notes.push_back(s.ok() ? "SHA-256 of the object's bytes " + digest +
+                                           " differs from the manifest's " + mf.sha256
+                                     : "reading the object failed: " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairOptions& opt,
+                    RepairResult* result) {
+  Env* env = store.env();
+  *result = RepairResult{};
+  VerifyOptions vopt;
+  vopt.backend = opt.backend;
+  vopt.threads = opt.threads;
+  FLS_RETURN_IF_ERROR(VerifyObject(store, entry, vopt, &result->before));
+  const ObjectReport& before = result->before;
+  Manifest mf = entry.manifest;
+  if (before.health == Health::kUnrecoverable)
+    return Status::Unrecoverable("object '" + mf.name + "' cannot be repaired: stripes " +
+                                 StripeList(before.unrecoverable_stripes) +
+                                 " have more than m bad blocks");
+  const int k = mf.k, m = mf.m, n = k + m;
+  const std::uint64_t B = mf.block_size;
+  std::vector<int> bad;
+  for (const ChunkReport& r : before.chunks)
+    if (r.state != "ok") bad.push_back(r.index);
+  if (before.health == Health::kHealthy && entry.stale_copies.empty()) return Status::Ok();
+
+  // Where each rebuilt chunk goes: its own target while that directory is
+  // there, else a target holding no other chunk of the object (new failure
+  // domains first, then most free space), else any target.
+  std::set<std::string> used;
+  for (const ManifestChunk& c : mf.chunks) used.insert(c.target);
+  std::set<std::string> used_domains;
+  for (const ManifestChunk& c : mf.chunks) used_domains.insert(c.domain);
+  std::vector<int> new_target(n, -1);
+  for (int i : bad) {
+    FileInfo info;
+    if (env->GetFileInfo(mf.chunks[i].target, &info).ok() && info.is_directory) continue;
+    int best = -1;
+    std::uint64_t best_free = 0;
+    int best_rank = 3;
+    for (std::size_t t = 0; t < store.targets().size(); ++t) {
+      const Target& tg = store.targets()[t];
+      FileInfo ti;
+      if (!env->GetFileInfo(tg.path, &ti).ok() || !ti.is_directory) continue;
+      std::uint64_t free = 0;
+      if (!env->GetFreeSpace(tg.path, &free).ok() || free < mf.chunks[i].bytes) continue;
+      const int rank = used.count(tg.path) ? 2 : (used_domains.count(tg.domain) ? 1 : 0);
+      if (rank < best_rank || (rank == best_rank && free > best_free)) {
+        best = static_cast<int>(t);
+        best_rank = rank;
+        best_free = free;
+      }
+    }
+    if (best < 0)
+      return Status::NoSpace("no target of the store can take chunk " + std::to_string(i) +
+                             " of object '" + mf.name + "' (" + std::to_string(mf.chunks[i].bytes) +
+                             " bytes)");
+    new_target[i] = best;
+    const Target& tg = store.targets()[best];
+    used.insert(tg.path);
+    used_domains.insert(tg.domain);
+  }
+
+  if (!bad.empty()) {
+    std::unique_ptr<Backend> backend;
+    FLS_RETURN_IF_ERROR(internal::MakeBackend(opt.backend, opt.threads, k, m, mf.matrix, &backend));
+    Manifest next = mf;
+    for (int i : bad) {
+      if (new_target[i] >= 0) {
+        next.chunks[i].target = store.targets()[new_target[i]].path;
+        next.chunks[i].domain = store.targets()[new_target[i]].domain;
+      }
+    }
+    struct Out {
+      std::unique_ptr<internal::BufferedAppender> file;
+      std::string tmp, final_path;
+    };
+    std::vector<Out> outs;
+    auto cleanup = [&] {
+      for (Out& o : outs) {
+        o.file.reset();
+        env->RemoveFile(o.tmp);
+      }
+    };
+    for (int i : bad) {
+      Out o;
+      o.final_path = next.chunks[i].path();
+      o.tmp = TempPathFor(o.final_path);
+      std::unique_ptr<WritableFile> f;
+      Status s = env->NewWritableFile(o.tmp, &f);
+      if (!s.ok()) {
+        cleanup();
+        return s.WithContext("rebuilding chunk " + std::to_string(i) + " on " +
+                             next.chunks[i].target);
+      }
+      o.file = std::make_unique<internal::BufferedAppender>(std::move(f));
+      outs.push_back(std::move(o));
+      std::uint8_t header[kChunkHeaderBytes];
+      EncodeChunkHeader(mf.HeaderFor(i), header);
+      s = outs.back().file->Append(header, sizeof header);
+      if (!s.ok()) {
+        cleanup();
+        return s.WithContext("rebuilding chunk " + std::to_string(i));
+      }
+    }
+    internal::ObjectReader reader(store, mf);
+    reader.Open();
+    const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
+    internal::StripeBatch batch;
+    reader.Prepare(&batch, per);
+    const std::size_t w = bad.size();
+    std::vector<std::uint8_t> rebuilt(per * w * B);
+    for (std::uint64_t first = 0; first < mf.stripes; first += per) {
+      const std::size_t count =
+          static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
+      Status s = reader.Read(&batch, first, count, false, true);
+      std::vector<std::uint8_t*> outputs;
+      for (std::size_t i = 0; i < count * w; ++i) outputs.push_back(rebuilt.data() + i * B);
+      if (s.ok()) {
+        ReconstructBatch rb;
+        rb.stripes = count;
+        rb.block_bytes = B;
+        rb.shards = std::span<const std::uint8_t* const>(batch.shards.data(), count * n);
+        rb.wanted = bad;
+        rb.outputs = outputs;
+        s = backend->Reconstruct(rb);
+      }
+      for (std::size_t st = 0; st < count && s.ok(); ++st) {
+        for (std::size_t x = 0; x < w && s.ok(); ++x) {
+          const std::uint8_t* block = outputs[st * w + x];
+          std::uint8_t crc[4];
+          PutLe32(crc, Crc32c(block, B));
+          s = outs[x].file->Append(block, B);
+          if (s.ok()) s = outs[x].file->Append(crc, 4);
+        }
+      }
+      if (!s.ok()) {
+        cleanup();
+        return s.WithContext("repairing object '" + mf.name + "'");
+      }
+      if (opt.progress) opt.progress(std::min(mf.size, (first + count) * mf.stripe_width), mf.size);
+    }
+    for (std::size_t x = 0; x < w; ++x) {
+      const int i = bad[x];
+      Status s = outs[x].file->SyncAndClose();
+      if (s.ok() && (outs[x].file->crc() != mf.chunks[i].crc32c ||
+                     outs[x].file->bytes() != mf.chunks[i].bytes))
+        s = Status::Internal("rebuilt chunk " + std::to_string(i) + " of object '" + mf.name +
+                             "' does not match the manifest's checksum; nothing was changed");
+      if (!s.ok()) {
+        cleanup();
+        return s.WithContext("rebuilding chunk " + std::to_string(i));
+      }
+    }
+    std::set<std::string> dirs;
+    for (std::size_t x = 0; x < w; ++x) {
+      Status s = env->RenameFile(outs[x].tmp, outs[x].final_path);
+      if (!s.ok()) {
+        cleanup();
+        return s;
+      }
+      dirs.insert(DirName(outs[x].final_path));
+      result->rebuilt.push_back(bad[x]);
+      result->new_paths.push_back(outs[x].final_path);
+    }
+    for (const std::string& d : dirs)
+      FLS_RETURN_IF_ERROR(env->SyncDir(d).WithContext("target " + d));
+    mf = next;
+  }
+  // A new manifest generation, on targets that exist now.
+  mf.generation = entry.manifest.generation + 1;
+  for (const auto& c : entry.stale_copies) {
+    ObjectId id;
+    std::uint64_t g = 0;
+    if (ParseManifestFileName(BaseName(c), &id, &g)) mf.generation = std::max(mf.generation, g + 1);
+  }
+  mf.manifest_targets.clear();
+  {
+    Manifest probe = mf;
+    std::vector<std::string> all = internal::ManifestTargets(store, probe);
+    for (const std::string& t : all) {
+      FileInfo info;
+      if (env->GetFileInfo(t, &info).ok() && info.is_directory) mf.manifest_targets.push_back(t);
+    }
+  }
+  FLS_RETURN_IF_ERROR(ValidateManifest(mf));
+  std::vector<std::string> written;
+  FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));
+  result->manifest_rewritten = true;
+  result->new_generation = mf.generation;
+  // Older generations are now superseded; removing them is housekeeping.
+  std::set<std::string> dirs;
+  for (const auto& list : {entry.copies, entry.stale_copies})
+    for (const std::string& p : list)
+      if (env->RemoveFile(p).ok()) dirs.insert(DirName(p));
+  for (const auto& d : dirs) env->SyncDir(d);
+  return Status::Ok();
+}
+
+}  // namespace fls

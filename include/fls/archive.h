@@ -1,0 +1,147 @@
+// Archive operations: store a file as k + m chunk files on a Store, and get
+// it back (restore), check it (verify) and heal it (repair).
+//
+// Every operation streams: a few stripe batches are in flight at any time
+// (bounded memory whatever the file size), and reading, hashing, coding and
+// writing run on separate threads that overlap.
+//
+//   archive:  read file -> SHA-256 -> Encode (+ block CRCs) -> chunk writers
+//             -> fsync + rename + dir fsync each chunk -> manifest copies
+//             (the commit point). Any failure removes what it wrote.
+//   restore:  read data chunks (block CRCs) -> parity only for stripes with
+//             bad or missing data blocks -> Reconstruct -> SHA-256 -> write
+//             a temporary beside the output -> fsync -> rename. No partial
+//             output is left behind on any error.
+//   verify:   every block CRC of every chunk, headers, whole-chunk CRCs and
+//             manifest copies; deep also recomputes parity and the SHA-256.
+//   repair:   rebuilds the chunks verify found bad onto healthy targets, then
+//             commits a new manifest generation. Idempotent.
+//
+// Thread-safety: each call is independent; calls on the same object from
+// several processes at once are not coordinated (last manifest wins).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fls/matrix.h"
+#include "fls/status.h"
+#include "fls/store.h"
+
+namespace fls {
+
+inline constexpr std::uint64_t kDefaultStripeWidth = 10u << 20;
+
+// done, total: bytes of the file processed so far.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+struct ArchiveOptions {
+  int k = 10;
+  int m = 4;
+  MatrixKind matrix = MatrixKind::kCauchy;
+  std::uint64_t stripe_width = kDefaultStripeWidth;  // rounded up to a multiple of k
+  std::string backend = "auto";
+  int threads = 0;   // backend worker threads; 0 = one per core
+  std::string name;  // default: the file's base name
+  bool allow_shared_targets = false;
+  ProgressFn progress;
+};
+
+struct ArchiveResult {
+  Manifest manifest;
+  int target_failures_tolerated = 0;
+  int domain_failures_tolerated = 0;
+  std::string backend;  // the backend that encoded
+};
+
+// InvalidArgument for bad options or an existing name; IOError/NoSpace
+// naming the file or target that failed (nothing of the object remains).
+Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& options,
+                   ArchiveResult* result);
+
+struct RestoreOptions {
+  std::string output;  // the file to create (replaced atomically if it exists)
+  bool has_range = false;
+  std::uint64_t offset = 0, length = 0;  // with has_range
+  std::string backend = "auto";
+  int threads = 0;
+  ProgressFn progress;
+};
+
+struct RestoreResult {
+  std::uint64_t bytes = 0;
+  std::uint64_t stripes_reconstructed = 0;  // stripes that needed parity
+  std::vector<std::string> problems;        // chunks found lost or damaged on the way
+  bool sha256_checked = false;
+};
+
+// Unrecoverable naming the stripe and its bad chunks when a stripe has more
+// than m bad blocks; Corruption when the SHA-256 differs; IOError for the
+// output. On any error no output file exists afterwards (an existing file of
+// that name is left as it was).
+Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& options,
+                     RestoreResult* result);
+
+enum class Health { kHealthy, kDegraded, kUnrecoverable };
+const char* HealthName(Health h);
+
+struct ChunkReport {
+  int index = 0;
+  std::string path;
+  std::string state = "ok";  // ok | missing | bad-header | wrong-object | wrong-index |
+                             // wrong-parameters | truncated | damaged | unreadable
+  std::string detail;
+  std::vector<std::uint64_t> bad_stripes;  // stripes whose block of this chunk is bad
+};
+
+struct ObjectReport {
+  std::string name;
+  std::string id;
+  std::uint64_t size = 0;
+  std::uint64_t generation = 0;
+  Health health = Health::kHealthy;
+  std::vector<ChunkReport> chunks;                   // k + m, by index
+  std::vector<std::uint64_t> unrecoverable_stripes;  // more than m bad blocks
+  int manifest_copies = 0;
+  int manifest_copies_expected = 0;
+  std::vector<std::string> notes;  // human-readable findings, one per problem
+  bool deep = false;
+};
+
+struct VerifyOptions {
+  bool deep = false;
+  std::string backend = "auto";
+  int threads = 0;
+  ProgressFn progress;
+};
+
+// Fills `report`; returns a non-OK status only when the check itself could
+// not run (bad backend). Damage is reported through report->health.
+Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyOptions& options,
+                    ObjectReport* report);
+
+struct RepairOptions {
+  std::string backend = "auto";
+  int threads = 0;
+  ProgressFn progress;
+};
+
+struct RepairResult {
+  ObjectReport before;
+  std::vector<int> rebuilt;            // chunk indices written
+  std::vector<std::string> new_paths;  // where they went, same order
+  bool manifest_rewritten = false;
+  std::uint64_t new_generation = 0;
+};
+
+// Unrecoverable when some stripe has more than m bad blocks (nothing is
+// changed); IOError/NoSpace naming the target that failed.
+Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairOptions& options,
+                    RepairResult* result);
+
+// SHA-256 of `path` as 64 hex digits (OpenSSL EVP), for tests and tools.
+Status Sha256File(Env* env, const std::string& path, std::string* hex);
+
+}  // namespace fls

@@ -1,0 +1,152 @@
+// Env: the filesystem seam, in the manner of LevelDB's Env. Everything the
+// archive reads or writes goes through an Env, so tests can swap in a
+// FaultInjectionEnv (fls/fault_injection_env.h) that fails writes, fsyncs or
+// renames, writes short, or forgets data that was never made durable.
+//
+//   Env               the interface (PosixEnv via Env::Default())
+//   EnvWrapper        forwards every call to another Env; subclass it to
+//                     override a few calls
+//   WritableFile      append-only file being written (create/truncate)
+//   RandomAccessFile  positioned reads of an existing file
+//
+// Errors name the path and carry the errno text ("write /t0/x.chunk: No space
+// left on device"); ENOSPC maps to Status::NoSpace, ENOENT to NotFound, other
+// failures to IOError.
+//
+// Thread-safety: Env methods may be called concurrently. A WritableFile or
+// RandomAccessFile object may be used by one thread at a time (Read is const
+// and may be called concurrently).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fls/status.h"
+
+namespace fls {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all `n` bytes or fails (a short write that cannot be completed is
+  // an error naming the path).
+  virtual Status Append(const void* data, std::size_t n) = 0;
+  // fsync: OK only when every appended byte is durable. A failed Sync leaves
+  // the file in an unknown state; callers fail the job, never retry.
+  virtual Status Sync() = 0;
+  // Closes the descriptor; later calls fail. Destruction closes silently.
+  virtual Status Close() = 0;
+  virtual const std::string& path() const = 0;
+};
+
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to `n` bytes at `offset` into `buf`; *read < n only at end of
+  // file. IOError naming the path on failure.
+  virtual Status Read(std::uint64_t offset, std::size_t n, void* buf, std::size_t* read) const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+struct FileInfo {
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;  // permission bits (st_mode & 07777)
+  std::int64_t mtime_ns = 0;
+  bool is_directory = false;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX Env; never deleted.
+  static Env* Default();
+
+  // Creates or truncates `path` for writing.
+  virtual Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) = 0;
+  // Opens an existing file; NotFound when it does not exist.
+  virtual Status NewRandomAccessFile(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file) = 0;
+  // NotFound when `path` does not exist.
+  virtual Status GetFileInfo(const std::string& path, FileInfo* info) = 0;
+  // The names (not paths) in directory `dir`, without "." and "..".
+  virtual Status GetChildren(const std::string& dir, std::vector<std::string>* names) = 0;
+  // rename(2): atomically replaces `to` when it exists.
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // mkdir -p; OK when the directory already exists.
+  virtual Status CreateDirs(const std::string& dir) = 0;
+  // fsync of the directory itself, making renames and creations in it durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+  // Bytes available to an unprivileged writer on the filesystem holding `path`.
+  virtual Status GetFreeSpace(const std::string& path, std::uint64_t* bytes) = 0;
+  // chmod + set mtime (restore applies the archived file's metadata).
+  virtual Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
+                                    std::int64_t mtime_ns) = 0;
+};
+
+// Forwards every call to `target`; override the calls you want to change.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    return target_->NewWritableFile(path, file);
+  }
+  Status NewRandomAccessFile(const std::string& path,
+                             std::unique_ptr<RandomAccessFile>* file) override {
+    return target_->NewRandomAccessFile(path, file);
+  }
+  Status GetFileInfo(const std::string& path, FileInfo* info) override {
+    return target_->GetFileInfo(path, info);
+  }
+  Status GetChildren(const std::string& dir, std::vector<std::string>* names) override {
+    return target_->GetChildren(dir, names);
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    return target_->RenameFile(from, to);
+  }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status CreateDirs(const std::string& dir) override { return target_->CreateDirs(dir); }
+  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  Status GetFreeSpace(const std::string& path, std::uint64_t* bytes) override {
+    return target_->GetFreeSpace(path, bytes);
+  }
+  Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
+                            std::int64_t mtime_ns) override {
+    return target_->SetFileModeAndTime(path, mode, mtime_ns);
+  }
+
+ private:
+  Env* target_;
+};
+
+// Status for a failed system call on `path`: NoSpace for ENOSPC, NotFound for
+// ENOENT, IOError otherwise; the message is "<op> <path>: <strerror>".
+Status PosixError(std::string_view op, const std::string& path, int err);
+
+// The directory part of `path` ("." when there is none).
+std::string DirName(const std::string& path);
+std::string BaseName(const std::string& path);
+std::string JoinPath(const std::string& dir, const std::string& name);
+
+// Temporary names fls writes before renaming: ".<name>.tmp-<unique>" beside
+// the final name. IsTempName recognises them (for cleanup and listing).
+std::string TempPathFor(const std::string& final_path);
+bool IsTempName(std::string_view name);
+
+// The durable write: `data` to a temporary name, fsync, rename over `path`,
+// fsync the directory. On failure the temporary is removed and `path` is
+// untouched (old content or absent).
+Status WriteFileDurably(Env* env, const std::string& path, std::string_view data);
+
+// Reads a whole (small) file.
+Status ReadWholeFile(Env* env, const std::string& path, std::string* data,
+                     std::size_t max_bytes = 64u << 20);
+
+}  // namespace fls

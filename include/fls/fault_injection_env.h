@@ -1,0 +1,84 @@
+// FaultInjectionEnv: an EnvWrapper for tests that makes chosen calls fail and
+// can simulate a crash.
+//
+// Faults: a FaultRule names an operation (write, fsync, rename, create), a
+// path substring, how many matching calls succeed first, and the errno to fail
+// with (EIO, ENOSPC, ...). A write rule may be a short write: half the bytes
+// reach the file, then the call fails.
+//
+// Crash: DropUnsyncedData() puts the underlying files back into the state a
+// power cut would leave: every file written through this Env is truncated to
+// the size it had at its last successful Sync, and files created or renamed
+// in a directory that was not fsynced afterwards revert (the rename is undone,
+// the creation removed). Removals are treated as immediately durable.
+//
+// Thread-safety: all methods may be called concurrently (one mutex).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fls/env.h"
+
+namespace fls {
+
+enum class FaultOp { kWrite, kSync, kRename, kCreate };
+
+struct FaultRule {
+  FaultOp op = FaultOp::kWrite;
+  std::string path_contains;  // matches every path when empty
+  int succeed_first = 0;      // matching calls that still succeed
+  int fail_times = -1;        // then this many fail (-1: all later ones)
+  int error = 5;              // errno to report (EIO = 5, ENOSPC = 28)
+  bool short_write = false;   // kWrite: half of the bytes are written first
+};
+
+class FaultInjectionEnv : public EnvWrapper {
+ public:
+  explicit FaultInjectionEnv(Env* base);
+  ~FaultInjectionEnv() override;
+
+  void AddRule(const FaultRule& rule);
+  void ClearRules();
+  int faults_injected() const;
+
+  // Simulates a crash (see above). IOError when the underlying files cannot
+  // be put back. Tracking restarts empty afterwards.
+  Status DropUnsyncedData();
+
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override;
+  Status RenameFile(const std::string& from, const std::string& to) override;
+  Status SyncDir(const std::string& dir) override;
+  Status RemoveFile(const std::string& path) override;
+
+  // Used by the files this Env hands out.
+  Status MaybeFail(FaultOp op, const std::string& path, bool* short_write);
+  void OnAppend(const std::string& path, std::uint64_t n);
+  void OnSync(const std::string& path);
+
+ private:
+  struct Rule {
+    FaultRule rule;
+    int seen = 0;
+    int failed = 0;
+  };
+  struct FileState {
+    std::uint64_t size = 0;
+    std::uint64_t synced = 0;
+  };
+  struct DirEvent {
+    bool rename = false;
+    std::string from, to;  // create: `to` only
+  };
+  mutable std::mutex mu_;
+  std::vector<Rule> rules_;
+  int injected_ = 0;
+  std::map<std::string, FileState> files_;
+  std::map<std::string, std::vector<DirEvent>> pending_;  // dir -> events since its fsync
+};
+
+}  // namespace fls
