@@ -17,7 +17,8 @@ struct Ctx {
   std::string file;
   Status Error(const YAML::Node& node, const std::string& key, const std::string& why) const {
     const YAML::Mark mark = node.Mark();
-    if (mark.is_null()) return Status::InvalidArgument(fmt::format("{}: key '{}': {}", file, key, why));
+    if (mark.is_null())
+      return Status::InvalidArgument(fmt::format("{}: key '{}': {}", file, key, why));
     return Status::InvalidArgument(
         fmt::format("{}:{}:{}: key '{}': {}", file, mark.line + 1, mark.column + 1, key, why));
   }

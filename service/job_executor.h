@@ -62,9 +62,9 @@ class JobExecutor {
 using ExecutorFactory =
     std::function<Status(const StoreConfig& store, std::unique_ptr<JobExecutor>* executor)>;
 
-// The executor of this build: bound to the archive layer when it is linked;
-// otherwise every job kind but `stats` fails with Unavailable ("not available
-// in this build").
+// The executor of `fls serve` and `fls worker`: the archive layer
+// (fls/archive.h) over the store's targets: archive one object per source
+// file, restore / verify / repair per object name, stats from the catalogue.
 Status CreateDefaultExecutor(const StoreConfig& store, std::unique_ptr<JobExecutor>* executor);
 
 // The object name an archive job gives a source file: name_prefix followed by

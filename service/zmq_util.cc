@@ -56,7 +56,8 @@ Status ApplyCurveClient(zmq::socket_t& socket, const CurveClientKeys& keys) {
   if (keys.server_public_key.empty()) return Status::Ok();
   std::string pub = keys.public_key, sec = keys.secret_key;
   if (pub.empty() || sec.empty()) FLS_RETURN_IF_ERROR(GenerateCurveKeyPair(&pub, &sec));
-  for (const std::string* k : std::initializer_list<const std::string*>{&keys.server_public_key, &pub, &sec})
+  for (const std::string* k :
+       std::initializer_list<const std::string*>{&keys.server_public_key, &pub, &sec})
     if (k->size() != 40)
       return Status::InvalidArgument("CurveZMQ key '" + *k + "' is not 40 Z85 characters");
   try {
