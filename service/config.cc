@@ -245,9 +245,25 @@ Status ParseSecurity(const Ctx& ctx, const YAML::Node& n, CurveConfig* c) {
 bool IsLoopbackEndpoint(const std::string& e) {
   if (e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0) return true;
   if (e.rfind("tcp://", 0) != 0) return false;
-  const std::string host = e.substr(6);
-  return host.rfind("127.", 0) == 0 || host.rfind("localhost:", 0) == 0 ||
-         host.rfind("[::1]:", 0) == 0;
+  const std::string rest = e.substr(6);
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos) return false;
+  const std::string host = rest.substr(0, colon);
+  if (host == "localhost" || host == "[::1]") return true;
+  // 127.a.b.c, numerically (127.example.com is not loopback).
+  int parts = 0;
+  std::size_t i = 0;
+  while (i <= host.size()) {
+    const std::size_t dot = std::min(host.find('.', i), host.size());
+    const std::string part = host.substr(i, dot - i);
+    if (part.empty() || part.size() > 3 ||
+        part.find_first_not_of("0123456789") != std::string::npos || std::stoi(part) > 255)
+      return false;
+    if (parts == 0 && part != "127") return false;
+    ++parts;
+    i = dot + 1;
+  }
+  return parts == 4;
 }
 
 Status ParseServiceConfig(const std::string& text, const std::string& name, ServiceConfig* config) {
