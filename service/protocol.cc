@@ -59,6 +59,8 @@ bool StringList(const nlohmann::json& b, const char* key, bool required, int max
 
 bool ParseClientRequest(const std::vector<std::string>& frames, std::uint64_t max_bytes,
                         ClientRequest* request, bool* delimited, ProtocolError* error) {
+  // Known before anything else, so that even an error reply mirrors it.
+  *delimited = !frames.empty() && frames[0].empty();
   std::uint64_t total = 0;
   for (const auto& f : frames) total += f.size();
   if (total > max_bytes)
@@ -66,7 +68,6 @@ bool ParseClientRequest(const std::vector<std::string>& frames, std::uint64_t ma
                 "message of " + std::to_string(total) + " bytes is above the limit of " +
                     std::to_string(max_bytes));
   std::size_t i = 0;
-  *delimited = !frames.empty() && frames[0].empty();
   if (*delimited) i = 1;
   if (frames.size() - i < 2)
     return Fail(
