@@ -18,6 +18,10 @@ const char* OpName(FaultOp op) {
       return "rename";
     case FaultOp::kCreate:
       return "create";
+    case FaultOp::kRemove:
+      return "remove";
+    case FaultOp::kSyncDir:
+      return "fsync directory";
   }
   return "?";
 }
@@ -75,8 +79,24 @@ int FaultInjectionEnv::faults_injected() const {
   return injected_;
 }
 
+void FaultInjectionEnv::SetCrashPoint(int ops) {
+  std::lock_guard<std::mutex> lock(mu_);
+  crash_point_ = ops < 0 ? -1 : mutating_ + ops;
+}
+
+int FaultInjectionEnv::mutating_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mutating_;
+}
+
 Status FaultInjectionEnv::MaybeFail(FaultOp op, const std::string& path, bool* short_write) {
   std::lock_guard<std::mutex> lock(mu_);
+  *short_write = false;
+  if (crash_point_ >= 0 && mutating_ >= crash_point_) {
+    ++injected_;
+    return PosixError(std::string(OpName(op)) + " (after simulated crash)", path, EIO);
+  }
+  ++mutating_;
   for (Rule& r : rules_) {
     if (r.rule.op != op) continue;
     if (!r.rule.path_contains.empty() && path.find(r.rule.path_contains) == std::string::npos)
@@ -132,6 +152,8 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
 }
 
 Status FaultInjectionEnv::SyncDir(const std::string& dir) {
+  bool unused = false;
+  FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kSyncDir, dir, &unused));
   FLS_RETURN_IF_ERROR(target()->SyncDir(dir));
   std::lock_guard<std::mutex> lock(mu_);
   pending_.erase(dir);
@@ -139,6 +161,8 @@ Status FaultInjectionEnv::SyncDir(const std::string& dir) {
 }
 
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  bool unused = false;
+  FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kRemove, path, &unused));
   FLS_RETURN_IF_ERROR(target()->RemoveFile(path));
   std::lock_guard<std::mutex> lock(mu_);
   files_.erase(path);
@@ -166,6 +190,7 @@ Status FaultInjectionEnv::DropUnsyncedData() {
     }
   }
   pending_.clear();
+  crash_point_ = -1;
   for (const auto& [path, state] : files_) {
     if (::access(path.c_str(), F_OK) != 0) continue;
     if (::truncate(path.c_str(), static_cast<off_t>(state.synced)) != 0 && result.ok())

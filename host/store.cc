@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 
@@ -13,6 +15,15 @@ Status Store::FromTargets(Env* env, std::vector<Target> targets, std::unique_ptr
   for (Target& t : targets) {
     if (t.path.empty()) return Status::InvalidArgument("a target has an empty path");
     while (t.path.size() > 1 && t.path.back() == '/') t.path.pop_back();
+    // Manifests record target paths: make them independent of the cwd.
+    if (t.path[0] != '/') {
+      char cwd[4096];
+      if (::getcwd(cwd, sizeof cwd) == nullptr)
+        return Status::IOError("getcwd failed resolving target " + t.path);
+      std::string p = t.path;
+      while (p.rfind("./", 0) == 0) p = p.substr(2);
+      t.path = p == "." ? std::string(cwd) : JoinPath(cwd, p);
+    }
     if (t.domain.empty()) t.domain = t.path;
     if (!seen.insert(t.path).second)
       return Status::InvalidArgument("target " + t.path + " is listed twice");
@@ -99,17 +110,25 @@ Status PlaceOnTargets(const std::vector<Target>& targets, const std::vector<std:
                       int shards, std::uint64_t chunk_bytes, bool allow_shared,
                       std::vector<int>* placement) {
   // Domains ordered by total free space, targets inside a domain likewise.
+  // Free space counts in 64 MiB units, so that targets on one filesystem (or
+  // nearly equal ones) keep their configured order instead of jittering.
+  auto units = [&](int i) { return free[i] >> 26; };
   std::map<std::string, std::vector<int>> by_domain;
   std::map<std::string, std::uint64_t> domain_free;
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (free[i] < chunk_bytes) continue;  // cannot hold even one chunk
     by_domain[targets[i].domain].push_back(static_cast<int>(i));
-    domain_free[targets[i].domain] += free[i];
+    domain_free[targets[i].domain] += units(static_cast<int>(i));
   }
-  std::vector<std::string> domains;
-  for (auto& [d, list] : by_domain) {
-    std::stable_sort(list.begin(), list.end(), [&](int a, int b) { return free[a] > free[b]; });
-    domains.push_back(d);
+  std::vector<std::string> domains;  // in the order the store lists them
+  for (const Target& t : targets) {
+    auto it = by_domain.find(t.domain);
+    if (it == by_domain.end() ||
+        std::find(domains.begin(), domains.end(), t.domain) != domains.end())
+      continue;
+    std::stable_sort(it->second.begin(), it->second.end(),
+                     [&](int a, int b) { return units(a) > units(b); });
+    domains.push_back(t.domain);
   }
   std::stable_sort(domains.begin(), domains.end(), [&](const std::string& a, const std::string& b) {
     return domain_free[a] > domain_free[b];

@@ -170,6 +170,36 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
   return Status::Ok();
 }
 
+void QuickCheckObject(const Store& store, const CatalogEntry& entry, ObjectReport* report) {
+  const Manifest& mf = entry.manifest;
+  *report = ObjectReport{};
+  report->name = mf.name;
+  report->id = ObjectIdToHex(mf.id);
+  report->size = mf.size;
+  report->generation = mf.generation;
+  report->manifest_copies = static_cast<int>(entry.copies.size());
+  report->manifest_copies_expected = static_cast<int>(mf.manifest_targets.size());
+  internal::ObjectReader reader(store, mf);
+  reader.Open();
+  int bad = 0;
+  for (auto& c : reader.chunks()) {
+    report->chunks.push_back(c.report);
+    if (c.report.state != "ok") {
+      ++bad;
+      report->notes.push_back("chunk " + std::to_string(c.report.index) + " " + c.report.state +
+                              " (" + c.path + ")" +
+                              (c.report.detail.empty() ? "" : ": " + c.report.detail));
+    }
+  }
+  if (report->manifest_copies < report->manifest_copies_expected)
+    report->notes.push_back("manifest copies: " + std::to_string(report->manifest_copies) + " of " +
+                            std::to_string(report->manifest_copies_expected) + " found");
+  if (bad > mf.m)
+    report->health = Health::kUnrecoverable;
+  else if (bad > 0 || report->manifest_copies < report->manifest_copies_expected)
+    report->health = Health::kDegraded;
+}
+
 Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairOptions& opt,
                     RepairResult* result) {
   Env* env = store.env();

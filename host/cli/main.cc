@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   fls::cli::AddVersionCommand(app, exit_code);
   fls::cli::AddBenchCommand(app, exit_code);
   fls::service::AddServiceCommands(app, exit_code, fls::service::CreateDefaultExecutor);
+  fls::cli::AddBenchE2eCommand(app, exit_code);
+  fls::cli::AddArchiveCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

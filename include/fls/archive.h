@@ -122,6 +122,10 @@ struct VerifyOptions {
 Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyOptions& options,
                     ObjectReport* report);
 
+// Headers, sizes and manifest copies only (no block is read): what `ls` and
+// `info` show. Chunks that look fine here may still hold bad blocks.
+void QuickCheckObject(const Store& store, const CatalogEntry& entry, ObjectReport* report);
+
 struct RepairOptions {
   std::string backend = "auto";
   int threads = 0;

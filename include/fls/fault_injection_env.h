@@ -11,6 +11,8 @@
 // the size it had at its last successful Sync, and files created or renamed
 // in a directory that was not fsynced afterwards revert (the rename is undone,
 // the creation removed). Removals are treated as immediately durable.
+// Together with SetCrashPoint this lets a test stop the code under test at
+// any step and then look at what a reboot would find.
 //
 // Thread-safety: all methods may be called concurrently (one mutex).
 #pragma once
@@ -26,7 +28,7 @@
 
 namespace fls {
 
-enum class FaultOp { kWrite, kSync, kRename, kCreate };
+enum class FaultOp { kWrite, kSync, kRename, kCreate, kRemove, kSyncDir };
 
 struct FaultRule {
   FaultOp op = FaultOp::kWrite;
@@ -45,6 +47,12 @@ class FaultInjectionEnv : public EnvWrapper {
   void AddRule(const FaultRule& rule);
   void ClearRules();
   int faults_injected() const;
+
+  // After `ops` more mutating calls (create, write, fsync, rename, remove,
+  // directory fsync) every mutating call fails with EIO, as if the machine had
+  // stopped there: the code under test cannot clean up either. -1 disables.
+  void SetCrashPoint(int ops);
+  int mutating_calls() const;
 
   // Simulates a crash (see above). IOError when the underlying files cannot
   // be put back. Tracking restarts empty afterwards.
@@ -77,6 +85,8 @@ class FaultInjectionEnv : public EnvWrapper {
   mutable std::mutex mu_;
   std::vector<Rule> rules_;
   int injected_ = 0;
+  int crash_point_ = -1;
+  int mutating_ = 0;
   std::map<std::string, FileState> files_;
   std::map<std::string, std::vector<DirEvent>> pending_;  // dir -> events since its fsync
 };

@@ -1,0 +1,569 @@
+// `fls archive | restore | verify | repair | ls | info`: the archive commands.
+//
+// The store comes from, in order: --store FILE, repeated --target DIR[=DOMAIN],
+// a leading positional STORE (a YAML file, or a directory holding
+// fls-store.yaml), or the FLS_STORE environment variable (same forms).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fls/archive.h"
+#include "fls/env.h"
+#include "fls/store.h"
+#include "host/byte_size.h"
+#include "host/cli/commands.h"
+
+namespace fls::cli {
+namespace {
+
+constexpr const char* kStoreFileInDir = "fls-store.yaml";
+
+struct CommonArgs {
+  std::string store_file;
+  std::vector<std::string> targets;
+  std::vector<std::string> positional;
+  bool json = false;
+  bool quiet = false;
+  std::string backend = "auto";
+  int threads = 0;
+};
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The YAML path a STORE argument stands for, or "" when it is not a store.
+std::string StoreConfigPath(const std::string& arg) {
+  Env* env = Env::Default();
+  FileInfo info;
+  if (EndsWith(arg, ".yaml") || EndsWith(arg, ".yml")) return arg;
+  if (env->GetFileInfo(arg, &info).ok() && info.is_directory &&
+      env->GetFileInfo(JoinPath(arg, kStoreFileInDir), &info).ok())
+    return JoinPath(arg, kStoreFileInDir);
+  return "";
+}
+
+void AddCommon(CLI::App* cmd, CommonArgs* a, bool backend) {
+  cmd->add_option("--store", a->store_file, "Store config (YAML with 'targets')");
+  cmd->add_option("--target", a->targets, "A target directory, DIR[=DOMAIN] (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("-q,--quiet", a->quiet, "Print only errors");
+  if (backend) {
+    cmd->add_option("--backend", a->backend, "Backend: auto, isal, reference, ... (default auto)");
+    cmd->add_option("--threads", a->threads, "Backend worker threads (default: one per core)");
+  }
+}
+
+// Builds the store; `min_rest` positionals must remain for the command itself.
+Status OpenStore(CommonArgs* a, std::size_t min_rest, std::unique_ptr<Store>* store) {
+  Env* env = Env::Default();
+  if (!a->store_file.empty() && !a->targets.empty())
+    return Status::InvalidArgument("give either --store or --target, not both");
+  if (!a->store_file.empty()) {
+    std::string path = StoreConfigPath(a->store_file);
+    return Store::FromYamlFile(env, path.empty() ? a->store_file : path, store);
+  }
+  if (!a->targets.empty()) return Store::FromTargetSpecs(env, a->targets, store);
+  if (a->positional.size() > min_rest) {
+    const std::string path = StoreConfigPath(a->positional.front());
+    if (!path.empty()) {
+      a->positional.erase(a->positional.begin());
+      return Store::FromYamlFile(env, path, store);
+    }
+  }
+  if (const char* e = std::getenv("FLS_STORE"); e != nullptr && *e != '\0') {
+    const std::string path = StoreConfigPath(e);
+    if (path.empty())
+      return Status::InvalidArgument(std::string("FLS_STORE=") + e +
+                                     " is neither a .yaml file nor a directory holding " +
+                                     kStoreFileInDir);
+    return Store::FromYamlFile(env, path, store);
+  }
+  return Status::InvalidArgument(
+      "no store given: pass STORE (a .yaml file or a directory with fls-store.yaml), --store "
+      "FILE, --target DIR[=DOMAIN]... or set FLS_STORE");
+}
+
+// A one-line progress bar on stderr, only on a terminal.
+class ProgressBar {
+ public:
+  ProgressBar(const CommonArgs& a, std::string label)
+      : enabled_(!a.quiet && !a.json && isatty(2)), label_(std::move(label)) {}
+  ~ProgressBar() { Done(); }
+  ProgressFn fn() {
+    if (!enabled_) return nullptr;
+    return [this](std::uint64_t done, std::uint64_t total) { Update(done, total); };
+  }
+  void Done() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  void Update(std::uint64_t done, std::uint64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (shown_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double frac = total ? static_cast<double>(done) / total : 1.0;
+    const int width = 30, filled = static_cast<int>(frac * width);
+    std::fprintf(stderr, "\r%s [%s%s] %3d%% %.2f GB/s", label_.c_str(),
+                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
+                 static_cast<int>(frac * 100), secs > 0 ? done / secs / 1e9 : 0.0);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  bool enabled_;
+  std::string label_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_;
+};
+
+int Fail(const char* cmd, const Status& s) {
+  std::fprintf(stderr, "fls %s: %s\n", cmd, s.ToString().c_str());
+  return ExitCodeFor(s);
+}
+
+int HealthExit(Health h) {
+  switch (h) {
+    case Health::kHealthy:
+      return kExitOk;
+    case Health::kDegraded:
+      return kExitDegraded;
+    case Health::kUnrecoverable:
+      return kExitUnrecoverable;
+  }
+  return kExitFailure;
+}
+
+nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf) {
+  nlohmann::json j = {{"name", r.name},
+                      {"id", r.id},
+                      {"size", r.size},
+                      {"generation", r.generation},
+                      {"health", HealthName(r.health)},
+                      {"manifest_copies", r.manifest_copies},
+                      {"manifest_copies_expected", r.manifest_copies_expected},
+                      {"unrecoverable_stripes", r.unrecoverable_stripes},
+                      {"notes", r.notes}};
+  j["chunks"] = nlohmann::json::array();
+  for (const ChunkReport& c : r.chunks) {
+    nlohmann::json cj = {{"index", c.index},
+                         {"path", c.path},
+                         {"state", c.state},
+                         {"detail", c.detail},
+                         {"bad_stripes", c.bad_stripes}};
+    if (mf != nullptr && c.index < static_cast<int>(mf->chunks.size())) {
+      cj["target"] = mf->chunks[c.index].target;
+      cj["domain"] = mf->chunks[c.index].domain;
+      cj["bytes"] = mf->chunks[c.index].bytes;
+    }
+    j["chunks"].push_back(cj);
+  }
+  return j;
+}
+
+void AddArchive(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("archive", "Store files as k + m erasure-coded chunks");
+  auto a = std::make_shared<CommonArgs>();
+  auto o = std::make_shared<ArchiveOptions>();
+  auto stripe = std::make_shared<std::string>("10M");
+  auto matrix = std::make_shared<std::string>("cauchy");
+  AddCommon(cmd, a.get(), true);
+  cmd->add_option("-k", o->k, "Data chunks (default 10)");
+  cmd->add_option("-m", o->m, "Parity chunks (default 4)");
+  cmd->add_option("--stripe", *stripe, "Stripe width: data bytes per stripe (default 10M)");
+  cmd->add_option("--matrix", *matrix, "cauchy (default) or vandermonde");
+  cmd->add_option("--name", o->name, "Object name (default: the file's base name; one file only)");
+  cmd->add_flag("--allow-shared-targets", o->allow_shared_targets,
+                "Put several chunks on one target when there are fewer than k + m targets");
+  cmd->add_option("args", a->positional, "[STORE] FILE...")->required();
+  cmd->callback([a, o, stripe, matrix, &exit_code] {
+    std::unique_ptr<Store> store;
+    Status s = OpenStore(a.get(), 1, &store);
+    if (s.ok()) s = ParseByteSize(*stripe, &o->stripe_width).WithContext("--stripe");
+    if (s.ok()) s = ParseMatrixKind(*matrix, &o->matrix).WithContext("--matrix");
+    if (s.ok() && a->positional.empty()) s = Status::InvalidArgument("no FILE to archive");
+    if (s.ok() && !o->name.empty() && a->positional.size() > 1)
+      s = Status::InvalidArgument("--name applies to one FILE only");
+    if (!s.ok()) {
+      exit_code = Fail("archive", s);
+      return;
+    }
+    o->backend = a->backend;
+    o->threads = a->threads;
+    exit_code = kExitOk;
+    for (const std::string& file : a->positional) {
+      ProgressBar bar(*a, "archive " + BaseName(file));
+      ArchiveOptions opt = *o;
+      opt.progress = bar.fn();
+      ArchiveResult r;
+      const auto t0 = std::chrono::steady_clock::now();
+      s = ArchiveFile(*store, file, opt, &r);
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      bar.Done();
+      if (!s.ok()) {
+        exit_code = Fail("archive", s.WithContext(file));
+        continue;
+      }
+      const Manifest& mf = r.manifest;
+      std::set<std::string> targets;
+      for (const auto& c : mf.chunks) targets.insert(c.target);
+      const bool shared = static_cast<int>(targets.size()) < mf.k + mf.m;
+      if (a->json) {
+        nlohmann::json j = {{"name", mf.name},
+                            {"id", ObjectIdToHex(mf.id)},
+                            {"size", mf.size},
+                            {"k", mf.k},
+                            {"m", mf.m},
+                            {"stripe_width", mf.stripe_width},
+                            {"stripes", mf.stripes},
+                            {"sha256", mf.sha256},
+                            {"backend", r.backend},
+                            {"seconds", secs},
+                            {"targets_used", targets.size()},
+                            {"target_failures_tolerated", r.target_failures_tolerated},
+                            {"domain_failures_tolerated", r.domain_failures_tolerated},
+                            {"manifest_copies", mf.manifest_targets.size()}};
+        std::printf("%s\n", j.dump().c_str());
+      } else if (!a->quiet) {
+        std::printf(
+            "archived %s as '%s': %llu bytes, %d+%d, %llu stripes of %s, %zu targets, "
+            "%zu manifest copies (%.2f s, %s)\n",
+            file.c_str(), mf.name.c_str(), static_cast<unsigned long long>(mf.size), mf.k, mf.m,
+            static_cast<unsigned long long>(mf.stripes), FormatByteSize(mf.stripe_width).c_str(),
+            targets.size(), mf.manifest_targets.size(), secs, r.backend.c_str());
+        std::printf("  survives the loss of any %d target(s) and any %d failure domain(s)\n",
+                    r.target_failures_tolerated, r.domain_failures_tolerated);
+      }
+      if (shared && !a->json)
+        std::fprintf(stderr,
+                     "fls archive: warning: %zu targets hold %d chunks of '%s': fault tolerance "
+                     "is %d target failure(s), not %d\n",
+                     targets.size(), mf.k + mf.m, mf.name.c_str(), r.target_failures_tolerated,
+                     mf.m);
+    }
+  });
+}
+
+void AddRestore(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("restore", "Restore an object, bit-exact, SHA-256 checked");
+  auto a = std::make_shared<CommonArgs>();
+  auto o = std::make_shared<RestoreOptions>();
+  auto range = std::make_shared<std::string>();
+  AddCommon(cmd, a.get(), true);
+  cmd->add_option("-o,--output", o->output, "Output file (default: ./NAME)");
+  cmd->add_option("--range", *range, "Only OFFSET:LENGTH (sizes like 10M), block CRC checked");
+  cmd->add_option("args", a->positional, "[STORE] NAME")->required();
+  cmd->callback([a, o, range, &exit_code] {
+    std::unique_ptr<Store> store;
+    Status s = OpenStore(a.get(), 1, &store);
+    if (s.ok() && a->positional.size() != 1)
+      s = Status::InvalidArgument("restore takes one object NAME");
+    RestoreOptions opt = *o;
+    if (s.ok() && !range->empty()) {
+      const auto colon = range->find(':');
+      if (colon == std::string::npos) {
+        s = Status::InvalidArgument("--range '" + *range + "' is not OFFSET:LENGTH");
+      } else {
+        s = ParseByteSize(range->substr(0, colon), &opt.offset).WithContext("--range offset");
+        if (s.ok())
+          s = ParseByteSize(range->substr(colon + 1), &opt.length).WithContext("--range length");
+        opt.has_range = true;
+      }
+    }
+    if (!s.ok()) {
+      exit_code = Fail("restore", s);
+      return;
+    }
+    const std::string name = a->positional[0];
+    if (opt.output.empty()) opt.output = BaseName(name);
+    opt.backend = a->backend;
+    opt.threads = a->threads;
+    ProgressBar bar(*a, "restore " + name);
+    opt.progress = bar.fn();
+    RestoreResult r;
+    const auto t0 = std::chrono::steady_clock::now();
+    s = RestoreObject(*store, name, opt, &r);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    bar.Done();
+    if (!s.ok()) {
+      exit_code = s.code() == Status::Code::kCorruption ? kExitUnrecoverable : ExitCodeFor(s);
+      std::fprintf(stderr, "fls restore: %s\n", s.ToString().c_str());
+      return;
+    }
+    if (a->json) {
+      nlohmann::json j = {{"name", name},
+                          {"output", opt.output},
+                          {"bytes", r.bytes},
+                          {"seconds", secs},
+                          {"sha256_checked", r.sha256_checked},
+                          {"stripes_reconstructed", r.stripes_reconstructed},
+                          {"problems", r.problems}};
+      std::printf("%s\n", j.dump().c_str());
+    } else if (!a->quiet) {
+      std::printf("restored '%s' -> %s: %llu bytes (%.2f s)%s\n", name.c_str(), opt.output.c_str(),
+                  static_cast<unsigned long long>(r.bytes), secs,
+                  r.sha256_checked ? ", SHA-256 verified" : ", block CRCs verified");
+      if (r.stripes_reconstructed)
+        std::printf("  %llu stripe(s) rebuilt from parity\n",
+                    static_cast<unsigned long long>(r.stripes_reconstructed));
+    }
+    if (!a->json)
+      for (const auto& p : r.problems)
+        std::fprintf(stderr, "fls restore: warning: %s (run `fls repair`)\n", p.c_str());
+    exit_code = kExitOk;
+  });
+}
+
+// The catalogue entries named (all when `names` is empty).
+Status Select(const Store& store, const std::vector<std::string>& names,
+              std::vector<CatalogEntry>* out, std::vector<std::string>* warnings) {
+  Catalog c = store.ReadCatalog();
+  *warnings = c.warnings;
+  if (names.empty()) {
+    *out = std::move(c.objects);
+    return Status::Ok();
+  }
+  for (const std::string& n : names) {
+    bool found = false;
+    for (const CatalogEntry& e : c.objects) {
+      if (e.manifest.name == n) {
+        out->push_back(e);
+        found = true;
+      }
+    }
+    if (!found) return Status::NotFound("no object named '" + n + "' in the store");
+  }
+  return Status::Ok();
+}
+
+void PrintReport(const ObjectReport& r) {
+  std::printf("%-13s %s (%llu bytes, generation %llu)\n", HealthName(r.health), r.name.c_str(),
+              static_cast<unsigned long long>(r.size),
+              static_cast<unsigned long long>(r.generation));
+  for (const std::string& n : r.notes) std::printf("    %s\n", n.c_str());
+}
+
+void AddVerify(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("verify", "Check every block CRC (--deep: parity and SHA-256)");
+  auto a = std::make_shared<CommonArgs>();
+  auto deep = std::make_shared<bool>(false);
+  AddCommon(cmd, a.get(), true);
+  cmd->add_flag("--deep", *deep, "Also recompute parity and the file's SHA-256");
+  cmd->add_option("args", a->positional, "[STORE] [NAME...]");
+  cmd->callback([a, deep, &exit_code] {
+    std::unique_ptr<Store> store;
+    Status s = OpenStore(a.get(), 0, &store);
+    std::vector<CatalogEntry> entries;
+    std::vector<std::string> warnings;
+    if (s.ok()) s = Select(*store, a->positional, &entries, &warnings);
+    if (!s.ok()) {
+      exit_code = Fail("verify", s);
+      return;
+    }
+    for (const auto& w : warnings) std::fprintf(stderr, "fls verify: warning: %s\n", w.c_str());
+    exit_code = kExitOk;
+    int healthy = 0, degraded = 0, lost = 0;
+    for (const CatalogEntry& e : entries) {
+      ProgressBar bar(*a, "verify " + e.manifest.name);
+      VerifyOptions vo;
+      vo.deep = *deep;
+      vo.backend = a->backend;
+      vo.threads = a->threads;
+      vo.progress = bar.fn();
+      ObjectReport r;
+      s = VerifyObject(*store, e, vo, &r);
+      bar.Done();
+      if (!s.ok()) {
+        exit_code = std::max(exit_code, Fail("verify", s.WithContext(e.manifest.name)));
+        continue;
+      }
+      healthy += r.health == Health::kHealthy;
+      degraded += r.health == Health::kDegraded;
+      lost += r.health == Health::kUnrecoverable;
+      exit_code = std::max(exit_code, HealthExit(r.health));
+      if (a->json)
+        std::printf("%s\n", ReportJson(r, &e.manifest).dump().c_str());
+      else if (!a->quiet || r.health != Health::kHealthy)
+        PrintReport(r);
+    }
+    if (!a->json && !a->quiet)
+      std::printf("%zu object(s): %d healthy, %d degraded, %d unrecoverable\n", entries.size(),
+                  healthy, degraded, lost);
+  });
+}
+
+void AddRepair(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("repair", "Rebuild lost or damaged chunks, commit a new manifest");
+  auto a = std::make_shared<CommonArgs>();
+  AddCommon(cmd, a.get(), true);
+  cmd->add_option("args", a->positional, "[STORE] [NAME...]");
+  cmd->callback([a, &exit_code] {
+    std::unique_ptr<Store> store;
+    Status s = OpenStore(a.get(), 0, &store);
+    std::vector<CatalogEntry> entries;
+    std::vector<std::string> warnings;
+    if (s.ok()) s = Select(*store, a->positional, &entries, &warnings);
+    if (!s.ok()) {
+      exit_code = Fail("repair", s);
+      return;
+    }
+    for (const auto& w : warnings) std::fprintf(stderr, "fls repair: warning: %s\n", w.c_str());
+    exit_code = kExitOk;
+    for (const CatalogEntry& e : entries) {
+      ProgressBar bar(*a, "repair " + e.manifest.name);
+      RepairOptions ro;
+      ro.backend = a->backend;
+      ro.threads = a->threads;
+      ro.progress = bar.fn();
+      RepairResult r;
+      s = RepairObject(*store, e, ro, &r);
+      bar.Done();
+      if (!s.ok()) {
+        exit_code = std::max(exit_code, Fail("repair", s));
+        continue;
+      }
+      if (a->json) {
+        nlohmann::json j = {
+            {"name", e.manifest.name},
+            {"before", HealthName(r.before.health)},
+            {"rebuilt", r.rebuilt},
+            {"paths", r.new_paths},
+            {"manifest_rewritten", r.manifest_rewritten},
+            {"generation", r.manifest_rewritten ? r.new_generation : e.manifest.generation}};
+        std::printf("%s\n", j.dump().c_str());
+      } else if (!a->quiet) {
+        if (!r.manifest_rewritten) {
+          std::printf("healthy       %s: nothing to repair\n", e.manifest.name.c_str());
+        } else {
+          std::printf("repaired      %s: %zu chunk(s) rebuilt, manifest generation %llu\n",
+                      e.manifest.name.c_str(), r.rebuilt.size(),
+                      static_cast<unsigned long long>(r.new_generation));
+          for (std::size_t i = 0; i < r.rebuilt.size(); ++i)
+            std::printf("    chunk %d -> %s\n", r.rebuilt[i], r.new_paths[i].c_str());
+        }
+      }
+    }
+  });
+}
+
+void AddLs(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("ls", "List the objects in the store (quick health)");
+  auto a = std::make_shared<CommonArgs>();
+  AddCommon(cmd, a.get(), false);
+  cmd->add_option("args", a->positional, "[STORE]");
+  cmd->callback([a, &exit_code] {
+    std::unique_ptr<Store> store;
+    Status s = OpenStore(a.get(), 0, &store);
+    if (s.ok() && !a->positional.empty())
+      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+    if (!s.ok()) {
+      exit_code = Fail("ls", s);
+      return;
+    }
+    Catalog c = store->ReadCatalog();
+    for (const auto& w : c.warnings) std::fprintf(stderr, "fls ls: warning: %s\n", w.c_str());
+    exit_code = kExitOk;
+    if (!a->json && !a->quiet)
+      std::printf("%-13s %14s %7s %5s  %s\n", "health", "bytes", "k+m", "gen", "name");
+    for (const CatalogEntry& e : c.objects) {
+      ObjectReport r;
+      QuickCheckObject(*store, e, &r);
+      const Manifest& mf = e.manifest;
+      if (a->json) {
+        nlohmann::json j = {{"name", mf.name},
+                            {"id", ObjectIdToHex(mf.id)},
+                            {"size", mf.size},
+                            {"k", mf.k},
+                            {"m", mf.m},
+                            {"generation", mf.generation},
+                            {"health", HealthName(r.health)},
+                            {"mtime_ns", mf.mtime_ns}};
+        std::printf("%s\n", j.dump().c_str());
+      } else if (!a->quiet) {
+        const std::string km = std::to_string(mf.k) + "+" + std::to_string(mf.m);
+        std::printf("%-13s %14llu %7s %5llu  %s\n", HealthName(r.health),
+                    static_cast<unsigned long long>(mf.size), km.c_str(),
+                    static_cast<unsigned long long>(mf.generation), mf.name.c_str());
+      }
+    }
+  });
+}
+
+void AddInfo(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("info", "An object's parameters and where each chunk lives");
+  auto a = std::make_shared<CommonArgs>();
+  AddCommon(cmd, a.get(), false);
+  cmd->add_option("args", a->positional, "[STORE] NAME")->required();
+  cmd->callback([a, &exit_code] {
+    std::unique_ptr<Store> store;
+    Status s = OpenStore(a.get(), 1, &store);
+    if (s.ok() && a->positional.size() != 1)
+      s = Status::InvalidArgument("info takes one object NAME");
+    CatalogEntry e;
+    if (s.ok()) s = store->FindObject(a->positional[0], &e);
+    if (!s.ok()) {
+      exit_code = Fail("info", s);
+      return;
+    }
+    ObjectReport r;
+    QuickCheckObject(*store, e, &r);
+    const Manifest& mf = e.manifest;
+    exit_code = kExitOk;
+    if (a->json) {
+      nlohmann::json j = ReportJson(r, &mf);
+      j["k"] = mf.k;
+      j["m"] = mf.m;
+      j["matrix"] = std::string(MatrixKindName(mf.matrix));
+      j["stripe_width"] = mf.stripe_width;
+      j["block_size"] = mf.block_size;
+      j["stripes"] = mf.stripes;
+      j["sha256"] = mf.sha256;
+      j["mode"] = mf.mode;
+      j["mtime_ns"] = mf.mtime_ns;
+      j["manifest_copies_paths"] = e.copies;
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    std::printf(
+        "name          %s\nid            %s\ngeneration    %llu\nsize          %llu bytes\n"
+        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s)\n"
+        "sha256        %s\nhealth        %s (quick: headers and sizes)\n"
+        "manifests     %d of %d copies\n",
+        mf.name.c_str(), ObjectIdToHex(mf.id).c_str(),
+        static_cast<unsigned long long>(mf.generation), static_cast<unsigned long long>(mf.size),
+        mf.k, mf.m, std::string(MatrixKindName(mf.matrix)).c_str(),
+        FormatByteSize(mf.stripe_width).c_str(), static_cast<unsigned long long>(mf.stripes),
+        FormatByteSize(mf.block_size).c_str(), mf.sha256.c_str(), HealthName(r.health),
+        r.manifest_copies, r.manifest_copies_expected);
+    for (const ChunkReport& c : r.chunks)
+      std::printf("  chunk %3d  %-16s %-10s %s\n", c.index, mf.chunks[c.index].domain.c_str(),
+                  c.state.c_str(), c.path.c_str());
+    for (const auto& n : r.notes) std::printf("  %s\n", n.c_str());
+  });
+}
+
+}  // namespace
+
+void AddArchiveCommands(CLI::App& app, int& exit_code) {
+  AddArchive(app, exit_code);
+  AddRestore(app, exit_code);
+  AddVerify(app, exit_code);
+  AddRepair(app, exit_code);
+  AddLs(app, exit_code);
+  AddInfo(app, exit_code);
+}
+
+}  // namespace fls::cli

@@ -1,0 +1,268 @@
+// Chunk header and manifest encoding, store config parsing and placement.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "archive_test_util.h"
+#include "fls/chunk_format.h"
+#include "fls/crc32c.h"
+#include "fls/manifest.h"
+#include "fls/store.h"
+
+namespace fls {
+namespace {
+
+using testing::TempDir;
+
+ChunkHeader SampleHeader() {
+  ChunkHeader h;
+  ObjectIdFromHex("00112233445566778899aabbccddeeff", &h.object_id);
+  h.chunk_index = 3;
+  h.k = 10;
+  h.m = 4;
+  h.matrix = MatrixKind::kCauchy;
+  h.block_size = 1000;
+  h.stripe_width = 10000;
+  h.file_size = 25001;
+  h.stripe_count = 3;
+  return h;
+}
+
+TEST(ChunkHeader, RoundTripsAndHasDocumentedLayout) {
+  std::uint8_t buf[kChunkHeaderBytes];
+  EncodeChunkHeader(SampleHeader(), buf);
+  EXPECT_EQ(0, std::memcmp(buf, "FLSCHUNK", 8));
+  EXPECT_EQ(buf[8], 1);     // format version, little-endian
+  EXPECT_EQ(buf[10], 128);  // header size
+  EXPECT_EQ(buf[16], 0x00);
+  EXPECT_EQ(buf[31], 0xff);  // object id bytes in order
+  EXPECT_EQ(buf[32], 3);     // chunk index
+  EXPECT_EQ(buf[34], 10);    // k
+  EXPECT_EQ(buf[36], 4);     // m
+  EXPECT_EQ(buf[38], 1);     // cauchy
+  EXPECT_EQ(GetLe32(buf + 124), Crc32c(buf, 124));
+  ChunkHeader h;
+  ASSERT_TRUE(DecodeChunkHeader(buf, sizeof buf, &h).ok());
+  EXPECT_EQ(h.object_id, SampleHeader().object_id);
+  EXPECT_EQ(h.chunk_index, 3);
+  EXPECT_EQ(h.file_size, 25001u);
+  EXPECT_EQ(h.ChunkFileBytes(), 128u + 3 * 1004);
+  EXPECT_EQ(h.BlockOffset(2), 128u + 2 * 1004);
+}
+
+TEST(ChunkHeader, RejectsGarbageWithClearErrors) {
+  std::uint8_t good[kChunkHeaderBytes];
+  EncodeChunkHeader(SampleHeader(), good);
+  ChunkHeader h;
+  EXPECT_NE(DecodeChunkHeader(good, 100, &h).message().find("truncated"), std::string::npos);
+  std::uint8_t b[kChunkHeaderBytes];
+  std::memcpy(b, good, sizeof b);
+  b[0] = 'X';
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("magic"), std::string::npos);
+  std::memcpy(b, good, sizeof b);
+  b[8] = 2;
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("version 2"), std::string::npos);
+  for (std::size_t i = 12; i < 124; ++i) {  // any flipped byte after the version fails the CRC
+    std::memcpy(b, good, sizeof b);
+    b[i] ^= 1;
+    Status s = DecodeChunkHeader(b, sizeof b, &h);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << i;
+  }
+  // Valid CRC but inconsistent fields: the field is named.
+  ChunkHeader bad = SampleHeader();
+  bad.stripe_count = 4;
+  EncodeChunkHeader(bad, b);
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("stripe count"), std::string::npos);
+  bad = SampleHeader();
+  bad.chunk_index = 14;
+  EncodeChunkHeader(bad, b);
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("chunk index"), std::string::npos);
+  bad = SampleHeader();
+  bad.stripe_width = 9999;
+  EncodeChunkHeader(bad, b);
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("stripe width"), std::string::npos);
+  // Random garbage never decodes.
+  for (int seed = 0; seed < 200; ++seed) {
+    const std::string g = testing::RandomBytes(kChunkHeaderBytes, seed);
+    EXPECT_FALSE(
+        DecodeChunkHeader(reinterpret_cast<const std::uint8_t*>(g.data()), g.size(), &h).ok());
+  }
+}
+
+Manifest SampleManifest() {
+  Manifest m;
+  m.name = "photos/2024.tar";
+  ObjectIdFromHex("00112233445566778899aabbccddeeff", &m.id);
+  m.generation = 2;
+  m.k = 2;
+  m.m = 1;
+  m.block_size = 1000;
+  m.stripe_width = 2000;
+  m.size = 4500;
+  m.stripes = 3;
+  m.mode = 0640;
+  m.mtime_ns = 1700000000123456789;
+  m.sha256 = std::string(64, 'a');
+  for (int i = 0; i < 3; ++i)
+    m.chunks.push_back({i, "/t" + std::to_string(i), "rack" + std::to_string(i),
+                        ChunkFileName(m.id, i), 0x1234u + i, 128 + 3 * 1004});
+  m.manifest_targets = {"/t0", "/t1", "/t2"};
+  return m;
+}
+
+TEST(Manifest, RoundTrips) {
+  const Manifest m = SampleManifest();
+  const std::string text = EncodeManifest(m);
+  Manifest back;
+  ASSERT_TRUE(DecodeManifest(text, &back).ok()) << DecodeManifest(text, &back).ToString();
+  EXPECT_EQ(back.name, m.name);
+  EXPECT_EQ(back.id, m.id);
+  EXPECT_EQ(back.mtime_ns, m.mtime_ns);
+  EXPECT_EQ(back.mode, 0640u);
+  EXPECT_EQ(back.chunks[2].crc32c, 0x1236u);
+  EXPECT_EQ(back.chunks[1].domain, "rack1");
+  EXPECT_EQ(back.manifest_targets, m.manifest_targets);
+}
+
+TEST(Manifest, RejectsDamageAndNamesTheField) {
+  const std::string text = EncodeManifest(SampleManifest());
+  Manifest m;
+  EXPECT_NE(DecodeManifest("{not json", &m).message().find("not valid JSON"), std::string::npos);
+  EXPECT_NE(DecodeManifest("[1,2]", &m).message().find("not a JSON object"), std::string::npos);
+  std::string altered = text;
+  altered.replace(altered.find("photos"), 6, "photoz");
+  EXPECT_NE(DecodeManifest(altered, &m).message().find("checksum mismatch"), std::string::npos);
+  // A field removed (checksum recomputed so that the field check is reached).
+  {
+    std::string no_size = text;
+    const auto pos = no_size.find("\"size\"");
+    ASSERT_NE(pos, std::string::npos);
+    no_size.replace(pos, 6, "\"sizX\"");
+    Status s = DecodeManifest(no_size, &m);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  }
+  for (int seed = 0; seed < 100; ++seed) {
+    std::string g = text;
+    std::mt19937 rng(seed);
+    const std::size_t pos = rng() % g.size();
+    const char c = static_cast<char>(rng());
+    if (std::isspace(static_cast<unsigned char>(g[pos])) &&
+        std::isspace(static_cast<unsigned char>(c)))
+      continue;  // whitespace for whitespace: still the same JSON
+    g[pos] = c;
+    Manifest out;
+    Status s = DecodeManifest(g, &out);
+    if (g != text) EXPECT_FALSE(s.ok()) << seed;
+  }
+}
+
+TEST(Manifest, FileNames) {
+  ObjectId id;
+  ObjectIdFromHex("00112233445566778899aabbccddeeff", &id);
+  EXPECT_EQ(ChunkFileName(id, 13), "fls-00112233445566778899aabbccddeeff.c13.chunk");
+  const std::string n = ManifestFileName(id, 7);
+  EXPECT_EQ(n, "fls-00112233445566778899aabbccddeeff.g7.manifest");
+  ObjectId back;
+  std::uint64_t g = 0;
+  EXPECT_TRUE(ParseManifestFileName(n, &back, &g));
+  EXPECT_EQ(back, id);
+  EXPECT_EQ(g, 7u);
+  EXPECT_FALSE(ParseManifestFileName("fls-0011.g1.manifest", &back, &g));
+  EXPECT_FALSE(
+      ParseManifestFileName(".fls-00112233445566778899aabbccddeeff.g7.manifest.tmp-1", &back, &g));
+}
+
+TEST(StoreConfig, ParsesYamlAndResolvesRelativePaths) {
+  TempDir dir;
+  testing::WriteFile(dir / "store.yaml",
+                     "targets:\n  - path: a\n    domain: rack1\n  - path: /abs/b\n");
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(Store::FromYamlFile(Env::Default(), dir / "store.yaml", &store).ok());
+  ASSERT_EQ(store->targets().size(), 2u);
+  EXPECT_EQ(store->targets()[0].path, dir / "a");
+  EXPECT_EQ(store->targets()[0].domain, "rack1");
+  EXPECT_EQ(store->targets()[1].path, "/abs/b");
+  EXPECT_EQ(store->targets()[1].domain, "/abs/b");
+}
+
+TEST(StoreConfig, BadConfigNamesKeyAndLine) {
+  TempDir dir;
+  auto error = [&](const std::string& yaml) {
+    testing::WriteFile(dir / "s.yaml", yaml);
+    std::unique_ptr<Store> store;
+    return Store::FromYamlFile(Env::Default(), dir / "s.yaml", &store).message();
+  };
+  std::string e = error("targets:\n  - path: a\n  - pth: b\n");
+  EXPECT_NE(e.find("unknown key 'pth'"), std::string::npos) << e;
+  EXPECT_NE(e.find("s.yaml:3"), std::string::npos) << e;
+  e = error("tragets:\n  - path: a\n");
+  EXPECT_NE(e.find("targets"), std::string::npos) << e;
+  e = error("targets: [\n");
+  EXPECT_NE(e.find("s.yaml:"), std::string::npos) << e;
+  e = error("targets:\n  - path: a\n  - path: a\n");
+  EXPECT_NE(e.find("listed twice"), std::string::npos) << e;
+  e = error("targets:\n  - path: a\n    domain: [x]\n");
+  EXPECT_NE(e.find("domain"), std::string::npos) << e;
+  std::unique_ptr<Store> store;
+  EXPECT_EQ(Store::FromTargetSpecs(Env::Default(), {"/x="}, &store).code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST(Placement, DistinctTargetsRoundRobinOverDomains) {
+  std::vector<Target> targets;
+  for (int i = 0; i < 15; ++i)
+    targets.push_back({"/t" + std::to_string(i), "d" + std::to_string(i / 5)});
+  std::vector<std::uint64_t> free(15, 1ull << 40);
+  std::vector<int> p;
+  ASSERT_TRUE(PlaceOnTargets(targets, free, 14, 1 << 20, false, &p).ok());
+  std::set<int> distinct(p.begin(), p.end());
+  EXPECT_EQ(distinct.size(), 14u);
+  std::map<std::string, int> per_domain;
+  for (int t : p) ++per_domain[targets[t].domain];
+  EXPECT_EQ(per_domain["d0"], 5);
+  EXPECT_EQ(per_domain["d1"], 5);
+  EXPECT_EQ(per_domain["d2"], 4);
+  // Consecutive chunks alternate domains.
+  EXPECT_NE(targets[p[0]].domain, targets[p[1]].domain);
+  EXPECT_NE(targets[p[1]].domain, targets[p[2]].domain);
+}
+
+TEST(Placement, PrefersFreeSpaceAndSkipsFullTargets) {
+  std::vector<Target> targets;
+  for (int i = 0; i < 5; ++i)
+    targets.push_back({"/t" + std::to_string(i), "/t" + std::to_string(i)});
+  std::vector<std::uint64_t> free = {1ull << 30, 10ull << 30, 5ull << 30, 100, 20ull << 30};
+  std::vector<int> p;
+  ASSERT_TRUE(PlaceOnTargets(targets, free, 3, 1 << 20, false, &p).ok());
+  EXPECT_EQ(p, (std::vector<int>{4, 1, 2}));
+  EXPECT_EQ(PlaceOnTargets(targets, free, 5, 1 << 20, false, &p).code(),
+            Status::Code::kInvalidArgument);  // only 4 can hold a chunk
+}
+
+TEST(Placement, SharingNeedsTheFlagAndReportsTolerance) {
+  std::vector<Target> targets;
+  for (int i = 0; i < 7; ++i)
+    targets.push_back({"/t" + std::to_string(i), "/t" + std::to_string(i)});
+  std::vector<std::uint64_t> free(7, 1ull << 40);
+  std::vector<int> p;
+  Status s = PlaceOnTargets(targets, free, 14, 1 << 20, false, &p);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("--allow-shared-targets"), std::string::npos);
+  ASSERT_TRUE(PlaceOnTargets(targets, free, 14, 1 << 20, true, &p).ok());
+  std::vector<std::string> names, domains;
+  for (int t : p) {
+    names.push_back(targets[t].path);
+    domains.push_back(targets[t].domain);
+  }
+  const FaultTolerance tol = ToleranceOf(names, domains, 4);
+  EXPECT_EQ(tol.targets, 2);  // 2 chunks per target: 2 targets lost = 4 chunks
+  std::vector<std::string> distinct;
+  for (int i = 0; i < 14; ++i) distinct.push_back("/t" + std::to_string(i));
+  EXPECT_EQ(ToleranceOf(distinct, distinct, 4).targets, 4);
+}
+
+}  // namespace
+}  // namespace fls

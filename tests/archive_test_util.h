@@ -1,0 +1,97 @@
+// Helpers for the archive tests: temporary directories, stores of local
+// target directories, sample files and byte-level damage.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fls/archive.h"
+#include "fls/env.h"
+#include "fls/store.h"
+
+namespace fls::testing {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "fls-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline std::string RandomBytes(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(rng() >> 56);
+  return s;
+}
+
+inline void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Flips one byte of `path` at `offset`.
+inline void FlipByte(const std::string& path, std::uint64_t offset) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+// Files in `dir` whose names satisfy `pred`.
+inline std::vector<std::string> FilesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  return out;
+}
+
+// A store of `n` target directories t0..t(n-1) under `root`, domain = name.
+inline std::unique_ptr<Store> MakeStore(const std::string& root, int n, Env* env = Env::Default(),
+                                        int domains = 0) {
+  std::vector<Target> targets;
+  for (int i = 0; i < n; ++i) {
+    const std::string p = root + "/t" + std::to_string(i);
+    fs::create_directories(p);
+    targets.push_back({p, domains ? "d" + std::to_string(i % domains) : ""});
+  }
+  std::unique_ptr<Store> store;
+  EXPECT_TRUE(Store::FromTargets(env, targets, &store).ok());
+  return store;
+}
+
+// Every file under the targets (recursively), for "nothing left behind" checks.
+inline std::vector<std::string> AllFiles(const std::string& root) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out.push_back(e.path().string());
+  return out;
+}
+
+}  // namespace fls::testing
