@@ -1,15 +1,47 @@
 #include "service/job_executor.h"
 
+#include <unistd.h>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <random>
+#include <set>
 
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
 #include "fls/env.h"
 #include "fls/store.h"
+#include "service/pack.h"
 
 namespace fls::service {
 namespace {
+
+std::string RandomHex() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// A private temporary directory (pack files, index reads), removed on scope exit.
+struct Scratch {
+  Scratch() {
+    std::error_code ec;
+    dir = (std::filesystem::temp_directory_path(ec) /
+           ("fls-service-" + std::to_string(::getpid()) + "-" + RandomHex()))
+              .string();
+    if (!std::filesystem::create_directories(dir, ec))
+      status = Status::IOError("cannot create scratch directory '" + dir + "': " + ec.message());
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string dir;
+  Status status;
+};
 
 // Executes jobs through the archive layer (fls/archive.h): one object per
 // source file; restore, verify and repair per object name.
@@ -42,7 +74,14 @@ class ArchiveExecutor : public JobExecutor {
     o.matrix = matrix_;
     o.stripe_width = config_.stripe_bytes;
     o.backend = config_.backend;
+    std::vector<std::string> small, large;
     for (const std::string& path : job.items) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(path, ec);
+      (!ec && size < config_.small_file_bytes ? small : large).push_back(path);
+    }
+    if (!small.empty()) FLS_RETURN_IF_ERROR(ArchivePacked(small, prefix, o, ctx));
+    for (const std::string& path : large) {
       if (ctx.Cancelled()) return Status::Cancelled("archive job cancelled");
       o.name = ArchiveObjectName(prefix, path);
       ArchiveResult r;
@@ -67,7 +106,6 @@ class ArchiveExecutor : public JobExecutor {
         if (store_->FindObject(o.name, &e).ok() && Sha256File(store_->env(), path, &sha).ok() &&
             sha == e.manifest.sha256) {
           s = Status::Ok();
-          bytes = 0;
           result = {{"object", o.name},
                     {"size", e.manifest.size},
                     {"sha256", sha},
@@ -79,9 +117,82 @@ class ArchiveExecutor : public JobExecutor {
     return Status::Ok();
   }
 
+  // Small files: concatenated into packs (service/pack.h) of up to
+  // pack_bytes and batch_max_files files, each pack one archived object, so
+  // that one backend pipeline run and one set of fsyncs serve many files.
+  Status ArchivePacked(const std::vector<std::string>& paths, const std::string& prefix,
+                       ArchiveOptions o, JobContext& ctx) {
+    Scratch scratch;
+    FLS_RETURN_IF_ERROR(scratch.status);
+    PackDirectory packed;
+    FLS_RETURN_IF_ERROR(packed.Load(*store_, scratch.dir));
+    std::vector<std::string> group, names;
+    std::uint64_t group_bytes = 0;
+    auto flush = [&]() -> Status {
+      if (group.empty()) return Status::Ok();
+      if (ctx.Cancelled()) return Status::Cancelled("archive job cancelled");
+      const std::string pack_file = scratch.dir + "/pack";
+      std::vector<PackEntry> entries;
+      Status s = WritePackFile(group, names, pack_file, &entries);
+      ArchiveResult r;
+      if (s.ok()) {
+        o.name = kPackPrefix + RandomHex();
+        s = ArchiveFile(*store_, pack_file, o, &r);
+      }
+      std::remove(pack_file.c_str());
+      if (s.ok()) SetBackend(r.backend);
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        nlohmann::json result;
+        if (s.ok())
+          result = {{"object", names[i]},          {"pack", o.name},
+                    {"offset", entries[i].offset}, {"size", entries[i].length},
+                    {"sha256", entries[i].sha256}, {"backend", r.backend}};
+        ctx.ItemDone(group[i], s, result, s.ok() ? entries[i].length : 0);
+      }
+      group.clear();
+      names.clear();
+      group_bytes = 0;
+      return Status::Ok();
+    };
+    for (const std::string& path : paths) {
+      const std::string name = ArchiveObjectName(prefix, path);
+      if (const PackEntry* e = packed.Find(name)) {
+        // Packed before (a resumed job, or the same file again): done when
+        // the bytes are the same; a different file of that name is an error.
+        std::string sha;
+        Status s = Sha256File(store_->env(), path, &sha);
+        if (s.ok() && sha != e->sha256)
+          s = Status::InvalidArgument("an object named '" + name + "' already exists (in " +
+                                      e->pack + ") with other content");
+        ctx.ItemDone(path, s,
+                     s.ok() ? nlohmann::json{{"object", name},
+                                             {"pack", e->pack},
+                                             {"size", e->length},
+                                             {"sha256", sha},
+                                             {"already_archived", true}}
+                            : nlohmann::json(),
+                     0);
+        continue;
+      }
+      std::error_code ec;
+      const std::uint64_t size = std::filesystem::file_size(path, ec);
+      if (!group.empty() && (group_bytes + size > config_.pack_bytes ||
+                             group.size() >= static_cast<std::size_t>(config_.batch_max_files)))
+        FLS_RETURN_IF_ERROR(flush());
+      group.push_back(path);
+      names.push_back(name);
+      group_bytes += size;
+    }
+    return flush();
+  }
+
   Status Restore(const Job& job, JobContext& ctx) {
     const std::string out_dir = job.spec.value("output", std::string());
     if (out_dir.empty()) return Status::InvalidArgument("restore job without an output directory");
+    Scratch scratch;
+    FLS_RETURN_IF_ERROR(scratch.status);
+    PackDirectory packed;
+    FLS_RETURN_IF_ERROR(packed.Load(*store_, scratch.dir));
     RestoreOptions o;
     o.backend = config_.backend;
     for (const std::string& name : job.items) {
@@ -89,14 +200,35 @@ class ArchiveExecutor : public JobExecutor {
       o.output = (std::filesystem::path(out_dir) / name).string();
       Status s = store_->env()->CreateDirs(std::filesystem::path(o.output).parent_path().string());
       RestoreResult r;
-      if (s.ok()) s = RestoreObject(*store_, name, o, &r);
+      const PackEntry* pe = packed.Find(name);
+      if (s.ok() && pe) {
+        // A packed file: a range restore of its pack, then its own digest.
+        RestoreOptions ro = o;
+        ro.has_range = true;
+        ro.offset = pe->offset;
+        ro.length = pe->length;
+        s = RestoreObject(*store_, pe->pack, ro, &r);
+        std::string sha;
+        if (s.ok()) s = Sha256File(store_->env(), o.output, &sha);
+        if (s.ok() && sha != pe->sha256) {
+          store_->env()->RemoveFile(o.output);
+          s = Status::Corruption("'" + name + "' from pack " + pe->pack + ": SHA-256 " + sha +
+                                 " differs from the index's " + pe->sha256);
+        }
+        if (s.ok()) s = store_->env()->SetFileModeAndTime(o.output, pe->mode, pe->mtime_ns);
+        r.sha256_checked = s.ok();
+      } else if (s.ok()) {
+        s = RestoreObject(*store_, name, o, &r);
+      }
       nlohmann::json result;
-      if (s.ok())
+      if (s.ok()) {
         result = {{"output", o.output},
                   {"bytes", r.bytes},
                   {"stripes_reconstructed", r.stripes_reconstructed},
                   {"problems", r.problems},
                   {"sha256_checked", r.sha256_checked}};
+        if (pe) result["pack"] = pe->pack;
+      }
       ctx.ItemDone(name, s, result, s.ok() ? r.bytes : 0);
     }
     return Status::Ok();
@@ -105,14 +237,27 @@ class ArchiveExecutor : public JobExecutor {
   Status VerifyOrRepair(const Job& job, JobContext& ctx) {
     const bool repair = job.kind == "repair";
     std::vector<CatalogEntry> entries;
-    std::vector<std::string> missing;
+    // Object checked -> the item names it answers for (a pack answers for
+    // every requested file packed in it).
+    std::map<std::string, std::vector<std::string>> answers;
     if (job.items.empty() && !job.spec.contains("objects")) {
       Catalog c = store_->ReadCatalog();
       entries = std::move(c.objects);
+      for (const auto& e : entries) answers[e.manifest.name].push_back(e.manifest.name);
     } else {
+      Scratch scratch;
+      FLS_RETURN_IF_ERROR(scratch.status);
+      PackDirectory packed;
+      FLS_RETURN_IF_ERROR(packed.Load(*store_, scratch.dir));
+      std::set<std::string> seen;
       for (const std::string& name : job.items) {
+        // A packed file is checked (or healed) through its pack.
+        const PackEntry* pe = packed.Find(name);
+        const std::string object = pe ? pe->pack : name;
+        answers[object].push_back(name);
+        if (!seen.insert(object).second) continue;
         CatalogEntry e;
-        Status s = store_->FindObject(name, &e);
+        Status s = store_->FindObject(object, &e);
         if (s.ok())
           entries.push_back(std::move(e));
         else
@@ -150,7 +295,10 @@ class ArchiveExecutor : public JobExecutor {
           }
         }
       }
-      ctx.ItemDone(name, s, result, s.ok() ? e.manifest.size : 0);
+      if (name.rfind(kPackPrefix, 0) == 0) result["pack"] = name;
+      const auto& names = answers[name];
+      for (std::size_t i = 0; i < names.size(); ++i)
+        ctx.ItemDone(names[i], s, result, s.ok() && i == 0 ? e.manifest.size : 0);
     }
     return Status::Ok();
   }

@@ -141,6 +141,7 @@ struct ServiceOptions {
   int heartbeat_ms = 100;
   std::string extra_yaml;  // appended (e.g. a security section)
   std::string max_message_bytes = "64K";
+  int pack_max_files = 16;  // files per pack (batch.max_files)
 };
 
 class ServiceHarness {
@@ -195,6 +196,8 @@ class ServiceHarness {
     int i = 0;
     for (const auto& t : targets()) y << "    - {path: " << t << ", domain: d" << i++ << "}\n";
     y << "  k: 4\n  m: 2\n  stripe: 256K\n"
+      << "batch:\n  max_files: " << options_.pack_max_files << "\n  small_file_threshold: 64K\n"
+      << "  pack_size: 1M\n"
       << "roots:\n  source: [" << src() << "]\n  output: [" << out() << "]\n"
       << options_.extra_yaml;
     WriteFile(config(), y.str());

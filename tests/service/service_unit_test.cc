@@ -8,6 +8,7 @@
 
 #include "service/config.h"
 #include "service/journal.h"
+#include "service/pack.h"
 #include "service/path_policy.h"
 #include "service/protocol.h"
 
@@ -334,6 +335,58 @@ TEST(Journal, OpenFailsClearly) {
   Status s = Journal::Open("/proc/no/such/journal.sqlite", &j);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("/proc/no/such/journal.sqlite"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace fls::service
+
+namespace fls::service {
+namespace {
+
+TEST(Pack, WriteThenParseTheIndexAndRejectDamage) {
+  TempDir t;
+  const std::vector<std::string> bodies = {"", "a", std::string(5000, 'z'), "tail"};
+  std::vector<std::string> paths, names;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    paths.push_back(t / ("f" + std::to_string(i)));
+    names.push_back("obj/" + std::to_string(i));
+    std::ofstream(paths.back(), std::ios::binary) << bodies[i];
+  }
+  std::vector<PackEntry> written;
+  ASSERT_TRUE(WritePackFile(paths, names, t / "pack", &written).ok());
+  std::ifstream in(t / "pack", std::ios::binary);
+  const std::string pack((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<PackEntry> parsed;
+  std::uint64_t needed = 0;
+  // A short tail asks for more; the whole tail parses.
+  ASSERT_TRUE(
+      ParsePackTail(pack.substr(pack.size() - 20), pack.size(), "p", &parsed, &needed).ok());
+  EXPECT_GT(needed, 20u);
+  ASSERT_TRUE(ParsePackTail(pack, pack.size(), "p", &parsed, &needed).ok());
+  EXPECT_EQ(needed, 0u);
+  ASSERT_EQ(parsed.size(), bodies.size());
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(parsed[i].name, names[i]);
+    EXPECT_EQ(parsed[i].pack, "p");
+    EXPECT_EQ(pack.substr(parsed[i].offset, parsed[i].length), bodies[i]);
+    EXPECT_EQ(parsed[i].sha256, written[i].sha256);
+  }
+  EXPECT_EQ(parsed[0].sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  // Damage: no magic, an index length beyond the pack, a broken index.
+  std::string bad = pack;
+  bad[bad.size() - 1] ^= 1;
+  EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
+            Status::Code::kCorruption);
+  bad = pack;
+  bad[bad.size() - 10] = '\x7f';
+  EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
+            Status::Code::kCorruption);
+  bad = pack;
+  bad[5001] = '#';  // inside the index JSON (data is 5005 bytes, then the index)
+  bad[5006] = '#';
+  EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
+            Status::Code::kCorruption);
+  EXPECT_FALSE(WritePackFile({t / "missing"}, {"m"}, t / "pack2", &written).ok());
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ roots:
         except fls_client.ServiceError as e:
             check(e.code == "unknown_verb", e.code)
         v = c.wait(c.submit_verify(deep=True))
-        check(v["state"] == "done" and v["items_done"] == len(files), json.dumps(v))
+        check(v["state"] == "done" and v["items_done"] == v["items_total"] >= 1, json.dumps(v))
         s = c.stats()
         check(s["jobs"]["done"] == 3 and s["workers"] == 2, json.dumps(s))
         c.close_job(jobs[0]["job_id"])
