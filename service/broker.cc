@@ -119,6 +119,10 @@ Status Broker::Run(const std::atomic<bool>& stop) {
     if (items[2].revents & ZMQ_POLLIN) HandleWorker(1);
     if (items[0].revents & ZMQ_POLLIN) HandleClient();
     if (Clock::now() >= next_heartbeat_) {
+      // Read what the workers sent while this thread was busy (a slow
+      // journal fsync) before judging anyone silent.
+      HandleWorker(0);
+      HandleWorker(1);
       SendHeartbeats();
       ExpireWorkers();
       next_heartbeat_ = Clock::now() + std::chrono::milliseconds(config_.heartbeat_ms);
@@ -472,6 +476,11 @@ void Broker::RemoveWorker(const std::string& key, const std::string& why) {
     Publish(w.job_id, {{"state", "failed"}});
   } else {
     Status s = journal_->Requeue(w.job_id, "re-queued: worker " + w.name + " " + why);
+    // A worker we lost may still be running the job (a network partition, a
+    // stalled process); it stops when it misses our heartbeats. Give it that
+    // long before another worker takes the job.
+    not_before_[w.job_id] = Clock::now() + std::chrono::milliseconds(2 * config_.heartbeat_ms *
+                                                                     config_.heartbeat_liveness);
     if (!s.ok()) spdlog::error("job {}: re-queue not journalled: {}", w.job_id, s.ToString());
     spdlog::info("job {} re-queued: worker {} {}", w.job_id, w.name, why);
     Publish(w.job_id, {{"state", "queued"}, {"requeued", true}});
@@ -505,8 +514,17 @@ void Broker::Dispatch() {
     return;
   }
   const nlohmann::json store = config_.store.ToJson();
+  bool deferred = false;
   for (const auto& job : queued) {
     if (idle_.empty()) break;
+    auto nb = not_before_.find(job.id);
+    if (nb != not_before_.end()) {
+      if (Clock::now() < nb->second) {
+        deferred = true;
+        continue;
+      }
+      not_before_.erase(nb);
+    }
     const std::string key = idle_.front();
     WorkerInfo& w = workers_[key];
     bool started = false;
@@ -536,7 +554,9 @@ void Broker::Dispatch() {
                  items.size());
     Publish(job.id, {{"state", "running"}, {"worker", w.name}, {"attempt", attempt}});
   }
-  // Jobs left behind a lease wait for the next finish, which sets the flag.
+  // Jobs left behind a lease wait for the next finish, which sets the flag;
+  // deferred ones are looked at again on the next pass.
+  if (deferred) dispatch_needed_ = true;
 }
 
 void Broker::Publish(std::int64_t job_id, const nlohmann::json& body) {

@@ -81,6 +81,7 @@ class Broker {
   bool dispatch_needed_ = true;
   Clock::time_point next_heartbeat_;
   Clock::time_point dispatch_after_;  // grace after a restart that re-queued jobs
+  std::map<std::int64_t, Clock::time_point> not_before_;  // re-queued after a worker loss
   static constexpr int kMaxAttempts = 5;
 };
 

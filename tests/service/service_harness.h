@@ -138,7 +138,7 @@ inline int RunFls(const std::vector<std::string>& args, std::string* output,
 
 struct ServiceOptions {
   int in_process_workers = 2;
-  int heartbeat_ms = 100;
+  int heartbeat_ms = 250;
   std::string extra_yaml;  // appended (e.g. a security section)
   std::string max_message_bytes = "64K";
   int pack_max_files = 16;  // files per pack (batch.max_files)
