@@ -124,8 +124,8 @@ class ArchiveExecutor : public JobExecutor {
                        ArchiveOptions o, JobContext& ctx) {
     Scratch scratch;
     FLS_RETURN_IF_ERROR(scratch.status);
-    PackDirectory packed;
-    FLS_RETURN_IF_ERROR(packed.Load(*store_, scratch.dir));
+    PackDirectory& packed = packs_;
+    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
     std::vector<std::string> group, names;
     std::uint64_t group_bytes = 0;
     auto flush = [&]() -> Status {
@@ -141,6 +141,10 @@ class ArchiveExecutor : public JobExecutor {
       }
       std::remove(pack_file.c_str());
       if (s.ok()) SetBackend(r.backend);
+      for (std::size_t i = 0; i < group.size() && s.ok(); ++i) {
+        entries[i].pack = o.name;
+        packed.Add(entries[i]);
+      }
       for (std::size_t i = 0; i < group.size(); ++i) {
         nlohmann::json result;
         if (s.ok())
@@ -191,8 +195,8 @@ class ArchiveExecutor : public JobExecutor {
     if (out_dir.empty()) return Status::InvalidArgument("restore job without an output directory");
     Scratch scratch;
     FLS_RETURN_IF_ERROR(scratch.status);
-    PackDirectory packed;
-    FLS_RETURN_IF_ERROR(packed.Load(*store_, scratch.dir));
+    PackDirectory& packed = packs_;
+    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
     RestoreOptions o;
     o.backend = config_.backend;
     for (const std::string& name : job.items) {
@@ -247,8 +251,8 @@ class ArchiveExecutor : public JobExecutor {
     } else {
       Scratch scratch;
       FLS_RETURN_IF_ERROR(scratch.status);
-      PackDirectory packed;
-      FLS_RETURN_IF_ERROR(packed.Load(*store_, scratch.dir));
+      PackDirectory& packed = packs_;
+      FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
       std::set<std::string> seen;
       for (const std::string& name : job.items) {
         // A packed file is checked (or healed) through its pack.
@@ -326,6 +330,7 @@ class ArchiveExecutor : public JobExecutor {
   MatrixKind matrix_;
   mutable std::mutex mu_;
   std::string backend_;
+  PackDirectory packs_;  // packed files seen so far; refreshed per job
 };
 
 }  // namespace
