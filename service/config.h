@@ -39,7 +39,7 @@ struct StoreConfig {
   int batch_max_latency_ms = 20;
   // Files below this size are packed into pack objects of about pack_bytes.
   std::uint64_t small_file_bytes = 1u << 20;
-  std::uint64_t pack_bytes = 64u << 20;
+  std::uint64_t pack_bytes = 256u << 20;
 
   nlohmann::json ToJson() const;
   static Status FromJson(const nlohmann::json& j, StoreConfig* out);

@@ -1,11 +1,13 @@
 #include "service/job_executor.h"
 
 #include <unistd.h>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
@@ -15,6 +17,8 @@
 
 namespace fls::service {
 namespace {
+
+constexpr std::size_t kConcurrentPacks = 2;
 
 std::string RandomHex() {
   std::random_device rd;
@@ -126,38 +130,11 @@ class ArchiveExecutor : public JobExecutor {
     FLS_RETURN_IF_ERROR(scratch.status);
     PackDirectory& packed = packs_;
     FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
-    std::vector<std::string> group, names;
-    std::uint64_t group_bytes = 0;
-    auto flush = [&]() -> Status {
-      if (group.empty()) return Status::Ok();
-      if (ctx.Cancelled()) return Status::Cancelled("archive job cancelled");
-      const std::string pack_file = scratch.dir + "/pack";
-      std::vector<PackEntry> entries;
-      Status s = WritePackFile(group, names, pack_file, &entries);
-      ArchiveResult r;
-      if (s.ok()) {
-        o.name = kPackPrefix + RandomHex();
-        s = ArchiveFile(*store_, pack_file, o, &r);
-      }
-      std::remove(pack_file.c_str());
-      if (s.ok()) SetBackend(r.backend);
-      for (std::size_t i = 0; i < group.size() && s.ok(); ++i) {
-        entries[i].pack = o.name;
-        packed.Add(entries[i]);
-      }
-      for (std::size_t i = 0; i < group.size(); ++i) {
-        nlohmann::json result;
-        if (s.ok())
-          result = {{"object", names[i]},          {"pack", o.name},
-                    {"offset", entries[i].offset}, {"size", entries[i].length},
-                    {"sha256", entries[i].sha256}, {"backend", r.backend}};
-        ctx.ItemDone(group[i], s, result, s.ok() ? entries[i].length : 0);
-      }
-      group.clear();
-      names.clear();
-      group_bytes = 0;
-      return Status::Ok();
+    struct Group {
+      std::vector<std::string> paths, names;
+      std::uint64_t bytes = 0;
     };
+    std::vector<Group> groups;
     for (const std::string& path : paths) {
       const std::string name = ArchiveObjectName(prefix, path);
       if (const PackEntry* e = packed.Find(name)) {
@@ -180,14 +157,60 @@ class ArchiveExecutor : public JobExecutor {
       }
       std::error_code ec;
       const std::uint64_t size = std::filesystem::file_size(path, ec);
-      if (!group.empty() && (group_bytes + size > config_.pack_bytes ||
-                             group.size() >= static_cast<std::size_t>(config_.batch_max_files)))
-        FLS_RETURN_IF_ERROR(flush());
-      group.push_back(path);
-      names.push_back(name);
-      group_bytes += size;
+      if (groups.empty() ||
+          (!groups.back().paths.empty() &&
+           (groups.back().bytes + size > config_.pack_bytes ||
+            groups.back().paths.size() >= static_cast<std::size_t>(config_.batch_max_files))))
+        groups.emplace_back();
+      groups.back().paths.push_back(path);
+      groups.back().names.push_back(name);
+      groups.back().bytes += size;
     }
-    return flush();
+    // Packs are independent objects: two at a time, so that reading and
+    // hashing the files of one overlaps coding and fsyncing the other.
+    std::mutex mu;  // guards `packed`
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> cancelled{false};
+    auto run = [&](int slot) {
+      const std::string pack_file = scratch.dir + "/pack-" + std::to_string(slot);
+      for (std::size_t g = next++; g < groups.size(); g = next++) {
+        if (ctx.Cancelled()) {
+          cancelled = true;
+          return;
+        }
+        const Group& group = groups[g];
+        std::vector<PackEntry> entries;
+        Status s = WritePackFile(group.paths, group.names, pack_file, &entries);
+        ArchiveResult r;
+        ArchiveOptions po = o;
+        po.name = kPackPrefix + RandomHex();
+        if (s.ok()) s = ArchiveFile(*store_, pack_file, po, &r);
+        std::remove(pack_file.c_str());
+        if (s.ok()) {
+          SetBackend(r.backend);
+          std::lock_guard<std::mutex> lock(mu);
+          for (auto& e : entries) {
+            e.pack = po.name;
+            packed.Add(e);
+          }
+        }
+        for (std::size_t i = 0; i < group.paths.size(); ++i) {
+          nlohmann::json result;
+          if (s.ok())
+            result = {{"object", group.names[i]},    {"pack", po.name},
+                      {"offset", entries[i].offset}, {"size", entries[i].length},
+                      {"sha256", entries[i].sha256}, {"backend", r.backend}};
+          ctx.ItemDone(group.paths[i], s, result, s.ok() ? entries[i].length : 0);
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    const int slots = static_cast<int>(std::min<std::size_t>(groups.size(), kConcurrentPacks));
+    for (int t = 1; t < slots; ++t) threads.emplace_back(run, t);
+    run(0);
+    for (auto& t : threads) t.join();
+    if (cancelled) return Status::Cancelled("archive job cancelled");
+    return Status::Ok();
   }
 
   Status Restore(const Job& job, JobContext& ctx) {
