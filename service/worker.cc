@@ -242,7 +242,12 @@ Status Worker::Run(const std::atomic<bool>& stop) {
       }
     }
     if (Clock::now() >= next_heartbeat) {
-      if (--liveness <= 0) {
+      // While a job runs, a silent broker is more likely busy (an fsync of
+      // its journal behind our own writes) than dead; a broker that did die
+      // and restart answers our next heartbeat with DISCONNECT, and then we
+      // stop the job. So only an idle worker reconnects on silence.
+      if (running) liveness = std::max(liveness, 1);
+      if (!running && --liveness <= 0) {
         spdlog::warn("worker {}: broker silent for {} heartbeats; reconnecting in {} ms",
                      options_.name, options_.liveness, backoff_ms);
         abandon("broker silent");
