@@ -52,3 +52,6 @@ step "fls repair, then fls verify --deep"
 "$FLS" verify --deep "$DEMO/store"
 
 step "done: the store is in $DEMO/store"
+
+step "the job service: fls serve on config/fls.yaml, a submit, a restore (scripts/service-demo.sh)"
+bash "$(dirname "$0")/service-demo.sh" "$FLS"

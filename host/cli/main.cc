@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "host/cli/commands.h"
+#include "service/cli_commands.h"
 
 namespace fls::cli {
 
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   int exit_code = fls::cli::kExitOk;
   fls::cli::AddVersionCommand(app, exit_code);
   fls::cli::AddBenchCommand(app, exit_code);
+  fls::service::AddServiceCommands(app, exit_code, fls::service::CreateDefaultExecutor);
   fls::cli::AddBenchE2eCommand(app, exit_code);
   fls::cli::AddArchiveCommands(app, exit_code);
   try {

@@ -1,0 +1,90 @@
+// Broker: the heart of `fls serve`. One thread owns every socket and the
+// journal:
+//   client ROUTER   Titanic-style requests: SUBMIT (journalled before the job
+//                   id is returned), STATUS, LIST, CANCEL, CLOSE, PING, STATS
+//   worker ROUTER   Majordomo-style workers, remote (config endpoint, Curve
+//                   when configured) and in-process (inproc, no Curve)
+//   event PUB       progress events
+//   ZAP REP         CurveZMQ client authentication, when Curve is on
+// All ROUTERs set ZMQ_ROUTER_MANDATORY, so a reply to a vanished peer is an
+// error the broker sees (and, for a worker, a death it acts on).
+// Thread-safety: construct, Start and Run on one thread; RequestStop from any.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "fls/status.h"
+#include "service/config.h"
+#include "service/journal.h"
+#include "service/path_policy.h"
+#include "service/protocol.h"
+
+namespace fls::service {
+
+class Broker {
+ public:
+  Broker(zmq::context_t& context, ServiceConfig config);
+  ~Broker();
+
+  // Opens the journal (re-queuing jobs a previous run left running), resolves
+  // the roots and binds every socket. Errors name the endpoint or path.
+  Status Start();
+  // Serves until `stop` is true.
+  Status Run(const std::atomic<bool>& stop);
+
+  // Where in-process workers connect (valid after Start).
+  const std::string& inproc_worker_endpoint() const { return inproc_endpoint_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct WorkerInfo {
+    int socket = 0;  // index into worker_sockets_
+    std::string identity;
+    std::string name;
+    Clock::time_point expiry;
+    std::int64_t job_id = 0;
+    int attempt = 0;
+  };
+
+  void HandleClient();
+  void HandleWorker(int socket_index);
+  void HandleWorkerMessage(int socket_index, const std::string& identity,
+                           const WorkerMessage& message);
+  void HandleZap();
+  nlohmann::json HandleRequest(const ClientRequest& request, ProtocolError* error, bool* ok);
+  bool Submit(const nlohmann::json& body, nlohmann::json* reply, ProtocolError* error);
+  void Dispatch();
+  void SendHeartbeats();
+  void ExpireWorkers();
+  void RemoveWorker(const std::string& key, const std::string& why);
+  bool SendToWorker(WorkerInfo& w, std::string_view command, const nlohmann::json& body);
+  void FinishJob(WorkerInfo& w, const nlohmann::json& body);
+  void Publish(std::int64_t job_id, const nlohmann::json& body);
+  nlohmann::json StatsBody();
+
+  zmq::context_t& context_;
+  ServiceConfig config_;
+  std::unique_ptr<Journal> journal_;
+  PathPolicy policy_;
+  std::string inproc_endpoint_;
+  std::unique_ptr<zmq::socket_t> clients_, events_, zap_;
+  std::vector<std::unique_ptr<zmq::socket_t>> worker_sockets_;
+  std::map<std::string, WorkerInfo> workers_;  // key: socket index + identity
+  std::deque<std::string> idle_;
+  bool dispatch_needed_ = true;
+  Clock::time_point next_heartbeat_;
+  Clock::time_point dispatch_after_;  // grace after a restart that re-queued jobs
+  std::map<std::int64_t, Clock::time_point> not_before_;  // re-queued after a worker loss
+  static constexpr int kMaxAttempts = 5;
+};
+
+}  // namespace fls::service

@@ -1,0 +1,456 @@
+#include "service/job_executor.h"
+
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "fls/archive.h"
+#include "fls/backend_registry.h"
+#include "fls/env.h"
+#include "fls/store.h"
+#include "host/sha256.h"
+#include "service/pack.h"
+
+namespace fls::service {
+namespace {
+
+constexpr std::size_t kConcurrentPacks = 2;
+
+std::string RandomHex() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// A private temporary directory (pack files, index reads), removed on scope exit.
+struct Scratch {
+  Scratch() {
+    std::error_code ec;
+    dir = (std::filesystem::temp_directory_path(ec) /
+           ("fls-service-" + std::to_string(::getpid()) + "-" + RandomHex()))
+              .string();
+    if (!std::filesystem::create_directories(dir, ec))
+      status = Status::IOError("cannot create scratch directory '" + dir + "': " + ec.message());
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string dir;
+  Status status;
+};
+
+// Executes jobs through the archive layer (fls/archive.h): one object per
+// source file; restore, verify and repair per object name.
+class ArchiveExecutor : public JobExecutor {
+ public:
+  ArchiveExecutor(StoreConfig config, std::unique_ptr<Store> store, MatrixKind matrix)
+      : config_(std::move(config)), store_(std::move(store)), matrix_(matrix) {
+    backend_ = config_.backend == "auto" ? ResolveAutoBackend() : config_.backend;
+  }
+
+  Status Execute(const Job& job, JobContext& ctx) override {
+    if (job.kind == "archive") return Archive(job, ctx);
+    if (job.kind == "restore") return Restore(job, ctx);
+    if (job.kind == "verify" || job.kind == "repair") return VerifyOrRepair(job, ctx);
+    if (job.kind == "stats") return StoreStats(ctx);
+    return Status::InvalidArgument("unknown job kind '" + job.kind + "'");
+  }
+
+  std::string backend() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return backend_;
+  }
+
+ private:
+  Status Archive(const Job& job, JobContext& ctx) {
+    const std::string prefix = job.spec.value("name_prefix", std::string());
+    ArchiveOptions o;
+    o.k = job.spec.value("k", config_.k);
+    o.m = job.spec.value("m", config_.m);
+    o.matrix = matrix_;
+    o.stripe_width = config_.stripe_bytes;
+    o.backend = config_.backend;
+    std::vector<std::string> small, large;
+    for (const std::string& path : job.items) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(path, ec);
+      (!ec && size < config_.small_file_bytes ? small : large).push_back(path);
+    }
+    if (!small.empty()) FLS_RETURN_IF_ERROR(ArchivePacked(small, prefix, o, ctx));
+    for (const std::string& path : large) {
+      if (ctx.Cancelled()) return Status::Cancelled("archive job cancelled");
+      o.name = ArchiveObjectName(prefix, path);
+      ArchiveResult r;
+      Status s = ArchiveFile(*store_, path, o, &r);
+      nlohmann::json result;
+      std::uint64_t bytes = 0;
+      if (s.ok()) {
+        SetBackend(r.backend);
+        bytes = r.manifest.size;
+        result = {{"object", o.name},
+                  {"size", r.manifest.size},
+                  {"sha256", r.manifest.sha256},
+                  {"backend", r.backend},
+                  {"targets_tolerated", r.target_failures_tolerated},
+                  {"domains_tolerated", r.domain_failures_tolerated}};
+      } else if (s.code() == Status::Code::kInvalidArgument) {
+        // Re-running a job that was cut short (kill -9, a dead worker): the
+        // manifest is the commit point, so an object of that name with the
+        // same bytes means this file was archived before: done, not again.
+        CatalogEntry e;
+        std::string sha;
+        if (store_->FindObject(o.name, &e).ok() && Sha256File(store_->env(), path, &sha).ok() &&
+            sha == e.manifest.sha256) {
+          s = Status::Ok();
+          result = {{"object", o.name},
+                    {"size", e.manifest.size},
+                    {"sha256", sha},
+                    {"already_archived", true}};
+        }
+      }
+      ctx.ItemDone(path, s, result, bytes);
+    }
+    return Status::Ok();
+  }
+
+  // Small files: concatenated into packs (service/pack.h) of up to
+  // pack_bytes and batch_max_files files, each pack one archived object, so
+  // that one backend pipeline run and one set of fsyncs serve many files.
+  Status ArchivePacked(const std::vector<std::string>& paths, const std::string& prefix,
+                       ArchiveOptions o, JobContext& ctx) {
+    Scratch scratch;
+    FLS_RETURN_IF_ERROR(scratch.status);
+    PackDirectory& packed = packs_;
+    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
+    struct Group {
+      std::vector<std::string> paths, names;
+      std::uint64_t bytes = 0;
+    };
+    std::vector<Group> groups;
+    for (const std::string& path : paths) {
+      const std::string name = ArchiveObjectName(prefix, path);
+      if (const PackEntry* e = packed.Find(name)) {
+        // Packed before (a resumed job, or the same file again): done when
+        // the bytes are the same; a different file of that name is an error.
+        std::string sha;
+        Status s = Sha256File(store_->env(), path, &sha);
+        if (s.ok() && sha != e->sha256)
+          s = Status::InvalidArgument("an object named '" + name + "' already exists (in " +
+                                      e->pack + ") with other content");
+        ctx.ItemDone(path, s,
+                     s.ok() ? nlohmann::json{{"object", name},
+                                             {"pack", e->pack},
+                                             {"size", e->length},
+                                             {"sha256", sha},
+                                             {"already_archived", true}}
+                            : nlohmann::json(),
+                     0);
+        continue;
+      }
+      std::error_code ec;
+      const std::uint64_t size = std::filesystem::file_size(path, ec);
+      if (groups.empty() ||
+          (!groups.back().paths.empty() &&
+           (groups.back().bytes + size > config_.pack_bytes ||
+            groups.back().paths.size() >= static_cast<std::size_t>(config_.batch_max_files))))
+        groups.emplace_back();
+      groups.back().paths.push_back(path);
+      groups.back().names.push_back(name);
+      groups.back().bytes += size;
+    }
+    // Packs are independent objects: two at a time, so that reading and
+    // hashing the files of one overlaps coding and fsyncing the other.
+    std::mutex mu;  // guards `packed`
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> cancelled{false};
+    auto run = [&](int slot) {
+      const std::string pack_file = scratch.dir + "/pack-" + std::to_string(slot);
+      for (std::size_t g = next++; g < groups.size(); g = next++) {
+        if (ctx.Cancelled()) {
+          cancelled = true;
+          return;
+        }
+        const Group& group = groups[g];
+        std::vector<PackEntry> entries;
+        Status s = WritePackFile(group.paths, group.names, pack_file, &entries);
+        ArchiveResult r;
+        ArchiveOptions po = o;
+        po.name = kPackPrefix + RandomHex();
+        if (s.ok()) s = ArchiveFile(*store_, pack_file, po, &r);
+        std::remove(pack_file.c_str());
+        if (s.ok()) {
+          SetBackend(r.backend);
+          std::lock_guard<std::mutex> lock(mu);
+          for (auto& e : entries) {
+            e.pack = po.name;
+            packed.Add(e);
+          }
+        }
+        for (std::size_t i = 0; i < group.paths.size(); ++i) {
+          nlohmann::json result;
+          if (s.ok())
+            result = {{"object", group.names[i]},    {"pack", po.name},
+                      {"offset", entries[i].offset}, {"size", entries[i].length},
+                      {"sha256", entries[i].sha256}, {"backend", r.backend}};
+          ctx.ItemDone(group.paths[i], s, result, s.ok() ? entries[i].length : 0);
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    const int slots = static_cast<int>(std::min<std::size_t>(groups.size(), kConcurrentPacks));
+    for (int t = 1; t < slots; ++t) threads.emplace_back(run, t);
+    run(0);
+    for (auto& t : threads) t.join();
+    if (cancelled) return Status::Cancelled("archive job cancelled");
+    return Status::Ok();
+  }
+
+  Status Restore(const Job& job, JobContext& ctx) {
+    const std::string out_dir = job.spec.value("output", std::string());
+    if (out_dir.empty()) return Status::InvalidArgument("restore job without an output directory");
+    Scratch scratch;
+    FLS_RETURN_IF_ERROR(scratch.status);
+    PackDirectory& packed = packs_;
+    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
+    RestoreOptions o;
+    o.backend = config_.backend;
+    std::map<std::string, std::vector<PackEntry>> by_pack;
+    for (const std::string& name : job.items) {
+      if (const PackEntry* pe = packed.Find(name)) {
+        by_pack[pe->pack].push_back(*pe);
+        continue;
+      }
+      if (ctx.Cancelled()) return Status::Cancelled("restore job cancelled");
+      o.output = (std::filesystem::path(out_dir) / name).string();
+      Status s = store_->env()->CreateDirs(std::filesystem::path(o.output).parent_path().string());
+      RestoreResult r;
+      if (s.ok()) s = RestoreObject(*store_, name, o, &r);
+      nlohmann::json result;
+      if (s.ok())
+        result = {{"output", o.output},
+                  {"bytes", r.bytes},
+                  {"stripes_reconstructed", r.stripes_reconstructed},
+                  {"problems", r.problems},
+                  {"sha256_checked", r.sha256_checked}};
+      ctx.ItemDone(name, s, result, s.ok() ? r.bytes : 0);
+    }
+    // Packed files: one range restore per run of nearby files of a pack
+    // (gaps under 4 MiB, runs under 256 MiB), then each file cut out of it,
+    // checked against its SHA-256 and written atomically.
+    constexpr std::uint64_t kMaxGap = 4u << 20, kMaxRun = 256u << 20;
+    for (auto& [pack, entries] : by_pack) {
+      std::sort(entries.begin(), entries.end(),
+                [](const PackEntry& x, const PackEntry& y) { return x.offset < y.offset; });
+      std::size_t i = 0;
+      while (i < entries.size()) {
+        if (ctx.Cancelled()) return Status::Cancelled("restore job cancelled");
+        const std::uint64_t begin = entries[i].offset;
+        std::uint64_t end = begin + entries[i].length;
+        std::size_t j = i + 1;
+        while (j < entries.size() && entries[j].offset <= end + kMaxGap &&
+               std::max(end, entries[j].offset + entries[j].length) - begin <= kMaxRun) {
+          end = std::max(end, entries[j].offset + entries[j].length);
+          ++j;
+        }
+        const std::string run_file = scratch.dir + "/run";
+        RestoreOptions ro = o;
+        ro.output = run_file;
+        ro.has_range = true;
+        ro.offset = begin;
+        ro.length = end - begin;
+        RestoreResult r;
+        Status s = RestoreObject(*store_, pack, ro, &r);
+        for (std::size_t k = i; k < j; ++k) {
+          const PackEntry& pe = entries[k];
+          const std::string out = (std::filesystem::path(out_dir) / pe.name).string();
+          Status fs = s;
+          if (fs.ok()) fs = CopyOutPackedFile(run_file, pe.offset - begin, pe, out);
+          nlohmann::json result;
+          if (fs.ok())
+            result = {{"output", out},          {"bytes", pe.length},
+                      {"pack", pack},           {"stripes_reconstructed", r.stripes_reconstructed},
+                      {"problems", r.problems}, {"sha256_checked", true}};
+          ctx.ItemDone(pe.name, fs, result, fs.ok() ? pe.length : 0);
+        }
+        std::remove(run_file.c_str());
+        i = j;
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Writes [at, at + pe.length) of `run_file` to `out`: a temporary beside
+  // it, SHA-256 checked against the pack index, fsynced, renamed, directory
+  // fsynced; then the archived mode and mtime. No partial output remains on
+  // failure.
+  Status CopyOutPackedFile(const std::string& run_file, std::uint64_t at, const PackEntry& pe,
+                           const std::string& out) {
+    Env* env = store_->env();
+    const std::string dir = std::filesystem::path(out).parent_path().string();
+    FLS_RETURN_IF_ERROR(env->CreateDirs(dir));
+    std::unique_ptr<RandomAccessFile> in;
+    FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(run_file, &in));
+    const std::string tmp = out + ".fls-restore-tmp";
+    std::unique_ptr<WritableFile> w;
+    FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &w));
+    Sha256 sha;
+    std::vector<std::uint8_t> buf(1 << 20);
+    Status s;
+    for (std::uint64_t done = 0; s.ok() && done < pe.length;) {
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), pe.length - done));
+      std::size_t got = 0;
+      s = in->Read(at + done, want, buf.data(), &got);
+      if (s.ok() && got != want)
+        s = Status::IOError("range restore of " + pe.pack + " came back short");
+      if (s.ok()) {
+        sha.Update(buf.data(), got);
+        s = w->Append(buf.data(), got);
+      }
+      done += got;
+    }
+    if (s.ok()) s = w->Sync();
+    if (s.ok()) s = w->Close();
+    if (s.ok()) {
+      const std::string got = sha.FinishHex();
+      if (got != pe.sha256)
+        s = Status::Corruption("'" + pe.name + "' from pack " + pe.pack + ": SHA-256 " + got +
+                               " differs from the index's " + pe.sha256);
+    }
+    if (s.ok()) s = env->RenameFile(tmp, out);
+    if (!s.ok()) {
+      env->RemoveFile(tmp);
+      return s;
+    }
+    FLS_RETURN_IF_ERROR(env->SyncDir(dir));
+    return env->SetFileModeAndTime(out, pe.mode, pe.mtime_ns);
+  }
+
+  Status VerifyOrRepair(const Job& job, JobContext& ctx) {
+    const bool repair = job.kind == "repair";
+    std::vector<CatalogEntry> entries;
+    // Object checked -> the item names it answers for (a pack answers for
+    // every requested file packed in it).
+    std::map<std::string, std::vector<std::string>> answers;
+    if (job.items.empty() && !job.spec.contains("objects")) {
+      Catalog c = store_->ReadCatalog();
+      entries = std::move(c.objects);
+      for (const auto& e : entries) answers[e.manifest.name].push_back(e.manifest.name);
+    } else {
+      Scratch scratch;
+      FLS_RETURN_IF_ERROR(scratch.status);
+      PackDirectory& packed = packs_;
+      FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
+      std::set<std::string> seen;
+      for (const std::string& name : job.items) {
+        // A packed file is checked (or healed) through its pack.
+        const PackEntry* pe = packed.Find(name);
+        const std::string object = pe ? pe->pack : name;
+        answers[object].push_back(name);
+        if (!seen.insert(object).second) continue;
+        CatalogEntry e;
+        Status s = store_->FindObject(object, &e);
+        if (s.ok())
+          entries.push_back(std::move(e));
+        else
+          ctx.ItemDone(name, s, nullptr, 0);
+      }
+    }
+    for (const CatalogEntry& e : entries) {
+      if (ctx.Cancelled()) return Status::Cancelled(job.kind + " job cancelled");
+      const std::string& name = e.manifest.name;
+      nlohmann::json result;
+      Status s;
+      if (repair) {
+        RepairOptions o;
+        o.backend = config_.backend;
+        RepairResult r;
+        s = RepairObject(*store_, e, o, &r);
+        if (s.ok())
+          result = {{"health_before", HealthName(r.before.health)},
+                    {"rebuilt", r.rebuilt},
+                    {"new_paths", r.new_paths},
+                    {"manifest_rewritten", r.manifest_rewritten}};
+      } else {
+        VerifyOptions o;
+        o.deep = job.spec.value("deep", false);
+        o.backend = config_.backend;
+        ObjectReport r;
+        s = VerifyObject(*store_, e, o, &r);
+        if (s.ok()) {
+          result = {{"health", HealthName(r.health)}, {"notes", r.notes}, {"deep", r.deep}};
+          if (r.health != Health::kHealthy) {
+            std::string why = HealthName(r.health);
+            for (const auto& n : r.notes) why += "; " + n;
+            s = r.health == Health::kDegraded ? Status::Corruption(why)
+                                              : Status::Unrecoverable(why);
+          }
+        }
+      }
+      if (name.rfind(kPackPrefix, 0) == 0) result["pack"] = name;
+      const auto& names = answers[name];
+      for (std::size_t i = 0; i < names.size(); ++i)
+        ctx.ItemDone(names[i], s, result, s.ok() && i == 0 ? e.manifest.size : 0);
+    }
+    return Status::Ok();
+  }
+
+  Status StoreStats(JobContext& ctx) {
+    Catalog c = store_->ReadCatalog();
+    std::uint64_t bytes = 0;
+    for (const auto& e : c.objects) bytes += e.manifest.size;
+    ctx.ItemDone("store", Status::Ok(),
+                 {{"objects", c.objects.size()},
+                  {"bytes", bytes},
+                  {"targets", store_->targets().size()},
+                  {"warnings", c.warnings}},
+                 0);
+    return Status::Ok();
+  }
+
+  void SetBackend(const std::string& b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!b.empty()) backend_ = b;
+  }
+
+  StoreConfig config_;
+  std::unique_ptr<Store> store_;
+  MatrixKind matrix_;
+  mutable std::mutex mu_;
+  std::string backend_;
+  PackDirectory packs_;  // packed files seen so far; refreshed per job
+};
+
+}  // namespace
+
+Status CreateDefaultExecutor(const StoreConfig& config, std::unique_ptr<JobExecutor>* executor) {
+  std::vector<Target> targets;
+  for (const auto& t : config.targets) {
+    FLS_RETURN_IF_ERROR(Env::Default()->CreateDirs(t.path).WithContext("store target"));
+    targets.push_back({t.path, t.domain});
+  }
+  std::unique_ptr<Store> store;
+  FLS_RETURN_IF_ERROR(Store::FromTargets(Env::Default(), std::move(targets), &store));
+  MatrixKind matrix;
+  FLS_RETURN_IF_ERROR(ParseMatrixKind(config.matrix, &matrix));
+  *executor = std::make_unique<ArchiveExecutor>(config, std::move(store), matrix);
+  return Status::Ok();
+}
+
+std::string ArchiveObjectName(const std::string& name_prefix, const std::string& resolved_path) {
+  std::size_t i = 0;
+  while (i < resolved_path.size() && resolved_path[i] == '/') ++i;
+  return name_prefix + resolved_path.substr(i);
+}
+
+}  // namespace fls::service

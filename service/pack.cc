@@ -1,0 +1,176 @@
+#include "service/pack.h"
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "fls/archive.h"
+#include "host/sha256.h"
+
+namespace fls::service {
+namespace {
+
+void PutU64(std::string* s, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint64_t GetU64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// Range-restores [offset, offset+length) of object `name` into memory.
+Status ReadObjectRange(const Store& store, const std::string& name, std::uint64_t offset,
+                       std::uint64_t length, const std::string& scratch, std::string* out) {
+  RestoreOptions o;
+  o.output = scratch;
+  o.has_range = true;
+  o.offset = offset;
+  o.length = length;
+  RestoreResult r;
+  FLS_RETURN_IF_ERROR(RestoreObject(store, name, o, &r));
+  std::ifstream in(scratch, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  std::remove(scratch.c_str());
+  if (out->size() != length)
+    return Status::IOError("range read of pack '" + name + "' returned " +
+                           std::to_string(out->size()) + " bytes, not " + std::to_string(length));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WritePackFile(const std::vector<std::string>& paths, const std::vector<std::string>& names,
+                     const std::string& out_path, std::vector<PackEntry>* entries) {
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::IOError("cannot create pack file '" + out_path + "'");
+  entries->clear();
+  nlohmann::json files = nlohmann::json::array();
+  std::uint64_t offset = 0;
+  std::vector<char> buf(1 << 20);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    struct stat st;
+    if (::stat(paths[i].c_str(), &st) != 0)
+      return Status::NotFound("'" + paths[i] + "': " + std::strerror(errno));
+    std::ifstream in(paths[i], std::ios::binary);
+    if (!in) return Status::IOError("cannot open '" + paths[i] + "'");
+    Sha256 sha;
+    std::uint64_t length = 0;
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const std::streamsize got = in.gcount();
+      if (got <= 0) break;
+      sha.Update(buf.data(), static_cast<std::size_t>(got));
+      out.write(buf.data(), got);
+      length += static_cast<std::uint64_t>(got);
+    }
+    if (in.bad()) return Status::IOError("cannot read '" + paths[i] + "'");
+    PackEntry e;
+    e.name = names[i];
+    e.offset = offset;
+    e.length = length;
+    e.sha256 = sha.FinishHex();
+    e.mode = st.st_mode & 07777;
+    e.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    files.push_back({{"name", e.name},
+                     {"offset", e.offset},
+                     {"length", e.length},
+                     {"sha256", e.sha256},
+                     {"mode", e.mode},
+                     {"mtime_ns", e.mtime_ns}});
+    offset += length;
+    entries->push_back(std::move(e));
+  }
+  std::string tail = nlohmann::json{{"format", "fls-pack/1"}, {"files", files}}.dump();
+  const std::uint64_t index_len = tail.size();
+  PutU64(&tail, index_len);
+  tail.append(kPackMagic, 8);
+  out.write(tail.data(), static_cast<std::streamsize>(tail.size()));
+  out.close();
+  if (!out) return Status::IOError("cannot write pack file '" + out_path + "'");
+  return Status::Ok();
+}
+
+Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std::string& pack,
+                     std::vector<PackEntry>* entries, std::uint64_t* needed) {
+  *needed = 0;
+  entries->clear();
+  if (tail.size() < 16 || pack_size < 16)
+    return Status::Corruption("pack '" + pack + "' is shorter than its trailer");
+  const char* t = tail.data() + tail.size() - 16;
+  if (std::memcmp(t + 8, kPackMagic, 8) != 0)
+    return Status::Corruption("pack '" + pack + "' has no FLSPACK1 trailer");
+  const std::uint64_t index_len = GetU64(t);
+  if (index_len > pack_size - 16)
+    return Status::Corruption("pack '" + pack + "' index length " + std::to_string(index_len) +
+                              " exceeds the pack");
+  if (tail.size() < index_len + 16) {
+    *needed = index_len + 16;
+    return Status::Ok();
+  }
+  const std::string text = tail.substr(tail.size() - 16 - index_len, index_len);
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "fls-pack/1" ||
+      !j.contains("files") || !j["files"].is_array())
+    return Status::Corruption("pack '" + pack + "' has a malformed index");
+  const std::uint64_t data_end = pack_size - 16 - index_len;
+  try {
+    for (const auto& f : j["files"]) {
+      PackEntry e;
+      e.pack = pack;
+      e.name = f.at("name").get<std::string>();
+      e.offset = f.at("offset").get<std::uint64_t>();
+      e.length = f.at("length").get<std::uint64_t>();
+      e.sha256 = f.at("sha256").get<std::string>();
+      e.mode = f.at("mode").get<std::uint32_t>();
+      e.mtime_ns = f.at("mtime_ns").get<std::int64_t>();
+      if (e.offset > data_end || e.length > data_end - e.offset)
+        return Status::Corruption("pack '" + pack + "' index entry '" + e.name +
+                                  "' lies outside the pack's data");
+      entries->push_back(std::move(e));
+    }
+  } catch (const std::exception& ex) {
+    return Status::Corruption("pack '" + pack + "' index: " + ex.what());
+  }
+  return Status::Ok();
+}
+
+Status PackDirectory::Refresh(const Store& store, const std::string& scratch_dir) {
+  warnings_.clear();
+  const Catalog c = store.ReadCatalog();
+  int n = 0;
+  for (const CatalogEntry& e : c.objects) {
+    const Manifest& m = e.manifest;
+    if (m.name.rfind(kPackPrefix, 0) != 0 || loaded_.count(m.name)) continue;
+    const std::string scratch = scratch_dir + "/index-" + std::to_string(n++);
+    std::uint64_t want = std::min<std::uint64_t>(m.size, 64 << 10), needed = 0;
+    std::vector<PackEntry> entries;
+    Status s;
+    for (int round = 0; round < 2; ++round) {
+      std::string tail;
+      s = ReadObjectRange(store, m.name, m.size - want, want, scratch, &tail);
+      if (s.ok()) s = ParsePackTail(tail, m.size, m.name, &entries, &needed);
+      if (!s.ok() || needed == 0) break;
+      want = needed;
+    }
+    if (!s.ok()) {
+      warnings_.push_back(s.ToString());
+      continue;
+    }
+    for (const auto& pe : entries) by_name_[pe.name] = pe;
+    loaded_.insert(m.name);
+  }
+  return Status::Ok();
+}
+
+const PackEntry* PackDirectory::Find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &it->second;
+}
+
+}  // namespace fls::service

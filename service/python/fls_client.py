@@ -1,0 +1,184 @@
+"""fls_client: a Python client of the fls job service (pyzmq).
+
+The wire protocol is specified in docs/PROTOCOL.md. Each call sends one
+request on a DEALER socket:
+
+    [b""] [b"FLS-CLIENT/1"] [VERB] [JSON body]
+
+and waits for the reply [b""] [b"FLS-CLIENT/1"] [b"OK" | b"ERROR"] [JSON].
+On a timeout the socket is closed and reopened ("lazy pirate"), so a late
+reply is never mistaken for the answer to the next request.
+
+    from fls_client import Client
+    with Client("tcp://127.0.0.1:5555") as c:
+        job = c.submit_archive(["/data/photos"])
+        print(c.wait(job)["state"])
+
+A Client is not thread-safe: use one per thread.
+"""
+
+import json
+import os
+import time
+
+import zmq
+
+PROTOCOL = b"FLS-CLIENT/1"
+FINISHED = ("done", "failed", "cancelled")
+
+
+class ServiceError(Exception):
+    """The service answered ERROR; .code is the error code (docs/PROTOCOL.md)."""
+
+    def __init__(self, code, message):
+        super().__init__("%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+class Timeout(Exception):
+    """No reply within the timeout (service down, or CurveZMQ keys refused)."""
+
+
+class Client:
+    def __init__(self, endpoint="tcp://127.0.0.1:5555", timeout_ms=10000,
+                 server_key=None, public_key=None, secret_key=None):
+        """server_key/public_key/secret_key: Z85 CurveZMQ keys when the
+        service runs with security.curve (see `fls keygen`)."""
+        self.endpoint = endpoint
+        self.timeout_ms = timeout_ms
+        self._curve = (server_key, public_key, secret_key)
+        self._ctx = zmq.Context.instance()
+        self._sock = None
+
+    def _connect(self):
+        s = self._ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        server_key, public_key, secret_key = self._curve
+        if server_key:
+            if not (public_key and secret_key):
+                public_key, secret_key = zmq.curve_keypair()
+            s.curve_serverkey = _b(server_key)
+            s.curve_publickey = _b(public_key)
+            s.curve_secretkey = _b(secret_key)
+        s.connect(self.endpoint)
+        self._sock = s
+
+    def close(self):
+        if self._sock is not None:
+            self._sock.close(0)
+            self._sock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def call(self, verb, body=None, timeout_ms=None):
+        """Sends one request; returns the reply body (a dict) or raises
+        ServiceError / Timeout."""
+        if self._sock is None:
+            self._connect()
+        payload = json.dumps(body or {}).encode()
+        self._sock.send_multipart([b"", PROTOCOL, verb.encode(), payload])
+        timeout = self.timeout_ms if timeout_ms is None else timeout_ms
+        if not self._sock.poll(timeout, zmq.POLLIN):
+            self.close()
+            raise Timeout("no reply from %s within %d ms" % (self.endpoint, timeout))
+        frames = self._sock.recv_multipart()
+        if len(frames) != 4 or frames[0] != b"" or frames[1] != PROTOCOL:
+            raise ServiceError("bad_reply", "malformed reply: %r" % frames[:3])
+        reply = json.loads(frames[3])
+        if frames[2] == b"OK":
+            return reply
+        raise ServiceError(reply.get("code", "?"), reply.get("message", ""))
+
+    # One method per verb.
+    def ping(self):
+        return self.call("PING")
+
+    def stats(self):
+        return self.call("STATS")
+
+    def submit(self, body):
+        return self.call("SUBMIT", body)["job_id"]
+
+    def submit_archive(self, paths, name_prefix=None, k=None, m=None):
+        body = {"kind": "archive", "paths": [os.path.abspath(p) for p in paths]}
+        if name_prefix:
+            body["name_prefix"] = name_prefix
+        if k:
+            body["k"] = k
+        if m:
+            body["m"] = m
+        return self.submit(body)
+
+    def submit_restore(self, objects, output):
+        return self.submit({"kind": "restore", "objects": list(objects),
+                            "output": os.path.abspath(output)})
+
+    def submit_verify(self, objects=None, deep=False):
+        body = {"kind": "verify", "deep": deep}
+        if objects:
+            body["objects"] = list(objects)
+        return self.submit(body)
+
+    def submit_repair(self, objects=None):
+        body = {"kind": "repair"}
+        if objects:
+            body["objects"] = list(objects)
+        return self.submit(body)
+
+    def status(self, job_id, files=False):
+        return self.call("STATUS", {"job_id": job_id, "files": files})
+
+    def list(self, state=None, limit=100):
+        body = {"limit": limit}
+        if state:
+            body["state"] = state
+        return self.call("LIST", body)["jobs"]
+
+    def cancel(self, job_id):
+        return self.call("CANCEL", {"job_id": job_id})
+
+    def close_job(self, job_id):
+        return self.call("CLOSE", {"job_id": job_id})
+
+    def wait(self, job_id, timeout_s=600, poll_s=0.05, files=False):
+        """Polls STATUS until the job is done, failed or cancelled."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = self.status(job_id, files=files)
+            if st["state"] in FINISHED:
+                return st
+            if time.monotonic() > deadline:
+                raise Timeout("job %d still %s after %s s" % (job_id, st["state"], timeout_s))
+            time.sleep(poll_s)
+
+
+def object_name(path, name_prefix=""):
+    """The object name the service gives an archived file (see PROTOCOL.md)."""
+    return name_prefix + os.path.realpath(path).lstrip("/")
+
+
+def _b(s):
+    return s.encode() if isinstance(s, str) else s
+
+
+def subscribe(endpoint="tcp://127.0.0.1:5557", job_id=None):
+    """A SUB socket on the progress events; recv_event(sock) reads one."""
+    s = zmq.Context.instance().socket(zmq.SUB)
+    s.setsockopt(zmq.SUBSCRIBE, b"FLS-EVENT/1")
+    s.connect(endpoint)
+    return s
+
+
+def recv_event(sock, timeout_ms=1000):
+    """(topic, body) of the next event, or None after timeout_ms."""
+    if not sock.poll(timeout_ms, zmq.POLLIN):
+        return None
+    frames = sock.recv_multipart()
+    if len(frames) != 3 or frames[0] != b"FLS-EVENT/1":
+        return None
+    return frames[1].decode(), json.loads(frames[2])

@@ -1,0 +1,357 @@
+// End-to-end tests of the job service: real `fls serve` and `fls worker`
+// processes on loopback, driven through the wire protocol.
+#include "tests/service/service_harness.h"
+
+#include <zmq.hpp>
+
+#include "service/protocol.h"
+#include "service/zmq_util.h"
+
+namespace fls::service::testing {
+namespace {
+
+TEST(ServiceE2E, ArchiveThenRestoreIsBitExact) {
+  ServiceHarness h;
+  h.Start();
+  std::map<std::string, std::string> files;
+  files[h.src() + "/empty"] = "";
+  files[h.src() + "/one"] = "x";
+  files[h.src() + "/big.bin"] = RandomString(3 * 256 * 1024 + 17, 1);  // several stripes
+  for (const auto& [p, b] : files) WriteFile(p, b);
+  auto dir_files = h.MakeFiles("dir", 5, 5000, 2);
+  const std::int64_t id = h.Submit(
+      {{"kind", "archive"},
+       {"paths", {h.src() + "/empty", h.src() + "/one", h.src() + "/big.bin", h.src() + "/dir"}}});
+  ASSERT_GT(id, 0);
+  Json r = h.WaitJob(id, 60000, true);
+  ASSERT_EQ(r["state"], "done") << r.dump();
+  EXPECT_EQ(r["items_total"], 8);
+  EXPECT_EQ(r["items_done"], 8);
+  for (const auto& item : r["items"]) {
+    EXPECT_EQ(item["state"], "done");
+    EXPECT_EQ(item["result"]["object"], item["name"].get<std::string>().substr(1));
+    // Files under 64 KiB go into a pack; big.bin is an object of its own.
+    EXPECT_EQ(item["result"].contains("pack"), item["name"] != h.src() + "/big.bin") << item.dump();
+  }
+  files.insert(dir_files.begin(), dir_files.end());
+  h.ExpectRestoresBitExact(files, "r1");
+
+  // The CLI client: submit --wait, jobs, job, stats.
+  WriteFile(h.src() + "/cli.txt", "through the command line\n");
+  std::string out;
+  ASSERT_EQ(RunFls({"submit", "archive", h.src() + "/cli.txt", "--endpoint", h.client_endpoint(),
+                    "--wait", "--json"},
+                   &out),
+            0)
+      << out;
+  EXPECT_EQ(Json::parse(out)["state"], "done") << out;
+  ASSERT_EQ(RunFls({"jobs", "--endpoint", h.client_endpoint(), "--json"}, &out), 0) << out;
+  EXPECT_GE(Json::parse(out)["jobs"].size(), 3u);
+  ASSERT_EQ(RunFls({"stats", "--endpoint", h.client_endpoint(), "--json"}, &out), 0) << out;
+  Json stats = Json::parse(out);
+  EXPECT_EQ(stats["jobs"]["done"], 3);
+  EXPECT_EQ(stats["workers"], 2);
+  EXPECT_EQ(stats["queue_depth"], 0);
+  EXPECT_FALSE(stats["backends"].empty()) << out;
+  // Verify (deep) of everything finds every object healthy.
+  const std::int64_t v = h.Submit({{"kind", "verify"}, {"deep", true}});
+  Json vr = h.WaitJob(v, 60000, true);
+  EXPECT_EQ(vr["state"], "done") << vr.dump();
+  // big.bin on its own; the small files in packs of at most 16.
+  EXPECT_EQ(vr["items_done"], vr["items_total"]);
+  EXPECT_GE(vr["items_done"].get<int>(), 3);
+  int packs = 0;
+  for (const auto& item : vr["items"]) {
+    EXPECT_EQ(item["result"]["health"], "healthy") << item.dump();
+    packs += item["name"].get<std::string>().rfind("fls-pack/", 0) == 0;
+  }
+  EXPECT_EQ(packs, vr["items_done"].get<int>() - 1);
+  // Re-archiving the same bytes under the same names is safe: done, nothing new.
+  const std::int64_t again = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/dir"}}});
+  Json ar = h.WaitJob(again, 60000, true);
+  EXPECT_EQ(ar["state"], "done") << ar.dump();
+  for (const auto& item : ar["items"]) EXPECT_EQ(item["result"]["already_archived"], true);
+}
+
+// Sends raw frames on a DEALER and returns the reply frames (empty on timeout).
+std::vector<std::string> RawCall(zmq::socket_t& s, const std::vector<std::string>& frames) {
+  if (!SendFrames(s, frames)) return {};
+  zmq::pollitem_t item = {static_cast<void*>(s), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(5000));
+  std::vector<std::string> reply;
+  if (item.revents & ZMQ_POLLIN) RecvFrames(s, &reply);
+  return reply;
+}
+
+TEST(ServiceE2E, MalformedMessagesGetErrorRepliesAndPingStillAnswers) {
+  ServiceHarness h;  // max_message_bytes 64K
+  h.Start();
+  fs::create_directories(h.dir() + "/outside");
+  WriteFile(h.dir() + "/outside/secret", "s");
+  fs::create_symlink(h.dir() + "/outside/secret", h.src() + "/link-out");
+  WriteFile(h.src() + "/ok", "ok");
+  const std::string P(kClientProtocol);
+  struct Case {
+    std::vector<std::string> frames;
+    std::string code;
+  };
+  const std::vector<Case> corpus = {
+      {{""}, errc::kBadFrames},
+      {{"", P}, errc::kBadFrames},
+      {{"", P, "PING", "{}", "x", "y"}, errc::kBadFrames},
+      {{"", "FLS-CLIENT/9", "PING", "{}"}, errc::kBadProtocol},
+      {{"", "GET / HTTP/1.1", "PING"}, errc::kBadProtocol},
+      {{"", P, "DESTROY", "{}"}, errc::kUnknownVerb},
+      {{"", P, "SUBMIT", "{\"kind\":"}, errc::kBadJson},
+      {{"", P, "SUBMIT", "\"just a string\""}, errc::kBadJson},
+      {{"", P, "SUBMIT", std::string(100000, '{')}, errc::kTooLarge},
+      {{"", P, "STATUS", "{\"job_id\": 18446744073709551615}"}, errc::kBadRequest},
+      {{"", P, "STATUS", "{\"job_id\": 424242}"}, errc::kNotFound},
+      {{"", P, "SUBMIT", "{\"kind\":\"archive\",\"paths\":[\"/etc/passwd\"]}"},
+       errc::kPathRejected},
+      {{"", P, "SUBMIT",
+        Json{{"kind", "archive"}, {"paths", {h.src() + "/../outside/secret"}}}.dump()},
+       errc::kPathRejected},
+      {{"", P, "SUBMIT", Json{{"kind", "archive"}, {"paths", {h.src() + "/link-out"}}}.dump()},
+       errc::kPathRejected},
+      {{"", P, "SUBMIT", Json{{"kind", "archive"}, {"paths", {"relative/path"}}}.dump()},
+       errc::kPathRejected},
+      {{"", P, "SUBMIT",
+        Json{{"kind", "restore"}, {"objects", {"../../etc/x"}}, {"output", h.out() + "/r"}}.dump()},
+       errc::kPathRejected},
+      {{"", P, "SUBMIT",
+        Json{{"kind", "restore"}, {"objects", {"a"}}, {"output", h.dir() + "/outside"}}.dump()},
+       errc::kPathRejected},
+      {{"", P, "SUBMIT", Json{{"kind", "archive"}, {"paths", Json::array()}}.dump()},
+       errc::kBadRequest},
+      {{"", P, "CLOSE", "{}"}, errc::kBadRequest},
+  };
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(h.client_endpoint());
+  for (const auto& c : corpus) {
+    std::vector<std::string> reply = RawCall(s, c.frames);
+    ASSERT_EQ(reply.size(), 4u) << "no well-formed reply to " << c.frames.size() << " frames";
+    EXPECT_EQ(reply[1], P);
+    EXPECT_EQ(reply[2], "ERROR");
+    Json body = Json::parse(reply[3]);
+    EXPECT_EQ(body["code"], c.code) << body.dump();
+    EXPECT_FALSE(body["message"].get<std::string>().empty());
+  }
+  // A message above the transport cap (4 x max_message_bytes) drops that
+  // connection; a new one is served.
+  SendFrames(s, {"", P, "SUBMIT", std::string(1 << 20, 'x')});
+  zmq::socket_t s2(ctx, zmq::socket_type::dealer);
+  s2.set(zmq::sockopt::linger, 0);
+  s2.connect(h.client_endpoint());
+  // Without the delimiter frame (a bare DEALER) it works as well.
+  std::vector<std::string> pong = RawCall(s2, {P, "PING", "{}"});
+  ASSERT_EQ(pong.size(), 3u);
+  EXPECT_EQ(pong[1], "OK");
+  // A misbehaving worker: malformed frames, wrong types in its bodies, results
+  // for jobs it does not hold. The broker drops them and goes on.
+  const std::string W(kWorkerProtocol);
+  zmq::socket_t bad_worker(ctx, zmq::socket_type::dealer);
+  bad_worker.set(zmq::sockopt::linger, 0);
+  bad_worker.connect(h.worker_endpoint());
+  for (const std::vector<std::string>& f : std::vector<std::vector<std::string>>{
+           {"", W, "READY", "{\"name\": 7}"},
+           {"", W, "READY", "{\"name\": \"evil\"}"},
+           {"", W, "PROGRESS", "{\"job_id\": \"x\", \"items\": 5}"},
+           {"", W, "PROGRESS",
+            "{\"job_id\": 1, \"attempt\": 1, \"items\": [{\"name\": \"a\", \"ok\": \"yes\"}]}"},
+           {"", W, "REPLY", "{\"job_id\": 99, \"attempt\": 1, \"status\": 3}"},
+           {"", W, "FROB"},
+           {"", "FLS-WORKER/0", "READY"},
+           {"x"},
+           {"", W, "HEARTBEAT", "not json"}})
+    SendFrames(bad_worker, f);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // And a normal client still gets PING and real work answered.
+  Json r = h.Call("PING", Json::object());
+  EXPECT_EQ(r["pong"], true);
+  const std::int64_t id = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/ok"}}});
+  EXPECT_EQ(h.WaitJob(id)["state"], "done");
+  EXPECT_TRUE(h.service().Running()) << "the service must still be running";
+}
+
+TEST(ServiceE2E, CancelQueuedAndRunningJobs) {
+  ServiceOptions o;
+  o.in_process_workers = 0;  // nothing runs until a worker process joins
+  ServiceHarness h(o);
+  h.Start();
+  auto files = h.MakeFiles("many", 150, 2000, 3);
+  const std::int64_t queued = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/many"}}});
+  Json st = h.Call("STATUS", {{"job_id", queued}});
+  EXPECT_EQ(st["state"], "queued");
+  Json c = h.Call("CANCEL", {{"job_id", queued}});
+  EXPECT_EQ(c["state"], "cancelled");
+  EXPECT_EQ(h.Call("STATUS", {{"job_id", queued}})["state"], "cancelled");
+  // Cancelling again is a conflict; closing it forgets it.
+  ServiceClient cl = h.Client();
+  Json err;
+  EXPECT_FALSE(cl.Call("CANCEL", {{"job_id", queued}}, 5000, &err).ok());
+  EXPECT_EQ(err["code"], errc::kConflict);
+  h.Call("CLOSE", {{"job_id", queued}});
+  EXPECT_EQ(cl.Call("STATUS", {{"job_id", queued}}, 5000, &err).code(), Status::Code::kNotFound);
+
+  const std::int64_t running = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/many"}}});
+  h.StartWorker("w1");
+  h.WaitUntil(running, [](const Json& j) { return j.value("items_done", 0) >= 2; });
+  h.Call("CANCEL", {{"job_id", running}});
+  Json r = h.WaitJob(running);
+  EXPECT_EQ(r["state"], "cancelled") << r.dump();
+  EXPECT_LT(r["items_done"].get<int>(), 150);
+  // The worker is free again and takes new work.
+  WriteFile(h.src() + "/after", "after");
+  const std::int64_t after = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/after"}}});
+  EXPECT_EQ(h.WaitJob(after)["state"], "done");
+}
+
+TEST(ServiceE2E, TwoClientsAtOnce) {
+  ServiceHarness h;
+  h.Start();
+  auto a = h.MakeFiles("a", 12, 40000, 4);
+  auto b = h.MakeFiles("b", 12, 40000, 5);
+  std::vector<Json> results(2);
+  auto run = [&](int i, const std::string& dir) {
+    ServiceClient c = h.Client();
+    Json r;
+    Status s = c.Call("SUBMIT", {{"kind", "archive"}, {"paths", {dir}}}, 10000, &r);
+    if (!s.ok()) return;
+    results[i] = h.WaitJob(r["job_id"].get<std::int64_t>());
+  };
+  std::thread t1(run, 0, h.src() + "/a"), t2(run, 1, h.src() + "/b");
+  t1.join();
+  t2.join();
+  EXPECT_EQ(results[0].value("state", ""), "done") << results[0].dump();
+  EXPECT_EQ(results[1].value("state", ""), "done") << results[1].dump();
+  a.insert(b.begin(), b.end());
+  h.ExpectRestoresBitExact(a, "both");
+}
+
+TEST(ServiceE2E, WorkerProcessBesideInProcessWorkers) {
+  ServiceOptions o;
+  o.in_process_workers = 1;
+  ServiceHarness h(o);
+  h.Start();
+  h.StartWorker("remote-1");
+  for (int i = 0; i < 200; ++i) {
+    if (h.Call("STATS", Json::object()).value("workers", 0) == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(h.Call("STATS", Json::object())["workers"], 2);
+  std::vector<std::int64_t> ids;
+  std::map<std::string, std::string> all;
+  for (int j = 0; j < 6; ++j) {
+    auto f = h.MakeFiles("set" + std::to_string(j), 4, 30000, 10 + j);
+    all.insert(f.begin(), f.end());
+    ids.push_back(
+        h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/set" + std::to_string(j)}}}));
+  }
+  std::set<std::string> workers;
+  for (auto id : ids) {
+    Json r = h.WaitJob(id);
+    EXPECT_EQ(r["state"], "done") << r.dump();
+    workers.insert(r.value("worker", std::string()));
+  }
+  EXPECT_TRUE(workers.count("remote-1")) << "no job ran on the worker process";
+  EXPECT_EQ(workers.size(), 2u);
+  h.ExpectRestoresBitExact(all, "mixed");
+}
+
+TEST(ServiceE2E, WorkerKilledMidJobCompletesOnAnother) {
+  ServiceOptions o;
+  o.in_process_workers = 0;
+  ServiceHarness h(o);
+  h.Start();
+  auto files = h.MakeFiles("job", 120, 3000, 6);
+  Child& w1 = h.StartWorker("doomed");
+  const std::int64_t id = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/job"}}});
+  h.WaitUntil(id, [](const Json& j) { return j.value("items_done", 0) >= 1; });
+  w1.Kill(SIGKILL);
+  h.StartWorker("rescuer");
+  Json r = h.WaitJob(id, 120000, true);
+  ASSERT_EQ(r["state"], "done") << r.dump();
+  EXPECT_GE(r["attempt"].get<int>(), 2);
+  EXPECT_EQ(r["worker"], "rescuer");
+  EXPECT_EQ(r["items_done"], 120);
+  h.ExpectRestoresBitExact(files, "rescued");
+}
+
+TEST(ServiceE2E, BadConfigFailsAtStartNamingTheKey) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/bad.yaml", "store:\n  targets: [" + dir +
+                                   "/t]\n  k: 4\n  m: two\nroots: {source: [" + dir + "]}\n");
+  std::string out;
+  EXPECT_EQ(RunFls({"serve", "--config", dir + "/bad.yaml"}, &out, 20000), 2) << out;
+  EXPECT_NE(out.find("bad.yaml:4:6: key 'store.m'"), std::string::npos) << out;
+  WriteFile(dir + "/bad2.yaml", "store:\n  targets: [" + dir + "/t]\nroots: {source: [" + dir +
+                                    "]}\nservice:\n  hartbeat_ms: 5\n");
+  EXPECT_EQ(RunFls({"serve", "--config", dir + "/bad2.yaml"}, &out, 20000), 2) << out;
+  EXPECT_NE(out.find("key 'service.hartbeat_ms': unknown key"), std::string::npos) << out;
+  EXPECT_NE(RunFls({"serve", "--config", dir + "/missing.yaml"}, &out, 20000), 0);
+  EXPECT_NE(out.find("missing.yaml"), std::string::npos) << out;
+  fs::remove_all(dir);
+}
+
+TEST(ServiceE2E, CurveClientWithoutTheRightKeyIsRefused) {
+  std::string server_pub, server_sec, good_pub, good_sec, bad_pub, bad_sec;
+  ASSERT_TRUE(GenerateCurveKeyPair(&server_pub, &server_sec).ok());
+  ASSERT_TRUE(GenerateCurveKeyPair(&good_pub, &good_sec).ok());
+  ASSERT_TRUE(GenerateCurveKeyPair(&bad_pub, &bad_sec).ok());
+  ServiceOptions o;
+  o.extra_yaml = "security:\n  curve:\n    server_public_key: \"" + server_pub +
+                 "\"\n    server_secret_key: \"" + server_sec + "\"\n    authorized_keys: [\"" +
+                 good_pub + "\"]\n";
+  ServiceHarness h(o);
+  CurveClientKeys good{server_pub, good_pub, good_sec};
+  h.Start(good);
+  Json r;
+  {
+    ServiceClient c = h.Client(good);
+    ASSERT_TRUE(c.Call("PING", Json::object(), 5000, &r).ok());
+    EXPECT_EQ(r["pong"], true);
+  }
+  // A key the service does not know, no key at all, or the wrong server key:
+  // the handshake is refused and no request gets through.
+  for (const CurveClientKeys& k :
+       {CurveClientKeys{server_pub, bad_pub, bad_sec}, CurveClientKeys{},
+        CurveClientKeys{server_pub, "", ""}, CurveClientKeys{bad_pub, good_pub, good_sec}}) {
+    ServiceClient c = h.Client(k);
+    Status s = c.Call("PING", Json::object(), 1000, &r);
+    EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  }
+  EXPECT_NE(ReadFile(h.dir() + "/serve.log").find("is not authorized"), std::string::npos);
+  // Work flows for the authorized client (in-process workers need no key).
+  WriteFile(h.src() + "/secret-ok", "curve");
+  ServiceClient c = h.Client(good);
+  ASSERT_TRUE(
+      c.Call("SUBMIT", {{"kind", "archive"}, {"paths", {h.src() + "/secret-ok"}}}, 5000, &r).ok());
+  const std::int64_t id = r["job_id"];
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_TRUE(c.Call("STATUS", {{"job_id", id}}, 5000, &r).ok());
+    if (r["state"] == "done") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(r["state"], "done") << r.dump();
+  // A remote worker with an authorized key joins; one without is refused.
+  const std::string keyfile = h.dir() + "/worker.key";
+  WriteFile(keyfile, "public_key: \"" + good_pub + "\"\nsecret_key: \"" + good_sec + "\"\n");
+  h.StartWorker("keyed", {"--server-key", server_pub, "--key-file", keyfile});
+  h.StartWorker("keyless", {"--server-key", server_pub});
+  int workers = 0;
+  for (int i = 0; i < 200 && workers < 3; ++i) {
+    ASSERT_TRUE(c.Call("STATS", Json::object(), 5000, &r).ok());
+    workers = r["workers"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(workers, 3);  // 2 in-process + "keyed"
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(c.Call("STATS", Json::object(), 5000, &r).ok());
+  EXPECT_EQ(r["workers"], 3) << "the worker without an authorized key got in";
+}
+
+}  // namespace
+}  // namespace fls::service::testing
