@@ -327,16 +327,18 @@ void AddRestore(CLI::App& app, int& exit_code) {
   });
 }
 
-// The catalogue entries named (all when `names` is empty).
-Status Select(const Store& store, const std::vector<std::string>& names,
-              std::vector<CatalogEntry>* out, std::vector<std::string>* warnings) {
-  Catalog c = store.ReadCatalog();
-  *warnings = c.warnings;
-  if (names.empty()) {
+// Opens the store and picks the catalogue entries named in the positional
+// arguments (all when none is named), printing the catalogue's warnings.
+Status OpenAndSelect(const char* cmd, CommonArgs* a, std::unique_ptr<Store>* store,
+                     std::vector<CatalogEntry>* out) {
+  FLS_RETURN_IF_ERROR(OpenStore(a, 0, store));
+  Catalog c = (*store)->ReadCatalog();
+  for (const auto& w : c.warnings) std::fprintf(stderr, "fls %s: warning: %s\n", cmd, w.c_str());
+  if (a->positional.empty()) {
     *out = std::move(c.objects);
     return Status::Ok();
   }
-  for (const std::string& n : names) {
+  for (const std::string& n : a->positional) {
     bool found = false;
     for (const CatalogEntry& e : c.objects) {
       if (e.manifest.name == n) {
@@ -365,15 +367,12 @@ void AddVerify(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE] [NAME...]");
   cmd->callback([a, deep, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
     std::vector<CatalogEntry> entries;
-    std::vector<std::string> warnings;
-    if (s.ok()) s = Select(*store, a->positional, &entries, &warnings);
+    Status s = OpenAndSelect("verify", a.get(), &store, &entries);
     if (!s.ok()) {
       exit_code = Fail("verify", s);
       return;
     }
-    for (const auto& w : warnings) std::fprintf(stderr, "fls verify: warning: %s\n", w.c_str());
     exit_code = kExitOk;
     int healthy = 0, degraded = 0, lost = 0;
     for (const CatalogEntry& e : entries) {
@@ -412,15 +411,12 @@ void AddRepair(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE] [NAME...]");
   cmd->callback([a, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
     std::vector<CatalogEntry> entries;
-    std::vector<std::string> warnings;
-    if (s.ok()) s = Select(*store, a->positional, &entries, &warnings);
+    Status s = OpenAndSelect("repair", a.get(), &store, &entries);
     if (!s.ok()) {
       exit_code = Fail("repair", s);
       return;
     }
-    for (const auto& w : warnings) std::fprintf(stderr, "fls repair: warning: %s\n", w.c_str());
     exit_code = kExitOk;
     for (const CatalogEntry& e : entries) {
       ProgressBar bar(*a, "repair " + e.manifest.name);
