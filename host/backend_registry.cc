@@ -5,6 +5,10 @@
 
 #include "fallback/isal_backend.h"
 #include "fallback/reference_backend.h"
+#include "host/cuda_cpu_backend.h"
+#ifdef FLS_HAVE_CUDA
+#include "host/cuda/cuda_backend.h"
+#endif
 
 namespace fls {
 namespace {
@@ -38,11 +42,39 @@ Status MakeIsal(std::shared_ptr<const Codec> codec, const BackendProfile& profil
   return Status::Ok();
 }
 
+bool CudaCpuUsable(std::string* detail) {
+  *detail = "CPU execution of the CUDA kernel source (for testing)";
+  return true;
+}
+
+Status MakeCudaCpu(std::shared_ptr<const Codec> codec, const BackendProfile& profile,
+                   std::unique_ptr<Backend>* backend) {
+  CudaCpuOptions options;
+  options.threads = profile.threads;
+  *backend = std::make_unique<CudaCpuBackend>(std::move(codec), options);
+  return Status::Ok();
+}
+
+#ifdef FLS_HAVE_CUDA
+Status MakeCuda(std::shared_ptr<const Codec> codec, const BackendProfile& profile,
+                std::unique_ptr<Backend>* backend) {
+  CudaBackendOptions options;
+  options.staging_threads = profile.threads;
+  return CreateCudaBackend(std::move(codec), options, backend);
+}
+#endif
+
 // In `auto` preference order.
 const std::vector<Entry>& Entries() {
   static const std::vector<Entry> entries = {
+#ifdef FLS_HAVE_CUDA
+      {"cuda", true, ProbeCudaDevice, MakeCuda, nullptr},
+#else
+      {"cuda", false, nullptr, nullptr, "built without CUDA (FLS_CUDA=OFF or nvcc not found)"},
+#endif
       {"isal", true, AlwaysUsable, MakeIsal, nullptr},
       {"reference", true, AlwaysUsable, MakeReference, nullptr},
+      {"cuda-cpu", true, CudaCpuUsable, MakeCudaCpu, nullptr},
   };
   return entries;
 }
