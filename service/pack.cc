@@ -115,8 +115,11 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
   }
   const std::string text = tail.substr(tail.size() - 16 - index_len, index_len);
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "fls-pack/1" ||
-      !j.contains("files") || !j["files"].is_array())
+  // Check the type before reading "format": json::value() throws when the
+  // key holds a non-string (found by fuzz/pack_index_fuzz).
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get_ref<const std::string&>() != "fls-pack/1" || !j.contains("files") ||
+      !j["files"].is_array())
     return Status::Corruption("pack '" + pack + "' has a malformed index");
   const std::uint64_t data_end = pack_size - 16 - index_len;
   try {

@@ -2,10 +2,13 @@
 // exact fault or input that exposed a bug, through the normal suite.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "archive_test_util.h"
 #include "fls/archive.h"
 #include "fls/fault_injection_env.h"
 #include "fls/manifest.h"
+#include "service/pack.h"
 
 namespace fls {
 namespace {
@@ -64,6 +67,33 @@ TEST(HardeningRegression, ManifestWithHugeNumberIsCorruptionNotACrash) {
   // The same inside an otherwise valid manifest's field.
   s = DecodeManifest("{\"format\": \"fls-manifest\", \"size\": 1e999999}", &m);
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+}
+
+// Found by fuzz/pack_index_fuzz: a pack index whose "format" is not a string
+// made json::value() throw outside the parser's try block, terminating the
+// service while it loaded the pack directory.
+TEST(HardeningRegression, PackIndexWithNonStringFormatIsCorruption) {
+  const std::string input = FuzzRegression("pack-index-format-not-string");
+  ASSERT_GT(input.size(), 8u);
+  // The fuzz target's input: 8 bytes of claimed pack size, then the tail.
+  std::uint64_t pack_size = 0;
+  std::memcpy(&pack_size, input.data(), 8);
+  const std::string tail = input.substr(8);
+  if (pack_size & 1) pack_size = tail.size() + (pack_size >> 40);
+  std::vector<service::PackEntry> entries;
+  std::uint64_t needed = 0;
+  Status s = service::ParsePackTail(tail, pack_size, "fls-pack/x", &entries, &needed);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  // Every non-string type in "format".
+  for (const char* format : {"[1]", "{}", "7", "null", "true"}) {
+    const std::string index = std::string("{\"format\":") + format + ",\"files\":[]}";
+    std::string t = index;
+    for (int i = 0; i < 8; ++i) t.push_back(static_cast<char>((index.size() >> (8 * i)) & 0xff));
+    t += "FLSPACK1";
+    s = service::ParsePackTail(t, t.size(), "fls-pack/x", &entries, &needed);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << format << ": " << s.ToString();
+    EXPECT_NE(s.message().find("malformed index"), std::string::npos) << s.ToString();
+  }
 }
 
 }  // namespace
