@@ -8,6 +8,7 @@
 #include "fls/archive.h"
 #include "fls/fault_injection_env.h"
 #include "fls/manifest.h"
+#include "service/config.h"
 #include "service/pack.h"
 
 namespace fls {
@@ -93,6 +94,35 @@ TEST(HardeningRegression, PackIndexWithNonStringFormatIsCorruption) {
     s = service::ParsePackTail(t, t.size(), "fls-pack/x", &entries, &needed);
     EXPECT_EQ(s.code(), Status::Code::kCorruption) << format << ": " << s.ToString();
     EXPECT_NE(s.message().find("malformed index"), std::string::npos) << s.ToString();
+  }
+}
+
+// Found by fuzz/protocol_fuzz: the store settings a worker receives in a
+// REQUEST converted a float (6.7e134) to uint64 with get<>(), which is
+// undefined behaviour, and truncated too-large integers into k and m.
+TEST(HardeningRegression, StoreSettingsRefuseFloatsAndOutOfRangeIntegers) {
+  const std::string input = FuzzRegression("store-json-float-as-integer");
+  ASSERT_FALSE(input.empty());
+  // The fuzz target's input: a selector byte, then the JSON.
+  const nlohmann::json j = nlohmann::json::parse(input.substr(1));
+  service::StoreConfig c;
+  Status s = service::StoreConfig::FromJson(j, &c);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("batch_max_bytes"), std::string::npos) << s.ToString();
+  service::StoreConfig good;
+  good.targets = {{"/t/0", "a"}};
+  ASSERT_TRUE(service::StoreConfig::FromJson(good.ToJson(), &c).ok());
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, nlohmann::json>>{{"k", 4294967306.0},
+                                                           {"k", 4294967306LL},
+                                                           {"m", -1},
+                                                           {"stripe_bytes", -5},
+                                                           {"pack_bytes", 1.5},
+                                                           {"batch_max_files", "7"}}) {
+    nlohmann::json bad = good.ToJson();
+    bad[key] = value;
+    s = service::StoreConfig::FromJson(bad, &c);
+    EXPECT_FALSE(s.ok()) << key << " = " << value.dump();
   }
 }
 
