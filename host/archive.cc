@@ -95,10 +95,10 @@ namespace {
 struct ArchiveSlot {
   std::uint64_t first = 0;
   std::size_t stripes = 0;
-  std::uint64_t bytes = 0;           // file bytes in this slot
-  std::vector<std::uint8_t> data;    // stripes * W
-  std::vector<std::uint8_t> parity;  // stripes * m * B
-  std::vector<std::uint32_t> crcs;   // stripes * (k + m)
+  std::uint64_t bytes = 0;          // file bytes in this slot
+  internal::AlignedBuffer data;     // stripes * W (page-aligned: see AlignedBuffer)
+  internal::AlignedBuffer parity;   // stripes * m * B
+  std::vector<std::uint32_t> crcs;  // stripes * (k + m)
   std::vector<const std::uint8_t*> data_ptrs;
   std::vector<std::uint8_t*> parity_ptrs;
 };
@@ -204,8 +204,8 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
     for (int i = 0; i < internal::kPipelineSlots && static_cast<std::uint64_t>(i) < mf.stripes;
          ++i) {
       auto s = std::make_unique<ArchiveSlot>();
-      s->data.resize(per * W);
-      s->parity.resize(per * m * B);
+      s->data = internal::AlignedBuffer(per * W);
+      s->parity = internal::AlignedBuffer(per * m * B);
       s->crcs.resize(per * n);
       s->data_ptrs.resize(per * k);
       s->parity_ptrs.resize(per * m);

@@ -1,8 +1,10 @@
 #include "host/object_io.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
 
 #include "fls/backend_registry.h"
 #include "fls/crc32c.h"
@@ -107,7 +109,7 @@ void ObjectReader::Open() {
     c.report.path = c.path;
     if (!s.ok()) {
       c.report.state = s.code() == Status::Code::kNotFound ? "missing" : "unreadable";
-      c.report.detail = s.message();
+      if (s.code() != Status::Code::kNotFound) c.report.detail = s.message();
       continue;
     }
     FileInfo info;
@@ -159,10 +161,23 @@ void ObjectReader::Open() {
   }
 }
 
+AlignedBuffer::AlignedBuffer(std::size_t n) : size_(n) {
+  void* p = nullptr;
+  if (::posix_memalign(&p, 4096, std::max<std::size_t>(n, 1)) != 0) throw std::bad_alloc();
+  ptr_.reset(static_cast<std::uint8_t*>(p));
+}
+
+void AlignedBuffer::Free::operator()(std::uint8_t* p) const { std::free(p); }
+
+// Records of blocks this large are read one by one into aligned slots.
+constexpr std::uint64_t kAlignedReadMinBlock = 64u << 10;
+
 void ObjectReader::Prepare(StripeBatch* b, std::size_t capacity) const {
   const int n = manifest_.k + manifest_.m;
-  b->buf.assign(n, {});
-  for (auto& v : b->buf) v.resize(capacity * (manifest_.block_size + kBlockCrcBytes));
+  const std::uint64_t rec = manifest_.block_size + kBlockCrcBytes;
+  b->stride = manifest_.block_size >= kAlignedReadMinBlock ? (rec + 4095) / 4096 * 4096 : rec;
+  b->buf.clear();
+  for (int i = 0; i < n; ++i) b->buf.emplace_back(capacity * b->stride);
   b->shards.assign(capacity * n, nullptr);
   b->reason.assign(capacity * n, kNotRead);
   b->loaded.assign(n, false);
@@ -180,11 +195,21 @@ void ObjectReader::LoadChunk(StripeBatch* b, int i) {
   }
   const ChunkHeader h = manifest_.HeaderFor(i);
   std::size_t got = 0;
-  Status st = c.file->Read(h.BlockOffset(b->first), b->stripes * rec, b->buf[i].data(), &got);
+  Status st;
+  if (b->stride == rec) {
+    st = c.file->Read(h.BlockOffset(b->first), b->stripes * rec, b->buf[i].data(), &got);
+  } else {
+    for (std::size_t s = 0; s < b->stripes && st.ok(); ++s) {
+      std::size_t one = 0;
+      st = c.file->Read(h.BlockOffset(b->first + s), rec, b->buf[i].data() + s * b->stride, &one);
+      got += one;
+      if (one < rec) break;
+    }
+  }
   b->got[i] = st.ok() ? got : 0;
   for (std::size_t s = 0; s < b->stripes; ++s) {
     std::uint8_t& why = b->reason[s * n + i];
-    const std::uint8_t* block = b->buf[i].data() + s * rec;
+    const std::uint8_t* block = b->buf[i].data() + s * b->stride;
     if (!st.ok()) {
       why = kReadError;
     } else if ((s + 1) * rec > got) {
@@ -257,7 +282,7 @@ namespace {
 
 struct RestoreSlot {
   StripeBatch batch;
-  std::vector<std::uint8_t> rebuilt;      // stripes * m blocks
+  AlignedBuffer rebuilt;                  // stripes * m blocks
   std::vector<const std::uint8_t*> data;  // stripes * k: where each data block is
 };
 
@@ -278,7 +303,7 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
   for (int i = 0; i < kPipelineSlots; ++i) {
     auto s = std::make_unique<RestoreSlot>();
     reader.Prepare(&s->batch, per);
-    s->rebuilt.resize(per * m * B);
+    s->rebuilt = AlignedBuffer(per * m * B);
     s->data.resize(per * k);
     slots.push_back(std::move(s));
   }

@@ -56,17 +56,38 @@ struct OpenedChunk {
   ChunkReport report;
 };
 
-// A batch of stripes read from the chunks: chunk i's records for stripes
-// [first, first + stripes) lie in buf[i] (block + CRC each); shard pointers
-// are null for blocks that are missing or fail their CRC.
+// A page-aligned byte buffer: the kernel copies into and out of the page
+// cache much faster from aligned addresses than from odd ones.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(std::size_t n);
+  std::uint8_t* data() { return ptr_.get(); }
+  const std::uint8_t* data() const { return ptr_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(std::uint8_t* p) const;
+  };
+  std::unique_ptr<std::uint8_t, Free> ptr_;
+  std::size_t size_ = 0;
+};
+
+// A batch of stripes read from the chunks: chunk i's record (block + CRC) of
+// stripe first + s lies at buf[i] + s * stride. Large blocks are read one
+// record at a time into page-aligned slots (stride rounded up to 4 KiB);
+// small ones in one read (stride = block + 4). Shard pointers are null for
+// blocks that are missing or fail their CRC.
 struct StripeBatch {
   std::uint64_t first = 0;
   std::size_t stripes = 0;
-  std::vector<std::vector<std::uint8_t>> buf;  // k + m, each capacity * (block + 4)
-  std::vector<const std::uint8_t*> shards;     // stripes * (k + m)
-  std::vector<std::uint8_t> reason;            // stripes * (k + m): why a block is bad
-  std::vector<bool> loaded;                    // chunk i read for this batch
-  std::vector<std::size_t> got;                // bytes read of chunk i
+  std::size_t stride = 0;
+  std::vector<AlignedBuffer> buf;           // k + m, each capacity * stride
+  std::vector<const std::uint8_t*> shards;  // stripes * (k + m)
+  std::vector<std::uint8_t> reason;         // stripes * (k + m): why a block is bad
+  std::vector<bool> loaded;                 // chunk i read for this batch
+  std::vector<std::size_t> got;             // record bytes of chunk i read (in order)
 };
 
 enum BadReason : std::uint8_t {

@@ -74,8 +74,13 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
     const std::size_t count =
         static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
     FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
-    for (int i = 0; i < n; ++i)
-      if (chunks[i].usable) whole[i] = Crc32c(batch.buf[i].data(), batch.got[i], whole[i]);
+    const std::uint64_t rec = B + kBlockCrcBytes;
+    for (int i = 0; i < n; ++i) {
+      if (!chunks[i].usable) continue;
+      for (std::size_t s = 0; s < count && s * rec < batch.got[i]; ++s)
+        whole[i] = Crc32c(batch.buf[i].data() + s * batch.stride,
+                          std::min<std::uint64_t>(rec, batch.got[i] - s * rec), whole[i]);
+    }
     if (opt.deep) {
       // Recompute parity for stripes whose data blocks are all good.
       std::vector<std::size_t> full;

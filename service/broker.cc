@@ -176,7 +176,16 @@ void Broker::HandleClient() {
       reply = ErrorReply(error);
     } else {
       bool ok = true;
-      nlohmann::json body = HandleRequest(request, &error, &ok);
+      nlohmann::json body;
+      try {
+        body = HandleRequest(request, &error, &ok);
+      } catch (const std::exception& e) {
+        // Validation should have caught it; never let a request take the
+        // service down.
+        ok = false;
+        error = {errc::kInternal, std::string("request failed: ") + e.what()};
+        spdlog::error("client {} request: {}", request.verb, e.what());
+      }
       reply = ok ? OkReply(body) : ErrorReply(error);
     }
     std::vector<std::string> out = {identity};
@@ -334,7 +343,6 @@ void Broker::HandleWorker(int si) {
   for (int n = 0; n < 1024 && RecvFrames(*worker_sockets_[si], &frames); ++n) {
     if (frames.size() < 2) continue;
     const std::string identity = frames[0];
-    const std::string key = WorkerKey(si, identity);
     WorkerMessage msg;
     ProtocolError err;
     std::vector<std::string> rest(frames.begin() + 1, frames.end());
@@ -342,6 +350,17 @@ void Broker::HandleWorker(int si) {
       spdlog::warn("dropped a malformed worker message: {}", err.message);
       continue;
     }
+    try {
+      HandleWorkerMessage(si, identity, msg);
+    } catch (const std::exception& e) {
+      spdlog::warn("dropped a worker {} message: {}", msg.command, e.what());
+    }
+  }
+}
+
+void Broker::HandleWorkerMessage(int si, const std::string& identity, const WorkerMessage& msg) {
+  const std::string key = WorkerKey(si, identity);
+  {
     auto it = workers_.find(key);
     if (msg.command == "READY") {
       if (it != workers_.end()) RemoveWorker(key, "announced itself again");
@@ -355,7 +374,7 @@ void Broker::HandleWorker(int si) {
       idle_.push_back(key);
       dispatch_needed_ = true;
       spdlog::info("worker {} ready ({} workers)", w.name, workers_.size());
-      continue;
+      return;
     }
     if (it == workers_.end()) {
       // Majordomo: a worker we do not know (we restarted, or it was declared
@@ -366,22 +385,22 @@ void Broker::HandleWorker(int si) {
         tmp.identity = identity;
         SendToWorker(tmp, "DISCONNECT", nlohmann::json::object());
       }
-      continue;
+      return;
     }
     WorkerInfo& w = it->second;
     w.expiry =
         Clock::now() + std::chrono::milliseconds(config_.heartbeat_ms * config_.heartbeat_liveness);
-    if (msg.command == "HEARTBEAT") continue;
+    if (msg.command == "HEARTBEAT") return;
     if (msg.command == "DISCONNECT") {
       RemoveWorker(key, "disconnected");
-      continue;
+      return;
     }
     const std::int64_t job_id = msg.body.value("job_id", std::int64_t{0});
     const int attempt = msg.body.value("attempt", 0);
     if (job_id != w.job_id || attempt != w.attempt || job_id == 0) {
       spdlog::warn("worker {}: {} for job {} attempt {}, which it does not hold; ignored", w.name,
                    msg.command, job_id, attempt);
-      continue;
+      return;
     }
     if (msg.command == "PROGRESS") {
       std::vector<Journal::ItemUpdate> updates;

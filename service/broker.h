@@ -57,6 +57,8 @@ class Broker {
 
   void HandleClient();
   void HandleWorker(int socket_index);
+  void HandleWorkerMessage(int socket_index, const std::string& identity,
+                           const WorkerMessage& message);
   void HandleZap();
   nlohmann::json HandleRequest(const ClientRequest& request, ProtocolError* error, bool* ok);
   bool Submit(const nlohmann::json& body, nlohmann::json* reply, ProtocolError* error);

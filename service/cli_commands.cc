@@ -10,6 +10,8 @@
 #include <memory>
 #include <thread>
 
+#include "bench/service_bench.h"
+#include "host/byte_size.h"
 #include "host/cli/commands.h"
 #include "service/client.h"
 #include "service/config.h"
@@ -398,6 +400,63 @@ void AddServiceCommands(CLI::App& app, int& exit_code, ExecutorFactory factory) 
                       v.value("seconds", 0.0), v.value("gbps", 0.0));
       }
       exit_code = cli::kExitOk;
+    });
+  }
+  // fls bench service (under the `bench` command registered before us)
+  CLI::App* bench = nullptr;
+  try {
+    bench = app.get_subcommand("bench");
+  } catch (const CLI::OptionNotFound&) {
+  }
+  if (bench) {
+    auto* cmd = bench->add_subcommand(
+        "service",
+        "Job service throughput: many files as one job vs one job per file, single small-file "
+        "latency, and one large file of the same total size (GB = 1e9 B of source data)");
+    struct Args {
+      bench::ServiceBenchOptions o;
+      std::string min_size = "4K", max_size = "1M";
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    cmd->add_option("--files", a->o.files, "Files in the batched job (default 10000)");
+    cmd->add_option("--min-size", a->min_size, "Smallest file (default 4K)");
+    cmd->add_option("--max-size", a->max_size, "Largest file (default 1M)");
+    cmd->add_option("--per-file-limit", a->o.per_file_limit,
+                    "per_file mode: at most this many one-file jobs (default 500)");
+    cmd->add_option("--single-jobs", a->o.single_jobs, "single_small mode: jobs (default 50)");
+    cmd->add_option("--workers", a->o.workers, "In-process workers (default 2)");
+    cmd->add_option("--backend", a->o.backend, "Codec backend (default auto)");
+    cmd->add_option("--dir", a->o.dir, "Scratch directory (default: new under /tmp)");
+    cmd->add_flag("--keep", a->o.keep, "Keep the scratch directory");
+    cmd->add_flag("--json", a->json, "One JSON object per line");
+    cmd->callback([a, &exit_code] {
+      spdlog::set_level(spdlog::level::warn);
+      Status s = ParseByteSize(a->min_size, &a->o.min_size).WithContext("--min-size");
+      if (s.ok()) s = ParseByteSize(a->max_size, &a->o.max_size).WithContext("--max-size");
+      if (s.ok() && !a->json)
+        std::printf("%-13s %7s %12s %9s %10s %8s %9s %9s\n", "mode", "files", "bytes", "seconds",
+                    "files/s", "GB/s", "p50 ms", "p99 ms");
+      if (s.ok())
+        s = bench::RunServiceBench(a->o, [&](const bench::ServiceBenchRow& r) {
+          if (a->json)
+            std::printf("%s\n", nlohmann::json{{"mode", r.mode},
+                                               {"files", r.files},
+                                               {"bytes", r.bytes},
+                                               {"seconds", r.seconds},
+                                               {"files_per_s", r.files_per_s},
+                                               {"gbps", r.gbps},
+                                               {"p50_ms", r.p50_ms},
+                                               {"p99_ms", r.p99_ms}}
+                                    .dump()
+                                    .c_str());
+          else
+            std::printf("%-13s %7d %12llu %9.3f %10.1f %8.3f %9.1f %9.1f\n", r.mode.c_str(),
+                        r.files, static_cast<unsigned long long>(r.bytes), r.seconds, r.files_per_s,
+                        r.gbps, r.p50_ms, r.p99_ms);
+          std::fflush(stdout);
+        });
+      exit_code = s.ok() ? cli::kExitOk : Fail("bench service", s);
     });
   }
   // fls keygen

@@ -32,14 +32,15 @@ struct StoreConfig {
   std::uint64_t stripe_bytes = 10u << 20;
   std::string matrix = "cauchy";
   std::string backend = "auto";
-  // Batching (design.md section 4): one backend batch holds at most this many
-  // bytes and files, and waits at most this long for more work.
+  // Batching (design.md section 4). batch_max_files caps the files of one
+  // pack; batch_max_bytes and batch_max_latency_ms are carried to workers but
+  // not used yet: the archive layer sizes its own backend batches per object.
   std::uint64_t batch_max_bytes = 64u << 20;
   int batch_max_files = 1024;
   int batch_max_latency_ms = 20;
-  // Files below this size are packed into pack objects of about pack_bytes.
+  // Files below this size are packed into pack objects of up to pack_bytes.
   std::uint64_t small_file_bytes = 1u << 20;
-  std::uint64_t pack_bytes = 64u << 20;
+  std::uint64_t pack_bytes = 256u << 20;
 
   nlohmann::json ToJson() const;
   static Status FromJson(const nlohmann::json& j, StoreConfig* out);

@@ -1,6 +1,9 @@
 // Journal: the durable record of every job the service accepted, in an
-// embedded SQLite database (WAL mode, synchronous=FULL, so a committed
-// transaction survives kill -9 and power loss).
+// embedded SQLite database in WAL mode. SUBMIT, CANCEL and CLOSE commit
+// with synchronous=FULL (fsynced before the client hears back: they survive
+// kill -9 and power loss); worker progress commits with NORMAL (survives
+// kill -9; power loss may roll back the last results, which a resumed job
+// recomputes without storing anything twice).
 //
 // A job moves queued -> running -> done | failed | cancelled; a running job
 // whose worker dies, or that was running when the service stopped, goes back

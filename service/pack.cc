@@ -144,14 +144,13 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
   return Status::Ok();
 }
 
-Status PackDirectory::Load(const Store& store, const std::string& scratch_dir) {
-  by_name_.clear();
+Status PackDirectory::Refresh(const Store& store, const std::string& scratch_dir) {
   warnings_.clear();
   const Catalog c = store.ReadCatalog();
   int n = 0;
   for (const CatalogEntry& e : c.objects) {
     const Manifest& m = e.manifest;
-    if (m.name.rfind(kPackPrefix, 0) != 0) continue;
+    if (m.name.rfind(kPackPrefix, 0) != 0 || loaded_.count(m.name)) continue;
     const std::string scratch = scratch_dir + "/index-" + std::to_string(n++);
     std::uint64_t want = std::min<std::uint64_t>(m.size, 64 << 10), needed = 0;
     std::vector<PackEntry> entries;
@@ -168,6 +167,7 @@ Status PackDirectory::Load(const Store& store, const std::string& scratch_dir) {
       continue;
     }
     for (const auto& pe : entries) by_name_[pe.name] = pe;
+    loaded_.insert(m.name);
   }
   return Status::Ok();
 }

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,16 +55,18 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
 // The packed files of a store, found by reading every pack's index.
 class PackDirectory {
  public:
-  // Reads the catalogue and the index of every pack object (range restores
-  // of each pack's tail into `scratch_dir`). Unreadable packs are skipped and
-  // named in `warnings`.
-  Status Load(const Store& store, const std::string& scratch_dir);
+  // Reads the catalogue and the index of every pack object not read before
+  // (range restores of each pack's tail into `scratch_dir`), so that a
+  // long-lived directory costs one catalogue read per call. Unreadable packs
+  // are skipped and named in `warnings`.
+  Status Refresh(const Store& store, const std::string& scratch_dir);
   const PackEntry* Find(const std::string& name) const;
   void Add(const PackEntry& e) { by_name_[e.name] = e; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   std::map<std::string, PackEntry> by_name_;
+  std::set<std::string> loaded_;  // pack objects whose index is in by_name_
   std::vector<std::string> warnings_;
 };
 

@@ -46,7 +46,8 @@ class RunningJob : public JobContext {
         finished_ = true;
       }
       Notify();
-      notify_.reset();  // closed on the thread that used it
+      std::lock_guard<std::mutex> lock(notify_mu_);
+      notify_.reset();
     });
   }
   void Cancel() { cancelled_ = true; }
@@ -68,7 +69,11 @@ class RunningJob : public JobContext {
 
  private:
   void Notify() {
-    // One PUSH socket per job thread: ZeroMQ sockets must not be shared.
+    // One PUSH socket per job; ItemDone may come from several executor
+    // threads at once, and a ZeroMQ socket must never be used by two threads
+    // at the same time: the mutex serialises them (and is the full memory
+    // barrier ZeroMQ asks for when a socket changes threads).
+    std::lock_guard<std::mutex> lock(notify_mu_);
     if (!notify_) {
       notify_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::push);
       notify_->set(zmq::sockopt::linger, 0);
@@ -87,7 +92,8 @@ class RunningJob : public JobContext {
   Status status_;
   double seconds_ = 0;
   std::thread thread_;
-  std::unique_ptr<zmq::socket_t> notify_;  // used on the job thread only
+  std::mutex notify_mu_;
+  std::unique_ptr<zmq::socket_t> notify_;  // guarded by notify_mu_
 };
 
 }  // namespace
@@ -243,7 +249,12 @@ Status Worker::Run(const std::atomic<bool>& stop) {
       }
     }
     if (Clock::now() >= next_heartbeat) {
-      if (--liveness <= 0) {
+      // While a job runs, a silent broker is more likely busy (an fsync of
+      // its journal behind our own writes) than dead; a broker that did die
+      // and restart answers our next heartbeat with DISCONNECT, and then we
+      // stop the job. So only an idle worker reconnects on silence.
+      if (running) liveness = std::max(liveness, 1);
+      if (!running && --liveness <= 0) {
         spdlog::warn("worker {}: broker silent for {} heartbeats; reconnecting in {} ms",
                      options_.name, options_.liveness, backoff_ms);
         abandon("broker silent");

@@ -2,10 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
 #include "archive_test_util.h"
 #include "fls/chunk_format.h"
 #include "fls/crc32c.h"
@@ -156,6 +159,52 @@ TEST(Manifest, RejectsDamageAndNamesTheField) {
     Manifest out;
     Status s = DecodeManifest(g, &out);
     if (g != text) EXPECT_FALSE(s.ok()) << seed;
+  }
+}
+
+// Well-formed JSON with a valid checksum but a bad field: the field is named.
+TEST(Manifest, BadFieldsBehindAValidChecksumAreNamed) {
+  auto reseal = [](nlohmann::json j) {
+    j.erase("checksum");
+    const std::string body = j.dump();
+    char crc[9];
+    std::snprintf(crc, sizeof crc, "%08x", Crc32c(body.data(), body.size()));
+    j["checksum"] = crc;
+    return j.dump();
+  };
+  const nlohmann::json good = nlohmann::json::parse(EncodeManifest(SampleManifest()));
+  Manifest m;
+  ASSERT_TRUE(DecodeManifest(reseal(good), &m).ok());
+  struct Case {
+    const char* what;
+    std::function<void(nlohmann::json&)> edit;
+    const char* expect;
+  };
+  const std::vector<Case> cases = {
+      {"k as string", [](nlohmann::json& j) { j["k"] = "2"; }, "'k'"},
+      {"k huge", [](nlohmann::json& j) { j["k"] = 4294967298ull; }, "'k' is out of range"},
+      {"size negative", [](nlohmann::json& j) { j["size"] = -1; }, "'size'"},
+      {"no sha256", [](nlohmann::json& j) { j.erase("sha256"); }, "missing field 'sha256'"},
+      {"short sha256", [](nlohmann::json& j) { j["sha256"] = "abc"; }, "sha256"},
+      {"bad matrix", [](nlohmann::json& j) { j["matrix"] = "rs"; }, "'matrix'"},
+      {"chunks object", [](nlohmann::json& j) { j["chunks"] = nlohmann::json::object(); },
+       "'chunks'"},
+      {"chunk index", [](nlohmann::json& j) { j["chunks"][1]["index"] = 2; }, "chunks[1]"},
+      {"chunk file with /", [](nlohmann::json& j) { j["chunks"][0]["file"] = "../x"; },
+       "contains '/'"},
+      {"chunk crc", [](nlohmann::json& j) { j["chunks"][2]["crc32c"] = "xyz"; },
+       "chunks[2].crc32c"},
+      {"chunk bytes", [](nlohmann::json& j) { j["chunks"][2]["bytes"] = 5; }, "chunks[2].bytes"},
+      {"stripes", [](nlohmann::json& j) { j["stripes"] = 7; }, "stripe count"},
+      {"too few chunks", [](nlohmann::json& j) { j["chunks"].erase(2); }, "2 chunks listed"},
+      {"version", [](nlohmann::json& j) { j["format_version"] = 9; }, "format_version 9"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json j = good;
+    c.edit(j);
+    Status s = DecodeManifest(reseal(j), &m);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << c.what;
+    EXPECT_NE(s.message().find(c.expect), std::string::npos) << c.what << ": " << s.message();
   }
 }
 

@@ -6,7 +6,8 @@
 //   archive            vs  cp FILE + cp (first 40% of FILE), then sync both
 //   restore            vs  cp FILE, then sync
 //   restore-degraded   vs  cp FILE, then sync   (data chunks 0..3 deleted)
-// Every step starts after a global `sync`, so no step pays for the previous
+// Every step starts after a global `sync`; the order of fls and baseline
+// alternates between repetitions; so no step pays for the previous
 // one's writeback; each runs --repeat times and the medians are reported.
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -83,6 +85,7 @@ struct Row {
   double seconds = 0, baseline_seconds = 0;
   std::string baseline;
   int runs = 1;
+  std::vector<double> all, baseline_all;  // every run, in order
 };
 
 Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
@@ -93,6 +96,14 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
   const std::string dir = a.dir.empty() ? "fls-bench-e2e" : a.dir;
   const std::string work = JoinPath(dir, "fls-bench-e2e-" + std::to_string(getpid()));
   FLS_RETURN_IF_ERROR(env->CreateDirs(work));
+  // The work directory goes away however the run ends (unless --keep).
+  struct Cleanup {
+    std::string dir;
+    bool keep;
+    ~Cleanup() {
+      if (!keep) std::system(("rm -rf " + Quote(dir)).c_str());
+    }
+  } cleanup{work, a.keep};
   const std::string src = JoinPath(work, "sample.bin"), src40 = JoinPath(work, "sample40.bin");
   FLS_RETURN_IF_ERROR(WriteSample(env, src, size, 42));
   FLS_RETURN_IF_ERROR(Shell("head -c " + std::to_string(size * 4 / 10) + " " + Quote(src) + " > " +
@@ -127,9 +138,24 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     }
     std::unique_ptr<Store> store;
     FLS_RETURN_IF_ERROR(Store::FromTargets(env, targets, &store));
-    double secs = 0;
-    FLS_RETURN_IF_ERROR(baseline_copy(true, &secs));
-    base_s[0].push_back(secs);
+    // Odd repetitions run fls first, even ones the baseline first, so that
+    // neither side always inherits the other's page-cache state.
+    auto pair = [&](int op, const std::function<Status()>& fls_step) -> Status {
+      double secs = 0;
+      if (rep % 2 == 0) {
+        FLS_RETURN_IF_ERROR(baseline_copy(op == 0, &secs));
+        base_s[op].push_back(secs);
+      }
+      FLS_RETURN_IF_ERROR(settle());
+      const auto t0 = std::chrono::steady_clock::now();
+      FLS_RETURN_IF_ERROR(fls_step());
+      fls_s[op].push_back(Seconds(t0));
+      if (rep % 2 == 1) {
+        FLS_RETURN_IF_ERROR(baseline_copy(op == 0, &secs));
+        base_s[op].push_back(secs);
+      }
+      return Status::Ok();
+    };
     ArchiveOptions ao;
     ao.k = a.k;
     ao.m = a.m;
@@ -137,10 +163,7 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     ao.backend = a.backend;
     ao.name = "sample";
     ArchiveResult ar;
-    FLS_RETURN_IF_ERROR(settle());
-    auto t0 = std::chrono::steady_clock::now();
-    FLS_RETURN_IF_ERROR(ArchiveFile(*store, src, ao, &ar));
-    fls_s[0].push_back(Seconds(t0));
+    FLS_RETURN_IF_ERROR(pair(0, [&] { return ArchiveFile(*store, src, ao, &ar); }));
 
     const std::string out = JoinPath(work, "restored.bin");
     RestoreOptions ro;
@@ -151,17 +174,15 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
       if (op == 2)
         for (int i = 0; i < std::min(4, a.m); ++i)
           FLS_RETURN_IF_ERROR(env->RemoveFile(ar.manifest.chunks[i].path()));
-      FLS_RETURN_IF_ERROR(baseline_copy(false, &secs));
-      base_s[op].push_back(secs);
-      FLS_RETURN_IF_ERROR(settle());
-      t0 = std::chrono::steady_clock::now();
-      FLS_RETURN_IF_ERROR(RestoreObject(*store, "sample", ro, &rr));
-      fls_s[op].push_back(Seconds(t0));
+      FLS_RETURN_IF_ERROR(pair(op, [&] {
+        Status st = RestoreObject(*store, "sample", ro, &rr);
+        env->RemoveFile(out);
+        return st;
+      }));
       if (op == 2 && rr.stripes_reconstructed != ar.manifest.stripes)
         return Status::Internal("degraded restore rebuilt " +
                                 std::to_string(rr.stripes_reconstructed) +
                                 " stripes, expected all");
-      env->RemoveFile(out);
     }
   }
   auto median = [](std::vector<double> v) {
@@ -173,10 +194,11 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     r.seconds = median(fls_s[op]);
     r.baseline_seconds = median(base_s[op]);
     r.runs = a.repeat;
+    r.all = fls_s[op];
+    r.baseline_all = base_s[op];
     r.baseline = op == 0 ? "cp FILE + cp 40% of FILE, sync both" : "cp FILE, sync";
     rows->push_back(r);
   }
-  if (!a.keep) FLS_RETURN_IF_ERROR(Shell("rm -rf " + Quote(work)));
   return Status::Ok();
 }
 
@@ -215,6 +237,8 @@ void AddBenchE2eCommand(CLI::App& app, int& exit_code) {
                             {"ratio", r.seconds / r.baseline_seconds},
                             {"baseline", r.baseline},
                             {"runs", r.runs},
+                            {"seconds_all", r.all},
+                            {"baseline_seconds_all", r.baseline_all},
                             {"synced", {{"fls", true}, {"baseline", true}}}};
         std::printf("%s\n", j.dump().c_str());
       } else {

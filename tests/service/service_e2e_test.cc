@@ -149,6 +149,25 @@ TEST(ServiceE2E, MalformedMessagesGetErrorRepliesAndPingStillAnswers) {
   std::vector<std::string> pong = RawCall(s2, {P, "PING", "{}"});
   ASSERT_EQ(pong.size(), 3u);
   EXPECT_EQ(pong[1], "OK");
+  // A misbehaving worker: malformed frames, wrong types in its bodies, results
+  // for jobs it does not hold. The broker drops them and goes on.
+  const std::string W(kWorkerProtocol);
+  zmq::socket_t bad_worker(ctx, zmq::socket_type::dealer);
+  bad_worker.set(zmq::sockopt::linger, 0);
+  bad_worker.connect(h.worker_endpoint());
+  for (const std::vector<std::string>& f : std::vector<std::vector<std::string>>{
+           {"", W, "READY", "{\"name\": 7}"},
+           {"", W, "READY", "{\"name\": \"evil\"}"},
+           {"", W, "PROGRESS", "{\"job_id\": \"x\", \"items\": 5}"},
+           {"", W, "PROGRESS",
+            "{\"job_id\": 1, \"attempt\": 1, \"items\": [{\"name\": \"a\", \"ok\": \"yes\"}]}"},
+           {"", W, "REPLY", "{\"job_id\": 99, \"attempt\": 1, \"status\": 3}"},
+           {"", W, "FROB"},
+           {"", "FLS-WORKER/0", "READY"},
+           {"x"},
+           {"", W, "HEARTBEAT", "not json"}})
+    SendFrames(bad_worker, f);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // And a normal client still gets PING and real work answered.
   Json r = h.Call("PING", Json::object());
   EXPECT_EQ(r["pong"], true);

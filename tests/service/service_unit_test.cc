@@ -5,12 +5,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "service/config.h"
 #include "service/journal.h"
 #include "service/pack.h"
 #include "service/path_policy.h"
 #include "service/protocol.h"
+#include "tests/service/protocol_fuzz_entry.h"
 
 namespace fls::service {
 namespace {
@@ -391,3 +393,49 @@ TEST(Pack, WriteThenParseTheIndexAndRejectDamage) {
 
 }  // namespace
 }  // namespace fls::service
+
+namespace fls::service::testing {
+namespace {
+
+// The fuzz entry over a deterministic corpus: random bytes, and valid
+// messages with random bytes flipped, cut or appended. Any crash, hang or
+// escaped exception fails the test.
+TEST(ProtocolFuzzReplay, RandomAndMutatedInputs) {
+  std::mt19937_64 rng(2026);
+  const std::vector<std::string> seeds = {
+      std::string("\xff") + "FLS-CLIENT/1\xffSUBMIT\xff{\"kind\":\"archive\",\"paths\":[\"/a\"]}",
+      std::string("\xff") + "FLS-CLIENT/1\xffSTATUS\xff{\"job_id\":1,\"files\":true}",
+      std::string("\xff") +
+          "FLS-WORKER/1\xffPROGRESS\xff{\"job_id\":1,\"items\":[{\"name\":\"x\"}]}",
+      std::string("{\"format\":\"fls-pack/1\",\"files\":[{\"name\":\"a\",\"offset\":0,\"length\":0,"
+                  "\"sha256\":\"\",\"mode\":420,\"mtime_ns\":0}]}") +
+          std::string("\x6e\0\0\0\0\0\0\0", 8) + "FLSPACK1"};
+  for (int n = 0; n < 20000; ++n) {
+    std::string in;
+    if (n % 2 == 0) {
+      in.resize(rng() % 200);
+      for (auto& c : in) c = static_cast<char>(rng());
+    } else {
+      in = seeds[rng() % seeds.size()];
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits && !in.empty(); ++e) {
+        const std::size_t at = rng() % in.size();
+        switch (rng() % 3) {
+          case 0:
+            in[at] = static_cast<char>(rng());
+            break;
+          case 1:
+            in.resize(at);
+            break;
+          default:
+            in.insert(at, 1, static_cast<char>(rng()));
+        }
+      }
+    }
+    FuzzProtocolInput(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+  }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace fls::service::testing
