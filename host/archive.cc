@@ -71,6 +71,11 @@ Status CommitManifest(Env* env, const Manifest& mf, std::vector<std::string>* wr
     const std::string path = JoinPath(t, name);
     Status s = WriteFileDurably(env, path, text);
     if (!s.ok()) {
+      // The rename may have happened before the directory fsync failed: this
+      // copy is then in place. Generation names are never reused, so the
+      // file at `path` can only be ours; leaving it would make a rolled-back
+      // object visible.
+      env->RemoveFile(path);
       for (const std::string& p : *written) {
         env->RemoveFile(p);
         env->SyncDir(DirName(p));

@@ -9,6 +9,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -39,13 +42,30 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+namespace {
+
+// 32-bit FNV-1a of the host name: temporaries carry it so that cleanup on a
+// target shared by several hosts only judges the pids of its own host.
+std::uint32_t HostTag() {
+  static const std::uint32_t tag = [] {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) return 0u;
+    std::uint32_t h = 2166136261u;
+    for (const char* p = name; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 16777619u;
+    return h;
+  }();
+  return tag;
+}
+
+}  // namespace
+
 std::string TempPathFor(const std::string& final_path) {
   static std::atomic<std::uint64_t> counter{0};
   static const std::uint64_t salt = std::random_device{}();
   const std::uint64_t n = counter.fetch_add(1);
-  char suffix[64];
-  std::snprintf(suffix, sizeof suffix, ".tmp-%d-%llx-%llu", static_cast<int>(getpid()),
-                static_cast<unsigned long long>(salt & 0xffffff),
+  char suffix[80];
+  std::snprintf(suffix, sizeof suffix, ".tmp-%d-h%08x-%llx-%llu", static_cast<int>(getpid()),
+                static_cast<unsigned>(HostTag()), static_cast<unsigned long long>(salt & 0xffffff),
                 static_cast<unsigned long long>(n));
   return JoinPath(DirName(final_path), "." + BaseName(final_path) + suffix);
 }
@@ -255,6 +275,55 @@ Status ReadWholeFile(Env* env, const std::string& path, std::string* data, std::
   FLS_RETURN_IF_ERROR(f->Read(0, data->size(), data->data(), &got));
   data->resize(got);
   return Status::Ok();
+}
+
+bool TempWriterIsGone(std::string_view name) {
+  const auto at = name.rfind(".tmp-");
+  if (!IsTempName(name) || at == std::string_view::npos) return false;
+  std::string_view rest = name.substr(at + 5);
+  long long pid = 0;
+  std::size_t i = 0;
+  for (; i < rest.size() && i < 10 && rest[i] >= '0' && rest[i] <= '9'; ++i)
+    pid = pid * 10 + (rest[i] - '0');
+  if (i == 0 || pid <= 0 || pid > 0x7fffffff) return false;
+  // Only the new form "-h<8 hex host tag>-" names its host; without it the
+  // pid may belong to another host sharing the target.
+  if (rest.size() < i + 11 || rest.substr(i, 2) != "-h" || rest[i + 10] != '-') return false;
+  char tag[9] = {};
+  rest.copy(tag, 8, i + 2);
+  char* end = nullptr;
+  const unsigned long t = std::strtoul(tag, &end, 16);
+  if (end != tag + 8 || t != HostTag()) return false;
+  if (static_cast<pid_t>(pid) == ::getpid()) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+Status RemoveStaleTempFiles(Env* env, const std::string& dir, std::int64_t min_idle_ns,
+                            std::vector<std::string>* removed) {
+  std::vector<std::string> names;
+  FLS_RETURN_IF_ERROR(env->GetChildren(dir, &names));
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  Status first_error;
+  for (const std::string& name : names) {
+    if (!IsTempName(name)) continue;
+    const std::string path = JoinPath(dir, name);
+    bool stale = TempWriterIsGone(name);
+    if (!stale) {
+      FileInfo info;
+      if (!env->GetFileInfo(path, &info).ok() || info.is_directory) continue;
+      stale = now_ns - info.mtime_ns >= min_idle_ns;
+    }
+    if (!stale) continue;
+    Status s = env->RemoveFile(path);
+    if (s.ok()) {
+      if (removed != nullptr) removed->push_back(path);
+    } else if (s.code() != Status::Code::kNotFound && first_error.ok()) {
+      first_error = s;  // keep going: clean what can be cleaned
+    }
+  }
+  return first_error;
 }
 
 }  // namespace fls

@@ -184,7 +184,10 @@ Status DecodeManifest(std::string_view text, Manifest* out) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, but also out_of_range for a number too large for any
+    // type (found by fuzz/manifest_fuzz): a damaged manifest is corruption,
+    // never a terminate().
     return Status::Corruption(std::string("manifest: not valid JSON: ") + e.what());
   }
   if (!j.is_object()) return Status::Corruption("manifest: top level is not a JSON object");

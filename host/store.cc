@@ -100,6 +100,16 @@ Status Store::FromYamlFile(Env* env, const std::string& path, std::unique_ptr<St
   return s.ok() ? s : s.WithContext(path);
 }
 
+void Store::RemoveStaleTemporaries(std::vector<std::string>* removed,
+                                   std::vector<std::string>* warnings) const {
+  for (const Target& t : targets_) {
+    Status s = RemoveStaleTempFiles(env_, t.path, kStaleTempIdleNs, removed);
+    // A target that does not exist yet has nothing to clean.
+    if (!s.ok() && s.code() != Status::Code::kNotFound)
+      warnings->push_back("cleaning temporaries: " + s.ToString());
+  }
+}
+
 int Store::TargetIndex(const std::string& path) const {
   for (std::size_t i = 0; i < targets_.size(); ++i)
     if (targets_[i].path == path) return static_cast<int>(i);

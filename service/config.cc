@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "host/byte_size.h"
+#include "service/json_int.h"
 
 namespace fls::service {
 namespace {
@@ -345,16 +346,16 @@ Status StoreConfig::FromJson(const nlohmann::json& j, StoreConfig* out) {
     StoreConfig s;
     for (const auto& t : j.at("targets"))
       s.targets.push_back({t.at("path").get<std::string>(), t.at("domain").get<std::string>()});
-    s.k = j.at("k").get<int>();
-    s.m = j.at("m").get<int>();
-    s.stripe_bytes = j.at("stripe_bytes").get<std::uint64_t>();
+    s.k = JsonInt<int>(j.at("k"), "k");
+    s.m = JsonInt<int>(j.at("m"), "m");
+    s.stripe_bytes = JsonInt<std::uint64_t>(j.at("stripe_bytes"), "stripe_bytes");
     s.matrix = j.at("matrix").get<std::string>();
     s.backend = j.at("backend").get<std::string>();
-    s.batch_max_bytes = j.at("batch_max_bytes").get<std::uint64_t>();
-    s.batch_max_files = j.at("batch_max_files").get<int>();
-    s.batch_max_latency_ms = j.at("batch_max_latency_ms").get<int>();
-    s.small_file_bytes = j.at("small_file_bytes").get<std::uint64_t>();
-    s.pack_bytes = j.at("pack_bytes").get<std::uint64_t>();
+    s.batch_max_bytes = JsonInt<std::uint64_t>(j.at("batch_max_bytes"), "batch_max_bytes");
+    s.batch_max_files = JsonInt<int>(j.at("batch_max_files"), "batch_max_files");
+    s.batch_max_latency_ms = JsonInt<int>(j.at("batch_max_latency_ms"), "batch_max_latency_ms");
+    s.small_file_bytes = JsonInt<std::uint64_t>(j.at("small_file_bytes"), "small_file_bytes");
+    s.pack_bytes = JsonInt<std::uint64_t>(j.at("pack_bytes"), "pack_bytes");
     if (s.targets.empty() || s.k < 1 || s.m < 1 || s.k + s.m > 256)
       return Status::InvalidArgument("store settings: no targets or bad k/m");
     *out = std::move(s);

@@ -10,6 +10,8 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
 #include "fls/env.h"
@@ -441,6 +443,12 @@ Status CreateDefaultExecutor(const StoreConfig& config, std::unique_ptr<JobExecu
   }
   std::unique_ptr<Store> store;
   FLS_RETURN_IF_ERROR(Store::FromTargets(Env::Default(), std::move(targets), &store));
+  // Temporaries of a killed service or CLI go before this worker writes its
+  // own (a live writer's, this process's included, are kept).
+  std::vector<std::string> removed, warnings;
+  store->RemoveStaleTemporaries(&removed, &warnings);
+  for (const auto& w : warnings) spdlog::warn("store: {}", w);
+  if (!removed.empty()) spdlog::info("store: removed {} stale temporary file(s)", removed.size());
   MatrixKind matrix;
   FLS_RETURN_IF_ERROR(ParseMatrixKind(config.matrix, &matrix));
   *executor = std::make_unique<ArchiveExecutor>(config, std::move(store), matrix);

@@ -1,4 +1,5 @@
 #include "service/pack.h"
+#include "service/json_int.h"
 
 #include <sys/stat.h>
 
@@ -115,8 +116,11 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
   }
   const std::string text = tail.substr(tail.size() - 16 - index_len, index_len);
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "fls-pack/1" ||
-      !j.contains("files") || !j["files"].is_array())
+  // Check the type before reading "format": json::value() throws when the
+  // key holds a non-string (found by fuzz/pack_index_fuzz).
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get_ref<const std::string&>() != "fls-pack/1" || !j.contains("files") ||
+      !j["files"].is_array())
     return Status::Corruption("pack '" + pack + "' has a malformed index");
   const std::uint64_t data_end = pack_size - 16 - index_len;
   try {
@@ -124,11 +128,11 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
       PackEntry e;
       e.pack = pack;
       e.name = f.at("name").get<std::string>();
-      e.offset = f.at("offset").get<std::uint64_t>();
-      e.length = f.at("length").get<std::uint64_t>();
+      e.offset = JsonInt<std::uint64_t>(f.at("offset"), "offset");
+      e.length = JsonInt<std::uint64_t>(f.at("length"), "length");
       e.sha256 = f.at("sha256").get<std::string>();
-      e.mode = f.at("mode").get<std::uint32_t>();
-      e.mtime_ns = f.at("mtime_ns").get<std::int64_t>();
+      e.mode = JsonInt<std::uint32_t>(f.at("mode"), "mode");
+      e.mtime_ns = JsonInt<std::int64_t>(f.at("mtime_ns"), "mtime_ns");
       if (e.offset > data_end || e.length > data_end - e.offset)
         return Status::Corruption("pack '" + pack + "' index entry '" + e.name +
                                   "' lies outside the pack's data");

@@ -1,8 +1,11 @@
 #include "service/path_policy.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -20,10 +23,41 @@ Status RealPath(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
+// Control characters in a name would reach logs, `fls ls` and terminals
+// as-is (a newline forges a log line, an escape sequence drives a terminal).
+Status CheckControlCharacters(const std::string& path) {
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(path[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "0x%02x", c);
+      return Status::InvalidArgument("path '" + path.substr(0, i) +
+                                     "...' contains the control character " + code + " at byte " +
+                                     std::to_string(i));
+    }
+  }
+  return Status::Ok();
+}
+
+// A second hard link inside a root can make a file from outside the roots
+// (same filesystem) readable through a path inside them; realpath cannot see
+// it, so files with more than one link are refused.
+Status CheckSingleLink(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::NotFound("'" + path + "': " + std::strerror(errno));
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+    return Status::InvalidArgument("'" + path + "' has " + std::to_string(st.st_nlink) +
+                                   " hard links; files with several links are refused (one of "
+                                   "them may lie outside the source roots)");
+  return Status::Ok();
+}
+
 Status CheckLexical(const std::string& path) {
   if (path.empty()) return Status::InvalidArgument("empty path");
   if (path.find('\0') != std::string::npos)
     return Status::InvalidArgument("path contains a NUL byte");
+  FLS_RETURN_IF_ERROR(CheckControlCharacters(path));
   if (path[0] != '/')
     return Status::InvalidArgument("'" + path + "' is not absolute (clients send absolute paths)");
   for (const auto& part : fs::path(path))
@@ -66,6 +100,8 @@ Status PathPolicy::ResolveSource(const std::string& path, std::string* resolved)
   FLS_RETURN_IF_ERROR(RealPath(path, &real));
   for (const auto& root : sources_)
     if (IsUnder(real, root)) {
+      FLS_RETURN_IF_ERROR(CheckControlCharacters(real));
+      FLS_RETURN_IF_ERROR(CheckSingleLink(real));
       *resolved = real;
       return Status::Ok();
     }
@@ -122,7 +158,12 @@ Status PathPolicy::ExpandSource(const std::string& resolved, std::size_t max_fil
         if (fs::is_regular_file(target)) found.push_back(target);
         continue;
       }
-      if (e.is_regular_file()) found.push_back(e.path().string());
+      if (e.is_regular_file()) {
+        const std::string f = e.path().string();
+        FLS_RETURN_IF_ERROR(CheckControlCharacters(f));
+        if (e.hard_link_count(ec) > 1 || ec) FLS_RETURN_IF_ERROR(CheckSingleLink(f));
+        found.push_back(f);
+      }
       if (files->size() + found.size() > max_files) break;
     }
     std::sort(found.begin(), found.end());

@@ -1,4 +1,5 @@
 #include "service/worker.h"
+#include "service/json_int.h"
 
 #include <spdlog/spdlog.h>
 
@@ -202,8 +203,8 @@ Status Worker::Run(const std::atomic<bool>& stop) {
           StoreConfig store;
           Status s;
           try {
-            job.id = msg.body.at("job_id").get<std::int64_t>();
-            job.attempt = msg.body.at("attempt").get<int>();
+            job.id = JsonInt<std::int64_t>(msg.body.at("job_id"), "job_id");
+            job.attempt = JsonInt<int>(msg.body.at("attempt"), "attempt");
             job.kind = msg.body.at("kind").get<std::string>();
             job.spec = msg.body.at("spec");
             job.items = msg.body.at("items").get<std::vector<std::string>>();

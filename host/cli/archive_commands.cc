@@ -172,6 +172,14 @@ nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf) {
   return j;
 }
 
+// Writers clean up after writers that were killed: stale temporaries on the
+// targets go before this command writes its own.
+void CleanStaleTemporaries(const Store& store, const char* cmd) {
+  std::vector<std::string> removed, warnings;
+  store.RemoveStaleTemporaries(&removed, &warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "fls %s: warning: %s\n", cmd, w.c_str());
+}
+
 void AddArchive(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("archive", "Store files as k + m erasure-coded chunks");
   auto a = std::make_shared<CommonArgs>();
@@ -199,6 +207,7 @@ void AddArchive(CLI::App& app, int& exit_code) {
       exit_code = Fail("archive", s);
       return;
     }
+    CleanStaleTemporaries(*store, "archive");
     o->backend = a->backend;
     o->threads = a->threads;
     exit_code = kExitOk;
@@ -417,6 +426,7 @@ void AddRepair(CLI::App& app, int& exit_code) {
       exit_code = Fail("repair", s);
       return;
     }
+    CleanStaleTemporaries(*store, "repair");
     exit_code = kExitOk;
     for (const CatalogEntry& e : entries) {
       ProgressBar bar(*a, "repair " + e.manifest.name);

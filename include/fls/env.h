@@ -140,9 +140,26 @@ std::string JoinPath(const std::string& dir, const std::string& name);
 std::string TempPathFor(const std::string& final_path);
 bool IsTempName(std::string_view name);
 
+// True when temporary `name` was written by a process of this host that no
+// longer runs (the pid and host tag in the name; kill(pid, 0) says ESRCH).
+// False when in doubt: another host's, an old-format name, a live pid.
+bool TempWriterIsGone(std::string_view name);
+
+// Removes the temporaries in `dir` that no writer will finish: those whose
+// writer is gone (TempWriterIsGone), and any not modified for `min_idle_ns`
+// (a writer on another host sharing the target, or an old-format name).
+// Removing the temporary of a writer that is in fact still alive is safe: its
+// rename then fails and its command fails; nothing committed depends on a
+// temporary. `removed` (optional) gets the paths removed. The first removal
+// error is returned after trying every file.
+Status RemoveStaleTempFiles(Env* env, const std::string& dir, std::int64_t min_idle_ns,
+                            std::vector<std::string>* removed);
+
 // The durable write: `data` to a temporary name, fsync, rename over `path`,
-// fsync the directory. On failure the temporary is removed and `path` is
-// untouched (old content or absent).
+// fsync the directory. On failure the temporary is removed; `path` is
+// untouched (old content or absent) unless only the final directory fsync
+// failed: the rename has then happened, `path` holds the new data but is not
+// known to be durable, and a caller undoing the write must remove it.
 Status WriteFileDurably(Env* env, const std::string& path, std::string_view data);
 
 // Reads a whole (small) file.

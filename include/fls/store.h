@@ -81,6 +81,17 @@ class Store {
   // NotFound naming the object when no manifest of that name is found.
   Status FindObject(const std::string& name, CatalogEntry* entry) const;
 
+  // Start-up cleanup for writers (archive, repair, the service's jobs):
+  // removes from every target the temporaries that no writer will finish
+  // (RemoveStaleTempFiles with kStaleTempIdleNs). Problems (an unreadable
+  // target, a file that cannot be removed) go to `warnings`; `removed`
+  // (optional) gets the removed paths.
+  void RemoveStaleTemporaries(std::vector<std::string>* removed,
+                              std::vector<std::string>* warnings) const;
+  // A temporary untouched for an hour is stale even when its writer cannot be
+  // judged (another host sharing the target).
+  static constexpr std::int64_t kStaleTempIdleNs = 3600LL * 1000 * 1000 * 1000;
+
  private:
   Store(Env* env, std::vector<Target> targets) : env_(env), targets_(std::move(targets)) {}
   Env* env_;

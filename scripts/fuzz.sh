@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/, clang with ASan + UBSan) in their own
+# build directory and runs each against its seed corpus for a bounded time.
+#   bash scripts/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
+# New inputs found go to $FLS_FUZZ_BUILD_DIR/corpus/<target> (the committed
+# seeds in fuzz/corpus/ are only read). A crash stops the script with the
+# crashing input saved as $FLS_FUZZ_BUILD_DIR/crash-<target>-*; turn it into a
+# regression test in tests/ before fixing the parser.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+build=${FLS_FUZZ_BUILD_DIR:-build-fuzz}
+all=(chunk_header_fuzz manifest_fuzz store_config_fuzz service_config_fuzz protocol_fuzz
+     pack_index_fuzz)
+targets=("$@")
+((${#targets[@]})) || targets=("${all[@]}")
+jobs=${FLS_JOBS:-2}
+
+cmake -S . -B "$build" -DFLS_FUZZ=ON -DFLS_CUDA=OFF -DFLS_BUILD_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build "$build" -j"$jobs" --target "${targets[@]}"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for t in "${targets[@]}"; do
+  name=${t%_fuzz}
+  seeds=fuzz/corpus/$name
+  work=$build/corpus/$name
+  mkdir -p "$work"
+  dict=()
+  [ -f "fuzz/$name.dict" ] && dict=(-dict="fuzz/$name.dict")
+  echo "== $t: ${secs}s from $(ls "$seeds" | wc -l) seeds"
+  start=$(date +%s)
+  "$build/fuzz/$t" "$work" "$seeds" "${dict[@]}" -max_total_time="$secs" -max_len=65536 \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$build/crash-$t-" \
+    2>"$build/$t.log" || {
+    echo "FAIL: $t found a crash; log: $build/$t.log"
+    tail -n 60 "$build/$t.log"
+    exit 1
+  }
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/$t.log" | grep -o '[0-9]*$' || echo '?')
+  cov=$(grep -o 'cov: [0-9]*' "$build/$t.log" | tail -1 || true)
+  echo "   ok: $runs inputs in $(( $(date +%s) - start ))s, $cov, corpus $(ls "$work" | wc -l) files"
+done
