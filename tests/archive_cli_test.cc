@@ -13,21 +13,10 @@ namespace {
 using testing::ReadFile;
 using testing::TempDir;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out;
-};
+using testing::CmdResult;
 
 CmdResult Fls(const std::string& args) {
-  const std::string cmd = std::string(FLS_BINARY) + " " + args + " 2>&1";
-  CmdResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::Shell(std::string(FLS_BINARY) + " " + args);
 }
 
 class Cli : public ::testing::Test {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -92,6 +95,24 @@ inline std::vector<std::string> AllFiles(const std::string& root) {
   for (const auto& e : fs::recursive_directory_iterator(root))
     if (e.is_regular_file()) out.push_back(e.path().string());
   return out;
+}
+
+// The exit code and the merged stdout/stderr of a shell command.
+struct CmdResult {
+  int rc = -1;
+  std::string out;
+};
+
+inline CmdResult Shell(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace fls::testing

@@ -34,21 +34,10 @@ using testing::TempDir;
 using testing::WriteFile;
 using Clock = std::chrono::steady_clock;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out;
-};
+using testing::CmdResult;
 
 CmdResult Fls(const std::string& args) {
-  const std::string cmd = std::string(FLS_BINARY) + " " + args + " 2>&1";
-  CmdResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::Shell(std::string(FLS_BINARY) + " " + args);
 }
 
 // Runs `fls args...` (output to /dev/null) and SIGKILLs it after `kill_after`

@@ -25,21 +25,8 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out;
-};
-
-CmdResult Shell(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::CmdResult;
+using testing::Shell;
 
 CmdResult Fls(const std::string& args) { return Shell(std::string(FLS_BINARY) + " " + args); }
 
