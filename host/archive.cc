@@ -7,6 +7,7 @@
 
 #include "fls/codec.h"
 #include "fls/crc32c.h"
+#include "host/manifest_commit.h"
 #include "host/object_io.h"
 #include "host/pipeline.h"
 #include "host/sha256.h"
@@ -44,51 +45,6 @@ Status Sha256File(Env* env, const std::string& path, std::string* hex) {
   *hex = sha.FinishHex();
   return Status::Ok();
 }
-
-namespace internal {
-
-// Targets for manifest copies: every distinct target holding a chunk, then
-// other targets of the store until there are at least m + 1 (when it has them).
-std::vector<std::string> ManifestTargets(const Store& store, const Manifest& mf) {
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (const ManifestChunk& c : mf.chunks)
-    if (seen.insert(c.target).second) out.push_back(c.target);
-  for (const Target& t : store.targets()) {
-    if (static_cast<int>(out.size()) >= mf.m + 1) break;
-    FileInfo info;
-    if (!store.env()->GetFileInfo(t.path, &info).ok() || !info.is_directory) continue;
-    if (seen.insert(t.path).second) out.push_back(t.path);
-  }
-  return out;
-}
-
-// Writes the manifest copies; on failure removes the copies it wrote.
-Status CommitManifest(Env* env, const Manifest& mf, std::vector<std::string>* written) {
-  const std::string text = EncodeManifest(mf);
-  const std::string name = ManifestFileName(mf.id, mf.generation);
-  for (const std::string& t : mf.manifest_targets) {
-    const std::string path = JoinPath(t, name);
-    Status s = WriteFileDurably(env, path, text);
-    if (!s.ok()) {
-      // The rename may have happened before the directory fsync failed: this
-      // copy is then in place. Generation names are never reused, so the
-      // file at `path` can only be ours; leaving it would make a rolled-back
-      // object visible.
-      env->RemoveFile(path);
-      for (const std::string& p : *written) {
-        env->RemoveFile(p);
-        env->SyncDir(DirName(p));
-      }
-      written->clear();
-      return s.WithContext("writing manifest copy on target " + t);
-    }
-    written->push_back(path);
-  }
-  return Status::Ok();
-}
-
-}  // namespace internal
 
 namespace {
 

@@ -6,15 +6,11 @@
 #include "fls/archive.h"
 #include "fls/codec.h"
 #include "fls/crc32c.h"
+#include "host/manifest_commit.h"
 #include "host/object_io.h"
 #include "host/sha256.h"
 
 namespace fls {
-namespace internal {
-std::vector<std::string> ManifestTargets(const Store& store, const Manifest& mf);
-Status CommitManifest(Env* env, const Manifest& mf, std::vector<std::string>* written);
-}  // namespace internal
-
 namespace {
 
 void MarkBad(ChunkReport* r, std::uint64_t stripe, const std::string& state) {
