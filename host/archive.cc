@@ -298,6 +298,9 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   internal::ObjectReader reader(store, mf);
   reader.Open();
 
+  // A restore killed earlier left its temporary here; only this restore
+  // would ever look at it. Failing to remove it is not this restore's error.
+  RemoveDeadWritersTempsFor(env, opt.output, nullptr);
   const std::string tmp = TempPathFor(opt.output);
   std::unique_ptr<WritableFile> f;
   FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &f));

@@ -326,4 +326,26 @@ Status RemoveStaleTempFiles(Env* env, const std::string& dir, std::int64_t min_i
   return first_error;
 }
 
+Status RemoveDeadWritersTempsFor(Env* env, const std::string& final_path,
+                                 std::vector<std::string>* removed) {
+  const std::string dir = DirName(final_path);
+  const std::string prefix = "." + BaseName(final_path) + ".tmp-";
+  std::vector<std::string> names;
+  Status s = env->GetChildren(dir, &names);
+  if (s.code() == Status::Code::kNotFound) return Status::Ok();
+  FLS_RETURN_IF_ERROR(s);
+  Status first_error;
+  for (const std::string& name : names) {
+    if (name.rfind(prefix, 0) != 0 || !TempWriterIsGone(name)) continue;
+    const std::string path = JoinPath(dir, name);
+    Status r = env->RemoveFile(path);
+    if (r.ok()) {
+      if (removed != nullptr) removed->push_back(path);
+    } else if (r.code() != Status::Code::kNotFound && first_error.ok()) {
+      first_error = r;
+    }
+  }
+  return first_error;
+}
+
 }  // namespace fls

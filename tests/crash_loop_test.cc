@@ -1,10 +1,12 @@
-// Crash loops (design.md section 5): the real `fls archive` and `fls repair`
-// killed with SIGKILL at random points (fixed seed, bounded count), each run
-// checked against an expected-state record:
+// Crash loops (design.md section 5): the real `fls archive`, `fls repair` and
+// `fls restore` killed with SIGKILL at random points (fixed seed, bounded
+// count), each run checked against an expected-state record:
 //   - every acknowledged object (the command exited 0) restores bit-exact;
 //   - nothing half-written is visible: every listed object is complete
 //     (restores bit-exact to the bytes that were archived under its name);
-//   - temporaries of killed writers are gone after the next writer starts.
+//   - temporaries of killed writers are gone after the next writer starts;
+//   - a killed restore leaves the output as it was (absent, or the previous
+//     file), never a part of the new one.
 // Counts go to stdout ("crash-loop: ...") for docs/RELIABILITY.md.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -249,6 +251,51 @@ TEST_F(CrashLoop, RepairKilledAtRandomPoints) {
       "crash-loop: repair runs=%d killed=%d acknowledged=%d temporaries-left-by-kills=%d "
       "(calibration %lld us)\n",
       kRuns, killed_count, acked, temps_seen, static_cast<long long>(span.count()));
+  EXPECT_GT(killed_count, 0) << "no run was killed: the loop tested nothing";
+}
+
+TEST_F(CrashLoop, RestoreKilledAtRandomPoints) {
+  constexpr int kRuns = 12;
+  const std::string data = testing::RandomBytes((6 << 20) + 333, 77);
+  ArchiveOk("big", data);
+  // Degraded reads too: the restore reconstructs every stripe.
+  auto info = nlohmann::json::parse(Fls("info " + Store() + " big --json").out);
+  ASSERT_TRUE(std::filesystem::remove(info["chunks"][0]["path"].get<std::string>()));
+  const std::string out_dir = dir_ / "out";
+  std::filesystem::create_directories(out_dir);
+  const std::string out = out_dir + "/big.bin";
+  const auto t0 = Clock::now();
+  CmdResult r = Fls("restore -q " + Store() + " big -o " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto span = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
+  ASSERT_EQ(ReadFile(out), data);
+
+  std::mt19937_64 rng(1201);
+  int killed_count = 0, temps_seen = 0;
+  for (int i = 0; i < kRuns; ++i) {
+    // Half of the runs start with no output, half over the previous output.
+    const bool had_output = rng() % 2 == 0;
+    if (!had_output) std::filesystem::remove(out);
+    const auto after = std::chrono::microseconds(rng() % (span.count() * 3 / 2 + 1));
+    bool killed = false;
+    RunAndMaybeKill({"restore", "-q", "--store", dir_ / "store.yaml", "big", "-o", out}, after,
+                    &killed);
+    killed_count += killed;
+    temps_seen += CountTemps(out_dir);
+    // Killed or not, the output is absent or whole: never a part.
+    if (std::filesystem::exists(out))
+      EXPECT_EQ(ReadFile(out), data) << "run " << i << ": a partial output is visible";
+    else
+      EXPECT_FALSE(had_output) << "run " << i << ": the previous output was removed";
+    // The next restore into that directory removes what the killed one left.
+    r = Fls("restore -q " + Store() + " big -o " + out);
+    ASSERT_EQ(r.rc, 0) << "run " << i << ": " << r.out;
+    EXPECT_EQ(CountTemps(out_dir), 0) << "run " << i;
+    EXPECT_EQ(ReadFile(out), data) << "run " << i;
+  }
+  std::printf(
+      "crash-loop: restore runs=%d killed=%d temporaries-left-by-kills=%d (calibration %lld us)\n",
+      kRuns, killed_count, temps_seen, static_cast<long long>(span.count()));
   EXPECT_GT(killed_count, 0) << "no run was killed: the loop tested nothing";
 }
 

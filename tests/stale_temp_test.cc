@@ -105,6 +105,28 @@ TEST(StaleTemporaries, DeadWriterRemovedLiveAndForeignKept) {
   EXPECT_EQ(removed, std::vector<std::string>{live});
 }
 
+TEST(StaleTemporaries, RestoreOutputCleanupTouchesOnlyItsOwnDeadTemporaries) {
+  TempDir dir;
+  const std::string out = dir / "restored.bin";
+  const std::string dead = TempNameOfExitedChild(out);
+  const std::string dead_other_name = TempNameOfExitedChild(dir / "other.bin");
+  const std::string mine = TempPathFor(out);
+  std::string old_idle = dir / ".restored.bin.tmp-999998-abc-0";  // no host tag
+  for (const auto& p : {dead, dead_other_name, mine, old_idle}) WriteFile(p, "half");
+  SetMtime(old_idle, 7200);
+  WriteFile(out, "the user's previous output");
+
+  std::vector<std::string> removed;
+  ASSERT_TRUE(RemoveDeadWritersTempsFor(Env::Default(), out, &removed).ok());
+  EXPECT_EQ(removed, std::vector<std::string>{dead});
+  // Another output's temporary, a live writer's (this process), an old-format
+  // name (whose writer cannot be judged) and the output itself stay: an
+  // output directory is the user's, not fls's.
+  for (const auto& p : {dead_other_name, mine, old_idle, out})
+    EXPECT_TRUE(std::filesystem::exists(p)) << p;
+  EXPECT_TRUE(RemoveDeadWritersTempsFor(Env::Default(), dir / "no-such-dir/x", &removed).ok());
+}
+
 TEST(StaleTemporaries, StoreCleansEveryTargetAndReportsMissingNone) {
   TempDir dir;
   auto store = testing::MakeStore(dir.path(), 3);

@@ -155,6 +155,14 @@ bool TempWriterIsGone(std::string_view name);
 Status RemoveStaleTempFiles(Env* env, const std::string& dir, std::int64_t min_idle_ns,
                             std::vector<std::string>* removed);
 
+// Removes the temporaries fls left beside `final_path` (".<base>.tmp-...")
+// whose writer is gone from this host: what a killed restore leaves in its
+// output directory. Narrower than RemoveStaleTempFiles on purpose: an output
+// directory is the user's, so nothing else in it is touched, and no idle rule
+// applies. A missing directory is not an error.
+Status RemoveDeadWritersTempsFor(Env* env, const std::string& final_path,
+                                 std::vector<std::string>* removed);
+
 // The durable write: `data` to a temporary name, fsync, rename over `path`,
 // fsync the directory. On failure the temporary is removed; `path` is
 // untouched (old content or absent) unless only the final directory fsync
