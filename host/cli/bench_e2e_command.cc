@@ -9,6 +9,9 @@
 // Every step starts after a global `sync`; the order of fls and baseline
 // alternates between repetitions; so no step pays for the previous
 // one's writeback; each runs --repeat times and the medians are reported.
+// On a VM whose disk speed drifts from minute to minute, the median of the
+// per-repetition ratios (`pair_ratio_median`: each fls run over the baseline
+// run right beside it) is the steadier comparison, and is reported too.
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,7 +89,21 @@ struct Row {
   std::string baseline;
   int runs = 1;
   std::vector<double> all, baseline_all;  // every run, in order
+
+  // all[i] / baseline_all[i]: the two runs of one repetition, back to back.
+  std::vector<double> PairRatios() const {
+    std::vector<double> r;
+    for (std::size_t i = 0; i < all.size() && i < baseline_all.size(); ++i)
+      r.push_back(baseline_all[i] > 0 ? all[i] / baseline_all[i] : 0);
+    return r;
+  }
 };
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
   Env* env = Env::Default();
@@ -185,14 +202,10 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
                                 " stripes, expected all");
     }
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   for (int op = 0; op < 3; ++op) {
     Row r{ops[op], size};
-    r.seconds = median(fls_s[op]);
-    r.baseline_seconds = median(base_s[op]);
+    r.seconds = Median(fls_s[op]);
+    r.baseline_seconds = Median(base_s[op]);
     r.runs = a.repeat;
     r.all = fls_s[op];
     r.baseline_all = base_s[op];
@@ -224,8 +237,8 @@ void AddBenchE2eCommand(CLI::App& app, int& exit_code) {
     std::vector<Row> rows;
     Status s = RunE2e(*a, &rows);
     if (!a->json && !rows.empty())
-      std::printf("%-17s %12s %9s %8s %12s %7s  %s\n", "op", "bytes", "seconds", "GB/s",
-                  "baseline s", "ratio", "baseline");
+      std::printf("%-17s %12s %9s %8s %12s %7s %7s  %s\n", "op", "bytes", "seconds", "GB/s",
+                  "baseline s", "ratio", "pairs", "baseline");
     for (const Row& r : rows) {
       const double gbps = r.seconds > 0 ? r.bytes / r.seconds / 1e9 : 0;
       if (a->json) {
@@ -235,6 +248,8 @@ void AddBenchE2eCommand(CLI::App& app, int& exit_code) {
                             {"gbps", gbps},
                             {"baseline_seconds", r.baseline_seconds},
                             {"ratio", r.seconds / r.baseline_seconds},
+                            {"pair_ratios", r.PairRatios()},
+                            {"pair_ratio_median", Median(r.PairRatios())},
                             {"baseline", r.baseline},
                             {"runs", r.runs},
                             {"seconds_all", r.all},
@@ -242,9 +257,9 @@ void AddBenchE2eCommand(CLI::App& app, int& exit_code) {
                             {"synced", {{"fls", true}, {"baseline", true}}}};
         std::printf("%s\n", j.dump().c_str());
       } else {
-        std::printf("%-17s %12llu %9.3f %8.2f %12.3f %7.2f  %s\n", r.op.c_str(),
+        std::printf("%-17s %12llu %9.3f %8.2f %12.3f %7.2f %7.2f  %s\n", r.op.c_str(),
                     static_cast<unsigned long long>(r.bytes), r.seconds, gbps, r.baseline_seconds,
-                    r.seconds / r.baseline_seconds, r.baseline.c_str());
+                    r.seconds / r.baseline_seconds, Median(r.PairRatios()), r.baseline.c_str());
       }
     }
     if (!s.ok()) std::fprintf(stderr, "fls bench e2e: %s\n", s.ToString().c_str());
