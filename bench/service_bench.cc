@@ -154,6 +154,7 @@ Status RunServiceBench(const ServiceBenchOptions& o,
   cfg.max_files_per_job = std::max(o.files, 1000);
   cfg.max_message_bytes = 64u << 20;
   cfg.store.backend = o.backend;
+  if (o.stripe_bytes > 0) cfg.store.stripe_bytes = o.stripe_bytes;
   if (o.max_latency_ms >= 0) cfg.store.batch_max_latency_ms = o.max_latency_ms;
   if (o.files_in_flight > 0) cfg.store.batch_files_in_flight = o.files_in_flight;
   cfg.source_roots = {src};

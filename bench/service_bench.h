@@ -30,9 +30,10 @@ struct ServiceBenchOptions {
   int workers = 2;
   std::string dir;  // scratch directory (default: a new one under /tmp)
   std::string backend = "auto";
-  bool keep = false;        // keep the scratch directory
-  int max_latency_ms = -1;  // batch.max_latency_ms; -1: the config default
-  int files_in_flight = 0;  // batch.files_in_flight; 0: the config default
+  bool keep = false;               // keep the scratch directory
+  std::uint64_t stripe_bytes = 0;  // store.stripe; 0: the config default (10 MiB)
+  int max_latency_ms = -1;         // batch.max_latency_ms; -1: the config default
+  int files_in_flight = 0;         // batch.files_in_flight; 0: the config default
   bool compare_coalescing = false;
   int repeats = 2;  // compare_coalescing: rounds of (uncoalesced, coalesced)
 };
