@@ -119,6 +119,10 @@ Status RunServiceBench(const ServiceBenchOptions& o,
                        const std::function<void(const ServiceBenchRow&)>& emit) {
   if (o.files < 1 || o.min_size > o.max_size || o.per_file_limit < 1 || o.single_jobs < 1)
     return Status::InvalidArgument("bench service: bad --files / sizes / limits");
+  if (o.max_latency_ms > 60000 || o.files_in_flight < 0 || o.files_in_flight > 64 || o.repeats < 1)
+    return Status::InvalidArgument(
+        "bench service: --max-latency-ms above 60000, --files-in-flight outside 0-64, or "
+        "--repeats below 1");
   std::string dir = o.dir;
   if (dir.empty()) {
     char tmpl[] = "/tmp/fls-bench-service-XXXXXX";
@@ -146,36 +150,103 @@ Status RunServiceBench(const ServiceBenchOptions& o,
   ::sync();
 
   service::ServiceConfig cfg;
-  const int cp = FreePort(), wp = FreePort(), ep = FreePort();
-  cfg.client_endpoint = "tcp://127.0.0.1:" + std::to_string(cp);
-  cfg.worker_endpoint = "tcp://127.0.0.1:" + std::to_string(wp);
-  cfg.event_endpoint = "tcp://127.0.0.1:" + std::to_string(ep);
   cfg.in_process_workers = o.workers;
-  cfg.journal_path = dir + "/journal.sqlite";
   cfg.max_files_per_job = std::max(o.files, 1000);
   cfg.max_message_bytes = 64u << 20;
-  for (int i = 0; i < 14; ++i)
-    cfg.store.targets.push_back({dir + "/targets/t" + std::to_string(i), "d" + std::to_string(i)});
   cfg.store.backend = o.backend;
+  if (o.stripe_bytes > 0) cfg.store.stripe_bytes = o.stripe_bytes;
+  if (o.max_latency_ms >= 0) cfg.store.batch_max_latency_ms = o.max_latency_ms;
+  if (o.files_in_flight > 0) cfg.store.batch_files_in_flight = o.files_in_flight;
   cfg.source_roots = {src};
   cfg.output_roots = {dir + "/out"};
+  // A service with its own ports, journal and targets under dir/`store`.
   std::atomic<bool> stop{false}, ready{false};
   Status service_status;
-  std::thread service([&] {
-    service_status = service::RunService(cfg, service::CreateDefaultExecutor, stop, &ready);
-  });
-  auto finish = [&](Status s) {
+  std::thread service;
+  auto start_service = [&](const std::string& store) -> Status {
+    cfg.client_endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    cfg.worker_endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    cfg.event_endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    cfg.journal_path = dir + "/" + store + "-journal.sqlite";
+    cfg.store.targets.clear();
+    for (int i = 0; i < 14; ++i)
+      cfg.store.targets.push_back(
+          {dir + "/" + store + "/t" + std::to_string(i), "d" + std::to_string(i)});
+    stop = false;
+    ready = false;
+    service = std::thread([&] {
+      service_status = service::RunService(cfg, service::CreateDefaultExecutor, stop, &ready);
+    });
+    for (int i = 0; i < 200 && !ready; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!ready)
+      return Status::Internal("bench: the service did not start: " + service_status.ToString());
+    return Status::Ok();
+  };
+  auto stop_service = [&]() -> Status {
+    if (!service.joinable()) return Status::Ok();
     stop = true;
     service.join();
-    if (s.ok() && !service_status.ok()) s = service_status;
+    return service_status;
+  };
+  auto finish = [&](Status s) {
+    Status st = stop_service();
+    if (s.ok() && !st.ok()) s = st;
     if (!o.keep) fs::remove_all(dir);
     return s;
   };
-  for (int i = 0; i < 200 && !ready; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!ready)
-    return finish(
-        Status::Internal("bench: the service did not start: " + service_status.ToString()));
+  auto row = [&](const std::string& mode, int n, std::uint64_t bytes, double seconds,
+                 const std::vector<double>& lat_ms, const nlohmann::json& batching) {
+    ServiceBenchRow r;
+    r.mode = mode;
+    r.files = n;
+    r.bytes = bytes;
+    r.seconds = seconds;
+    r.files_per_s = seconds > 0 ? n / seconds : 0;
+    r.gbps = seconds > 0 ? bytes / seconds / 1e9 : 0;
+    r.p50_ms = Percentile(lat_ms, 0.50);
+    r.p99_ms = Percentile(lat_ms, 0.99);
+    if (batching.is_object()) {
+      r.backend_calls = batching.value("backend_calls", std::uint64_t{0});
+      r.files_per_call = batching.value("files_per_call", 0.0);
+    }
+    emit(r);
+  };
+  // One archive job of every file of src/many on a fresh service and store.
+  auto batched = [&](const std::string& mode, const std::string& store, bool stop_after) -> Status {
+    FLS_RETURN_IF_ERROR(start_service(store));
+    ServiceClient client(cfg.client_endpoint);
+    JobWatcher watcher(cfg.event_endpoint, &client);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the SUB connects
+    nlohmann::json r;
+    const auto t0 = Clock::now();
+    FLS_RETURN_IF_ERROR(client.Call(
+        "SUBMIT", {{"kind", "archive"}, {"paths", {src + "/many"}}, {"name_prefix", "batched/"}},
+        60000, &r));
+    const std::int64_t id = r["job_id"].get<std::int64_t>();
+    std::map<std::int64_t, Clock::time_point> ended;
+    FLS_RETURN_IF_ERROR(watcher.Wait({id}, &ended, 3600));
+    const double sec = std::chrono::duration<double>(ended[id] - t0).count();
+    nlohmann::json stats;
+    FLS_RETURN_IF_ERROR(client.Call("STATS", nlohmann::json::object(), 10000, &stats));
+    row(mode, o.files, total, sec, {sec * 1e3}, stats.value("batching", nlohmann::json::object()));
+    return stop_after ? stop_service() : Status::Ok();
+  };
+  if (o.compare_coalescing) {
+    const int latency = cfg.store.batch_max_latency_ms;
+    for (int rep = 0; rep < o.repeats; ++rep) {
+      cfg.store.batch_max_latency_ms = 0;
+      Status s = batched("uncoalesced", "off-" + std::to_string(rep), true);
+      cfg.store.batch_max_latency_ms = latency;
+      if (s.ok()) s = batched("coalesced", "on-" + std::to_string(rep), true);
+      if (!s.ok()) return finish(s);
+    }
+    return finish(Status::Ok());
+  }
+
+  // The other modes run on the same service and store after it.
+  Status started = batched("batched", "targets", false);
+  if (!started.ok()) return finish(started);
   ServiceClient client(cfg.client_endpoint);
   JobWatcher watcher(cfg.event_endpoint, &client);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the SUB connects
@@ -186,32 +257,6 @@ Status RunServiceBench(const ServiceBenchOptions& o,
     *id = r["job_id"].get<std::int64_t>();
     return Status::Ok();
   };
-  auto row = [&](const std::string& mode, int n, std::uint64_t bytes, double seconds,
-                 const std::vector<double>& lat_ms) {
-    ServiceBenchRow r;
-    r.mode = mode;
-    r.files = n;
-    r.bytes = bytes;
-    r.seconds = seconds;
-    r.files_per_s = seconds > 0 ? n / seconds : 0;
-    r.gbps = seconds > 0 ? bytes / seconds / 1e9 : 0;
-    r.p50_ms = Percentile(lat_ms, 0.50);
-    r.p99_ms = Percentile(lat_ms, 0.99);
-    emit(r);
-  };
-
-  // batched: one job with every file.
-  {
-    std::int64_t id = 0;
-    const auto t0 = Clock::now();
-    Status s =
-        submit({{"kind", "archive"}, {"paths", {src + "/many"}}, {"name_prefix", "batched/"}}, &id);
-    std::map<std::int64_t, Clock::time_point> ended;
-    if (s.ok()) s = watcher.Wait({id}, &ended, 3600);
-    if (!s.ok()) return finish(s);
-    const double sec = std::chrono::duration<double>(ended[id] - t0).count();
-    row("batched", o.files, total, sec, {sec * 1e3});
-  }
   // per_file: one job per file, all submitted at once.
   {
     const int n = std::min(o.files, o.per_file_limit);
@@ -237,7 +282,7 @@ Status RunServiceBench(const ServiceBenchOptions& o,
       last = std::max(last, ended[id]);
       lat.push_back(std::chrono::duration<double, std::milli>(ended[id] - started[id]).count());
     }
-    row("per_file", n, bytes, std::chrono::duration<double>(last - t0).count(), lat);
+    row("per_file", n, bytes, std::chrono::duration<double>(last - t0).count(), lat, {});
   }
   // single_small: one small job at a time.
   {
@@ -256,7 +301,7 @@ Status RunServiceBench(const ServiceBenchOptions& o,
       lat.push_back(std::chrono::duration<double, std::milli>(ended[id] - ts).count());
     }
     row("single_small", o.single_jobs, o.min_size * o.single_jobs,
-        std::chrono::duration<double>(Clock::now() - t0).count(), lat);
+        std::chrono::duration<double>(Clock::now() - t0).count(), lat, {});
   }
   // one_large: the batched files' total size as one file.
   {
@@ -267,7 +312,7 @@ Status RunServiceBench(const ServiceBenchOptions& o,
     if (s.ok()) s = watcher.Wait({id}, &ended, 3600);
     if (!s.ok()) return finish(s);
     const double sec = std::chrono::duration<double>(ended[id] - t0).count();
-    row("one_large", 1, total, sec, {sec * 1e3});
+    row("one_large", 1, total, sec, {sec * 1e3}, {});
   }
   return finish(Status::Ok());
 }

@@ -116,8 +116,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
 
   std::unique_ptr<RandomAccessFile> src;
   FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
-  std::unique_ptr<Backend> backend;
-  FLS_RETURN_IF_ERROR(internal::MakeBackend(opt.backend, opt.threads, k, m, opt.matrix, &backend));
+  std::shared_ptr<Backend> backend;
+  FLS_RETURN_IF_ERROR(internal::SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads,
+                                                   k, m, opt.matrix, &backend));
 
   const ChunkHeader h0 = mf.HeaderFor(0);
   std::vector<int> placement;
@@ -206,7 +207,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
     eb.data = std::span<const std::uint8_t* const>(slot.data_ptrs.data(), slot.stripes * k);
     eb.parity = std::span<std::uint8_t* const>(slot.parity_ptrs.data(), slot.stripes * m);
     eb.block_crcs = std::span<std::uint32_t>(slot.crcs.data(), slot.stripes * n);
-    return backend->Encode(eb);
+    FLS_RETURN_IF_ERROR(backend->Encode(eb));
+    if (slot.first + slot.stripes == mf.stripes && opt.encode_done) opt.encode_done();
+    return Status::Ok();
   };
   ThreadPool io_pool(std::min(n, 4));
   std::uint64_t done = 0;
@@ -292,9 +295,9 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
     begin = opt.offset;
     end = opt.offset + opt.length;
   }
-  std::unique_ptr<Backend> backend;
-  FLS_RETURN_IF_ERROR(
-      internal::MakeBackend(opt.backend, opt.threads, mf.k, mf.m, mf.matrix, &backend));
+  std::shared_ptr<Backend> backend;
+  FLS_RETURN_IF_ERROR(internal::SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads,
+                                                   mf.k, mf.m, mf.matrix, &backend));
   internal::ObjectReader reader(store, mf);
   reader.Open();
 

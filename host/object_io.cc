@@ -23,6 +23,25 @@ Status MakeBackend(const std::string& name, int threads, int k, int m, MatrixKin
   return CreateBackend(profile, backend);
 }
 
+Status SharedOrNewBackend(const std::shared_ptr<Backend>& shared, const std::string& name,
+                          int threads, int k, int m, MatrixKind matrix,
+                          std::shared_ptr<Backend>* backend) {
+  if (!shared) {
+    std::unique_ptr<Backend> made;
+    FLS_RETURN_IF_ERROR(MakeBackend(name, threads, k, m, matrix, &made));
+    *backend = std::move(made);
+    return Status::Ok();
+  }
+  const CodecParams& p = shared->codec().params();
+  if (p.k != k || p.m != m || p.matrix != matrix)
+    return Status::InvalidArgument(
+        "the shared backend codes " + std::to_string(p.k) + " + " + std::to_string(p.m) + " (" +
+        std::string(MatrixKindName(p.matrix)) + "), the object needs " + std::to_string(k) + " + " +
+        std::to_string(m) + " (" + std::string(MatrixKindName(matrix)) + ")");
+  *backend = shared;
+  return Status::Ok();
+}
+
 std::size_t StripesPerBatch(std::uint64_t stripe_width, std::uint64_t stripes) {
   const std::uint64_t target = 8u << 20;
   std::uint64_t n = std::max<std::uint64_t>(1, target / std::max<std::uint64_t>(1, stripe_width));

@@ -21,6 +21,12 @@ namespace fls::internal {
 Status MakeBackend(const std::string& name, int threads, int k, int m, MatrixKind matrix,
                    std::unique_ptr<Backend>* backend);
 
+// `shared` when given (its codec must be k + m with `matrix`: InvalidArgument
+// otherwise), else a new backend as MakeBackend builds it.
+Status SharedOrNewBackend(const std::shared_ptr<Backend>& shared, const std::string& name,
+                          int threads, int k, int m, MatrixKind matrix,
+                          std::shared_ptr<Backend>* backend);
+
 // Stripes per pipeline slot: about 8 MiB of data per batch, at least one.
 std::size_t StripesPerBatch(std::uint64_t stripe_width, std::uint64_t stripes);
 inline constexpr int kPipelineSlots = 4;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "service/job_executor.h"
+#include "service/json_int.h"
 #include "service/zmq_util.h"
 
 namespace fls::service {
@@ -457,6 +458,24 @@ void Broker::FinishJob(WorkerInfo& w, const nlohmann::json& body) {
     state = "failed";
     error = body.value("error", std::string("the worker reported an error"));
   }
+  if (body.contains("batching")) {
+    try {
+      const nlohmann::json& b = body.at("batching");
+      BatchingTotals t;
+      t.calls = JsonInt<std::uint64_t>(b.at("backend_calls"), "backend_calls");
+      t.requests = JsonInt<std::uint64_t>(b.at("requests"), "requests");
+      t.stripes = JsonInt<std::uint64_t>(b.at("stripes"), "stripes");
+      t.bytes = JsonInt<std::uint64_t>(b.at("bytes"), "bytes");
+      batching_.jobs += 1;
+      batching_.calls += t.calls;
+      batching_.requests += t.requests;
+      batching_.stripes += t.stripes;
+      batching_.bytes += t.bytes;
+    } catch (const std::exception& e) {
+      spdlog::warn("worker {}: job {}: malformed batching report ignored: {}", w.name, id,
+                   e.what());
+    }
+  }
   s = journal_->Finish(id, state, error, body.value("backend", std::string()),
                        body.value("seconds", 0.0));
   if (!s.ok()) spdlog::error("job {}: end not journalled: {}", id, s.ToString());
@@ -602,6 +621,14 @@ nlohmann::json Broker::StatsBody() {
                       {"seconds", b.seconds},
                       {"gbps", b.seconds > 0 ? b.bytes / b.seconds / 1e9 : 0.0}};
   out["backends"] = backends;
+  const double calls = static_cast<double>(batching_.calls);
+  out["batching"] = {{"jobs", batching_.jobs},
+                     {"backend_calls", batching_.calls},
+                     {"requests", batching_.requests},
+                     {"stripes", batching_.stripes},
+                     {"bytes", batching_.bytes},
+                     {"stripes_per_call", calls > 0 ? batching_.stripes / calls : 0.0},
+                     {"files_per_call", calls > 0 ? batching_.requests / calls : 0.0}};
   return out;
 }
 

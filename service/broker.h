@@ -84,6 +84,12 @@ class Broker {
   Clock::time_point next_heartbeat_;
   Clock::time_point dispatch_after_;  // grace after a restart that re-queued jobs
   std::map<std::int64_t, Clock::time_point> not_before_;  // re-queued after a worker loss
+  // Backend-call merging reported by workers' REPLYs since this broker
+  // started (not journalled: an observation, not state).
+  struct BatchingTotals {
+    std::uint64_t jobs = 0, calls = 0, requests = 0, stripes = 0, bytes = 0;
+  };
+  BatchingTotals batching_;
   static constexpr int kMaxAttempts = 5;
 };
 

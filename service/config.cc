@@ -187,9 +187,9 @@ Status ParseStore(const Ctx& ctx, const YAML::Node& n, StoreConfig* s) {
 }
 
 Status ParseBatch(const Ctx& ctx, const YAML::Node& n, StoreConfig* s) {
-  FLS_RETURN_IF_ERROR(
-      CheckKeys(ctx, n, "batch",
-                {"max_bytes", "max_files", "max_latency_ms", "small_file_threshold", "pack_size"}));
+  FLS_RETURN_IF_ERROR(CheckKeys(ctx, n, "batch",
+                                {"max_bytes", "max_files", "max_latency_ms", "files_in_flight",
+                                 "small_file_threshold", "pack_size"}));
   if (n["max_bytes"])
     FLS_RETURN_IF_ERROR(
         GetSize(ctx, n["max_bytes"], "batch.max_bytes", 4096, 1ull << 36, &s->batch_max_bytes));
@@ -199,6 +199,9 @@ Status ParseBatch(const Ctx& ctx, const YAML::Node& n, StoreConfig* s) {
   if (n["max_latency_ms"])
     FLS_RETURN_IF_ERROR(GetIntAs(ctx, n["max_latency_ms"], "batch.max_latency_ms", 0, 60000,
                                  &s->batch_max_latency_ms));
+  if (n["files_in_flight"])
+    FLS_RETURN_IF_ERROR(GetIntAs(ctx, n["files_in_flight"], "batch.files_in_flight", 1, 64,
+                                 &s->batch_files_in_flight));
   if (n["small_file_threshold"])
     FLS_RETURN_IF_ERROR(GetSize(ctx, n["small_file_threshold"], "batch.small_file_threshold", 0,
                                 1ull << 32, &s->small_file_bytes));
@@ -337,6 +340,7 @@ nlohmann::json StoreConfig::ToJson() const {
           {"batch_max_bytes", batch_max_bytes},
           {"batch_max_files", batch_max_files},
           {"batch_max_latency_ms", batch_max_latency_ms},
+          {"batch_files_in_flight", batch_files_in_flight},
           {"small_file_bytes", small_file_bytes},
           {"pack_bytes", pack_bytes}};
 }
@@ -354,10 +358,19 @@ Status StoreConfig::FromJson(const nlohmann::json& j, StoreConfig* out) {
     s.batch_max_bytes = JsonInt<std::uint64_t>(j.at("batch_max_bytes"), "batch_max_bytes");
     s.batch_max_files = JsonInt<int>(j.at("batch_max_files"), "batch_max_files");
     s.batch_max_latency_ms = JsonInt<int>(j.at("batch_max_latency_ms"), "batch_max_latency_ms");
+    // Absent from a broker older than the key: the default.
+    if (j.contains("batch_files_in_flight"))
+      s.batch_files_in_flight =
+          JsonInt<int>(j.at("batch_files_in_flight"), "batch_files_in_flight");
     s.small_file_bytes = JsonInt<std::uint64_t>(j.at("small_file_bytes"), "small_file_bytes");
     s.pack_bytes = JsonInt<std::uint64_t>(j.at("pack_bytes"), "pack_bytes");
     if (s.targets.empty() || s.k < 1 || s.m < 1 || s.k + s.m > 256)
       return Status::InvalidArgument("store settings: no targets or bad k/m");
+    if (s.batch_files_in_flight < 1 || s.batch_files_in_flight > 64 || s.batch_max_latency_ms < 0 ||
+        s.batch_max_latency_ms > 60000 || s.batch_max_bytes == 0)
+      return Status::InvalidArgument(
+          "store settings: batch_files_in_flight (1-64), batch_max_latency_ms (0-60000) or "
+          "batch_max_bytes (> 0) out of range");
     *out = std::move(s);
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("store settings: ") + e.what());

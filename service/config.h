@@ -33,11 +33,15 @@ struct StoreConfig {
   std::string matrix = "cauchy";
   std::string backend = "auto";
   // Batching (design.md section 4). batch_max_files caps the files of one
-  // pack; batch_max_bytes and batch_max_latency_ms are carried to workers but
-  // not used yet: the archive layer sizes its own backend batches per object.
+  // pack. A worker runs up to batch_files_in_flight archive pipelines (files
+  // or packs) at once over one coalescing backend (host/batching_backend.h):
+  // their stripe batches are merged into backend calls of up to
+  // batch_max_bytes input bytes, waiting at most batch_max_latency_ms for
+  // more (0: no merging).
   std::uint64_t batch_max_bytes = 64u << 20;
   int batch_max_files = 1024;
   int batch_max_latency_ms = 20;
+  int batch_files_in_flight = 4;
   // Files below this size are packed into pack objects of up to pack_bytes.
   std::uint64_t small_file_bytes = 1u << 20;
   std::uint64_t pack_bytes = 256u << 20;

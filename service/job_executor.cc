@@ -16,6 +16,8 @@
 #include "fls/backend_registry.h"
 #include "fls/env.h"
 #include "fls/store.h"
+#include "host/batching_backend.h"
+#include "host/object_io.h"
 #include "host/sha256.h"
 #include "service/pack.h"
 
@@ -51,6 +53,14 @@ struct Scratch {
   Status status;
 };
 
+// Runs fn(0) .. fn(n - 1) on n threads (fn(0) on the caller) and joins them.
+void RunOnThreads(std::size_t n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(fn, static_cast<int>(t));
+  if (n > 0) fn(0);
+  for (auto& t : threads) t.join();
+}
+
 // Executes jobs through the archive layer (fls/archive.h): one object per
 // source file; restore, verify and repair per object name.
 class ArchiveExecutor : public JobExecutor {
@@ -82,54 +92,114 @@ class ArchiveExecutor : public JobExecutor {
     o.matrix = matrix_;
     o.stripe_width = config_.stripe_bytes;
     o.backend = config_.backend;
+    std::shared_ptr<BatchingBackend> batcher;
+    FLS_RETURN_IF_ERROR(BatcherFor(o.k, o.m, &batcher));
+    o.backend_instance = batcher;
+    const BatchingBackend::Stats before = batcher->stats();
     std::vector<std::string> small, large;
     for (const std::string& path : job.items) {
       std::error_code ec;
       const auto size = std::filesystem::file_size(path, ec);
       (!ec && size < config_.small_file_bytes ? small : large).push_back(path);
     }
-    if (!small.empty()) FLS_RETURN_IF_ERROR(ArchivePacked(small, prefix, o, ctx));
-    for (const std::string& path : large) {
-      if (ctx.Cancelled()) return Status::Cancelled("archive job cancelled");
-      o.name = ArchiveObjectName(prefix, path);
-      ArchiveResult r;
-      Status s = ArchiveFile(*store_, path, o, &r);
-      nlohmann::json result;
-      std::uint64_t bytes = 0;
-      if (s.ok()) {
-        SetBackend(r.backend);
-        bytes = r.manifest.size;
-        result = {{"object", o.name},
-                  {"size", r.manifest.size},
-                  {"sha256", r.manifest.sha256},
-                  {"backend", r.backend},
-                  {"targets_tolerated", r.target_failures_tolerated},
-                  {"domains_tolerated", r.domain_failures_tolerated}};
-      } else if (s.code() == Status::Code::kInvalidArgument) {
-        // Re-running a job that was cut short (kill -9, a dead worker): the
-        // manifest is the commit point, so an object of that name with the
-        // same bytes means this file was archived before: done, not again.
-        CatalogEntry e;
-        std::string sha;
-        if (store_->FindObject(o.name, &e).ok() && Sha256File(store_->env(), path, &sha).ok() &&
-            sha == e.manifest.sha256) {
-          s = Status::Ok();
-          result = {{"object", o.name},
-                    {"size", e.manifest.size},
-                    {"sha256", sha},
-                    {"already_archived", true}};
+    Status s;
+    if (!small.empty()) s = ArchivePacked(small, prefix, o, *batcher, ctx);
+    // Large files: several pipelines at once over the one coalescing backend,
+    // so that their stripe batches share backend calls.
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> cancelled{false};
+    auto run = [&](int) {
+      for (std::size_t i = next++; i < large.size(); i = next++) {
+        if (ctx.Cancelled()) {
+          cancelled = true;
+          return;
         }
+        ArchiveOne(large[i], prefix, o, *batcher, ctx);
       }
-      ctx.ItemDone(path, s, result, bytes);
-    }
+    };
+    if (s.ok())
+      RunOnThreads(std::min<std::size_t>(large.size(), config_.batch_files_in_flight), run);
+    RecordBatching(before, batcher->stats());
+    FLS_RETURN_IF_ERROR(s);
+    if (cancelled) return Status::Cancelled("archive job cancelled");
     return Status::Ok();
+  }
+
+  // One large file as its own object; reports the item.
+  void ArchiveOne(const std::string& path, const std::string& prefix, ArchiveOptions o,
+                  BatchingBackend& batcher, JobContext& ctx) {
+    o.name = ArchiveObjectName(prefix, path);
+    BatchingBackend::Participant participant = batcher.Join();
+    o.encode_done = [&participant] { participant.Release(); };
+    ArchiveResult r;
+    Status s = ArchiveFile(*store_, path, o, &r);
+    participant.Release();
+    nlohmann::json result;
+    std::uint64_t bytes = 0;
+    if (s.ok()) {
+      SetBackend(r.backend);
+      bytes = r.manifest.size;
+      result = {{"object", o.name},
+                {"size", r.manifest.size},
+                {"sha256", r.manifest.sha256},
+                {"backend", r.backend},
+                {"targets_tolerated", r.target_failures_tolerated},
+                {"domains_tolerated", r.domain_failures_tolerated}};
+    } else if (s.code() == Status::Code::kInvalidArgument) {
+      // Re-running a job that was cut short (kill -9, a dead worker): the
+      // manifest is the commit point, so an object of that name with the
+      // same bytes means this file was archived before: done, not again.
+      CatalogEntry e;
+      std::string sha;
+      if (store_->FindObject(o.name, &e).ok() && Sha256File(store_->env(), path, &sha).ok() &&
+          sha == e.manifest.sha256) {
+        s = Status::Ok();
+        result = {{"object", o.name},
+                  {"size", e.manifest.size},
+                  {"sha256", sha},
+                  {"already_archived", true}};
+      }
+    }
+    ctx.ItemDone(path, s, result, bytes);
+  }
+
+  // The worker's coalescing backend for k + m (built on first use, kept for
+  // later jobs): every pipeline of a job codes through it.
+  Status BatcherFor(int k, int m, std::shared_ptr<BatchingBackend>* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& b = batchers_[{k, m}];
+    if (!b) {
+      std::unique_ptr<Backend> inner;
+      FLS_RETURN_IF_ERROR(internal::MakeBackend(config_.backend, 0, k, m, matrix_, &inner));
+      BatchLimits limits;
+      limits.max_bytes = config_.batch_max_bytes;
+      limits.max_latency_ms = config_.batch_max_latency_ms;
+      b = std::make_shared<BatchingBackend>(std::shared_ptr<Backend>(std::move(inner)), limits);
+    }
+    *out = b;
+    return Status::Ok();
+  }
+
+  void RecordBatching(const BatchingBackend::Stats& before, const BatchingBackend::Stats& after) {
+    std::lock_guard<std::mutex> lock(mu_);
+    batching_ = {{"backend_calls", after.calls - before.calls},
+                 {"requests", after.requests - before.requests},
+                 {"stripes", after.stripes - before.stripes},
+                 {"bytes", after.bytes - before.bytes}};
+  }
+
+  nlohmann::json TakeBatchingStats() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    nlohmann::json out = std::move(batching_);
+    batching_ = nlohmann::json();
+    return out;
   }
 
   // Small files: concatenated into packs (service/pack.h) of up to
   // pack_bytes and batch_max_files files, each pack one archived object, so
   // that one backend pipeline run and one set of fsyncs serve many files.
   Status ArchivePacked(const std::vector<std::string>& paths, const std::string& prefix,
-                       ArchiveOptions o, JobContext& ctx) {
+                       ArchiveOptions o, BatchingBackend& batcher, JobContext& ctx) {
     Scratch scratch;
     FLS_RETURN_IF_ERROR(scratch.status);
     PackDirectory& packed = packs_;
@@ -188,7 +258,11 @@ class ArchiveExecutor : public JobExecutor {
         ArchiveResult r;
         ArchiveOptions po = o;
         po.name = kPackPrefix + RandomHex();
-        if (s.ok()) s = ArchiveFile(*store_, pack_file, po, &r);
+        if (s.ok()) {
+          BatchingBackend::Participant participant = batcher.Join();
+          po.encode_done = [&participant] { participant.Release(); };
+          s = ArchiveFile(*store_, pack_file, po, &r);
+        }
         std::remove(pack_file.c_str());
         if (s.ok()) {
           SetBackend(r.backend);
@@ -208,11 +282,7 @@ class ArchiveExecutor : public JobExecutor {
         }
       }
     };
-    std::vector<std::thread> threads;
-    const int slots = static_cast<int>(std::min<std::size_t>(groups.size(), kConcurrentPacks));
-    for (int t = 1; t < slots; ++t) threads.emplace_back(run, t);
-    run(0);
-    for (auto& t : threads) t.join();
+    RunOnThreads(std::min<std::size_t>(groups.size(), kConcurrentPacks), run);
     if (cancelled) return Status::Cancelled("archive job cancelled");
     return Status::Ok();
   }
@@ -427,6 +497,8 @@ class ArchiveExecutor : public JobExecutor {
 
   StoreConfig config_;
   std::unique_ptr<Store> store_;
+  std::map<std::pair<int, int>, std::shared_ptr<BatchingBackend>> batchers_;  // by (k, m)
+  nlohmann::json batching_;  // of the last archive job, until taken
   MatrixKind matrix_;
   mutable std::mutex mu_;
   std::string backend_;

@@ -55,6 +55,10 @@ class JobExecutor {
   virtual Status Execute(const Job& job, JobContext& ctx) = 0;
   // The codec backend doing the arithmetic ("isal", "cuda", ...), for stats.
   virtual std::string backend() const = 0;
+  // How the last job's stripe batches were merged into backend calls
+  // ({"backend_calls", "requests", "stripes", "bytes"}), then forgotten; an
+  // empty value when the job coded nothing through the coalescing backend.
+  virtual nlohmann::json TakeBatchingStats() { return nlohmann::json(); }
 };
 
 // Builds an executor for a store; the worker keeps it while the store

@@ -149,6 +149,10 @@ Status Worker::Run(const std::atomic<bool>& stop) {
     nlohmann::json reply = {{"job_id", job.id}, {"attempt", job.attempt}, {"seconds", seconds}};
     auto it = executors.begin();
     reply["backend"] = it != executors.end() ? it->second->backend() : "";
+    for (auto& [key, executor] : executors) {
+      nlohmann::json batching = executor->TakeBatchingStats();
+      if (!batching.is_null()) reply["batching"] = std::move(batching);
+    }
     if (status.ok()) {
       reply["status"] = "ok";
     } else if (status.code() == Status::Code::kCancelled) {

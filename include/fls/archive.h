@@ -23,9 +23,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "fls/backend.h"
 #include "fls/matrix.h"
 #include "fls/status.h"
 #include "fls/store.h"
@@ -47,6 +49,14 @@ struct ArchiveOptions {
   std::string name;  // default: the file's base name
   bool allow_shared_targets = false;
   ProgressFn progress;
+  // A backend shared with other pipelines (the service's coalescing one,
+  // host/batching_backend.h); its codec must match k, m and matrix. When set,
+  // `backend` and `threads` are ignored.
+  std::shared_ptr<Backend> backend_instance;
+  // Called once, from the pipeline's coding thread, after the last stripe
+  // batch has been encoded (not called when the archive fails before that):
+  // lets a coalescing backend stop waiting for this pipeline.
+  std::function<void()> encode_done;
 };
 
 struct ArchiveResult {
@@ -68,6 +78,7 @@ struct RestoreOptions {
   std::string backend = "auto";
   int threads = 0;
   ProgressFn progress;
+  std::shared_ptr<Backend> backend_instance;  // as in ArchiveOptions
 };
 
 struct RestoreResult {

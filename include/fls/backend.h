@@ -107,6 +107,10 @@ class Backend {
   virtual std::future<Status> ReconstructAsync(const ReconstructBatch& batch);
 
  protected:
+  // BatchingBackend (host/batching_backend.h) forwards merged work to the
+  // Apply of the backend it wraps.
+  friend class BatchingBackend;
+
   // Implementations compute here; Encode/Reconstruct have already checked the
   // batch and grouped reconstruct stripes by erasure pattern.
   virtual Status Apply(const MatrixApply& work) = 0;

@@ -142,6 +142,7 @@ struct ServiceOptions {
   std::string extra_yaml;  // appended (e.g. a security section)
   std::string max_message_bytes = "64K";
   int pack_max_files = 16;  // files per pack (batch.max_files)
+  std::string batch_yaml;   // more `batch:` keys, each "  key: value\n"
 };
 
 class ServiceHarness {
@@ -198,7 +199,7 @@ class ServiceHarness {
     y << "  k: 4\n  m: 2\n  stripe: 256K\n"
       << "batch:\n  max_files: " << options_.pack_max_files << "\n  small_file_threshold: 64K\n"
       << "  pack_size: 1M\n"
-      << "roots:\n  source: [" << src() << "]\n  output: [" << out() << "]\n"
+      << options_.batch_yaml << "roots:\n  source: [" << src() << "]\n  output: [" << out() << "]\n"
       << options_.extra_yaml;
     WriteFile(config(), y.str());
   }

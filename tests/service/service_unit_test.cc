@@ -48,6 +48,8 @@ store:
   stripe: 4M
 batch:
   max_bytes: 32M
+  max_latency_ms: 7
+  files_in_flight: 6
   small_file_threshold: 64K
 roots:
   source: [/tmp]
@@ -65,6 +67,8 @@ TEST(ServiceConfig, ParsesEveryKey) {
   EXPECT_EQ(c.store.k, 4);
   EXPECT_EQ(c.store.stripe_bytes, 4u << 20);
   EXPECT_EQ(c.store.batch_max_bytes, 32u << 20);
+  EXPECT_EQ(c.store.batch_max_latency_ms, 7);
+  EXPECT_EQ(c.store.batch_files_in_flight, 6);
   EXPECT_EQ(c.store.small_file_bytes, 64u << 10);
   EXPECT_EQ(c.output_roots, std::vector<std::string>{"/tmp/out"});
   StoreConfig back;
@@ -98,6 +102,12 @@ TEST(ServiceConfig, BadConfigNamesKeyAndLine) {
        "short\n    server_secret_key: x\n",
        "key 'security.curve.server_public_key'"},
       {"store: [\n", "bad.yaml:"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nbatch:\n  files_in_flight: 0\n",
+       "bad.yaml:5:20: key 'batch.files_in_flight': must be between 1 and 64"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nbatch:\n  max_latency_ms: -1\n",
+       "bad.yaml:5:19: key 'batch.max_latency_ms'"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nbatch:\n  max_bytes: 1K\n",
+       "key 'batch.max_bytes'"},
   };
   for (const auto& c : cases) {
     ServiceConfig cfg;
@@ -107,6 +117,23 @@ TEST(ServiceConfig, BadConfigNamesKeyAndLine) {
         << "config:\n"
         << c.yaml << "\nerror: " << s.ToString() << "\nexpected: " << c.expect;
   }
+}
+
+TEST(ServiceConfig, StoreSettingsFromTheWireAreRangeChecked) {
+  ServiceConfig c;
+  ASSERT_TRUE(ParseServiceConfig(kGoodConfig, "good.yaml", &c).ok());
+  nlohmann::json j = c.store.ToJson();
+  StoreConfig out;
+  j.erase("batch_files_in_flight");  // a broker older than the key
+  ASSERT_TRUE(StoreConfig::FromJson(j, &out).ok());
+  EXPECT_EQ(out.batch_files_in_flight, 4);
+  j["batch_files_in_flight"] = 65;
+  Status s = StoreConfig::FromJson(j, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("batch_files_in_flight"), std::string::npos) << s.ToString();
+  j["batch_files_in_flight"] = 2;
+  j["batch_max_latency_ms"] = -5;
+  EXPECT_FALSE(StoreConfig::FromJson(j, &out).ok());
 }
 
 TEST(ServiceConfig, LoopbackEndpoints) {
