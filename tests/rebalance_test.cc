@@ -10,7 +10,9 @@
 //   - a dry run changes nothing; `fls rebalance` killed with SIGKILL at random
 //     points leaves every object restorable and the next run completes;
 //   - ENOSPC on a destination: an error naming it, nothing half-done left;
-//   - a damaged source chunk is not moved, and is reported for repair.
+//   - a damaged source chunk is not moved, and is reported for repair;
+//   - the catalogue finds an object whose listed manifest copies were
+//     replaced by a newer generation before they could be read.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include "archive_test_util.h"
 #include "fls/fault_injection_env.h"
 #include "fls/rebalance.h"
+#include "host/manifest_commit.h"
 #include "host/thread_pool.h"
 
 namespace fls {
@@ -233,6 +236,48 @@ TEST(RebalancePlan, NeverLowersDomainToleranceAndEvensOut) {
   for (const PlannedMove& p : plan) EXPECT_NE(p.to, 1);
 }
 
+// An Env that, the first time a generation-1 manifest is about to be read,
+// plays a writer committing generation 2 and removing generation 1: the
+// catalogue listed copies that are gone when it reads them.
+class CommitWhileListingEnv : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  Status GetFileInfo(const std::string& path, FileInfo* info) override {
+    const std::string g1 = ".g1.manifest";
+    if (!done_ && path.size() > g1.size() &&
+        path.compare(path.size() - g1.size(), g1.size(), g1) == 0) {
+      done_ = true;
+      std::string text;
+      Manifest mf;
+      EXPECT_TRUE(ReadWholeFile(target(), path, &text).ok());
+      EXPECT_TRUE(DecodeManifest(text, &mf).ok());
+      const Manifest old = mf;
+      mf.generation = 2;
+      std::vector<std::string> written;
+      EXPECT_TRUE(internal::CommitManifest(target(), mf, &written).ok());
+      for (const std::string& t : old.manifest_targets)
+        EXPECT_TRUE(target()->RemoveFile(JoinPath(t, ManifestFileName(old.id, 1))).ok());
+    }
+    return EnvWrapper::GetFileInfo(path, info);
+  }
+
+ private:
+  bool done_ = false;
+};
+
+TEST(RebalanceCatalog, ManifestReplacedBetweenListingAndReadingIsFound) {
+  TempDir dir;
+  const auto targets = TargetsUnder(dir.path(), 8);
+  ArchiveObjects(*StoreOf(targets), dir.path(), 1);
+  CommitWhileListingEnv env(Env::Default());
+  auto store = StoreOf(targets, &env);
+  Catalog cat = store->ReadCatalog();
+  ASSERT_EQ(cat.objects.size(), 1u) << "the object vanished from the catalogue";
+  EXPECT_EQ(cat.objects[0].manifest.generation, 2u);
+  EXPECT_TRUE(cat.objects[0].problems.empty()) << cat.objects[0].problems.front();
+  EXPECT_TRUE(cat.warnings.empty()) << cat.warnings.front();
+}
+
 TEST(Rebalance, OntoFourNewTargetsWithConcurrentReader) {
   TempDir dir;
   const auto targets = TargetsUnder(dir.path(), kOldTargets + kNewTargets);
@@ -300,7 +345,7 @@ TEST(Rebalance, OntoFourNewTargetsWithConcurrentReader) {
   ExpectRestoresExactly(*store, data, dir / "out.bin", "after rebalance");
   ExpectTidyAndHealthy(*store, dir.path());
   std::printf(
-      "rebalance: %zu objects, %zu chunk moves of %d objects, %llu bytes in %.2f s; spread "
+      "rebalance: %zu objects, %zu chunk moves in %d commits, %llu bytes in %.2f s; spread "
       "%.1f%% -> %.1f%%; reader: %d restores (%d overlapping a commit)\n",
       data.size(), r.moved.size(), r.objects_committed,
       static_cast<unsigned long long>(r.bytes_moved), secs, 100 * r.spread_before,
