@@ -391,6 +391,7 @@ TEST(Rebalance, NoSpaceOnDestinationNamesItAndLeavesNothingBehind) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
   EXPECT_NE(s.message().find(full), std::string::npos) << s.ToString();
+  std::printf("rebalance ENOSPC: %s\n", s.ToString().c_str());
   EXPECT_GT(env.faults_injected(), 0);
   for (const RebalanceMove& m : r.moved) EXPECT_NE(m.to, full);
   EXPECT_TRUE(testing::FilesIn(full).empty());
