@@ -23,23 +23,6 @@ bool IsDirectory(Env* env, const std::string& path) {
   return env->GetFileInfo(path, &info).ok() && info.is_directory;
 }
 
-// "fls-<32 hex>.c<index>.chunk" -> id, index.
-bool ParseChunkFileName(const std::string& name, ObjectId* id, int* index) {
-  const std::string prefix = "fls-", suffix = ".chunk";
-  if (name.size() < prefix.size() + 32 + 2 + 1 + suffix.size() || name.rfind(prefix, 0) != 0 ||
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return false;
-  if (!ObjectIdFromHex(name.substr(prefix.size(), 32), id).ok()) return false;
-  const std::size_t at = prefix.size() + 32;
-  if (name.compare(at, 2, ".c") != 0) return false;
-  const std::string digits = name.substr(at + 2, name.size() - suffix.size() - at - 2);
-  if (digits.empty() || digits.size() > 3 ||
-      !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
-    return false;
-  *index = std::stoi(digits);
-  return ChunkFileName(*id, *index) == name;
-}
-
 // CRC32C and size of a whole file.
 Status CrcOfFile(Env* env, const std::string& path, std::uint32_t* crc, std::uint64_t* bytes) {
   std::unique_ptr<RandomAccessFile> f;

@@ -88,8 +88,9 @@ std::map<std::string, std::string> ArchiveObjects(const Store& store, const std:
 }
 
 bool IsChunkName(const std::string& n) {
-  return n.rfind("fls-", 0) == 0 && n.size() > 6 && n.compare(n.size() - 6, 6, ".chunk") == 0 &&
-         !IsTempName(n);
+  ObjectId id;
+  int index = 0;
+  return ParseChunkFileName(n, &id, &index);
 }
 
 // Bytes of the chunk files in each target directory, read from the disk.
