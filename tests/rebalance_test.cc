@@ -156,7 +156,7 @@ void ExpectRestoresExactly(const Store& store, const std::map<std::string, std::
 // The store holds exactly what the newest manifests name: each chunk file at
 // the place its manifest gives, no other chunk file, no older manifest copy,
 // no temporary; and every object verifies healthy.
-void ExpectTidyAndHealthy(const Store& store, const std::string& root) {
+void ExpectTidyAndHealthy(const Store& store) {
   Catalog cat = store.ReadCatalog();
   EXPECT_TRUE(cat.warnings.empty()) << cat.warnings.front();
   std::set<std::string> placed;
@@ -185,7 +185,6 @@ void ExpectTidyAndHealthy(const Store& store, const std::string& root) {
   }
   EXPECT_EQ(chunk_files, placed.size());
   EXPECT_EQ(manifests, manifest_copies);
-  (void)root;
 }
 
 // What an interrupted run may leave: temporaries, older manifest copies and
@@ -344,7 +343,7 @@ TEST(Rebalance, OntoFourNewTargetsWithConcurrentReader) {
     EXPECT_GE(tol.domains, before.at(name).domains) << name;
   }
   ExpectRestoresExactly(*store, data, dir / "out.bin", "after rebalance");
-  ExpectTidyAndHealthy(*store, dir.path());
+  ExpectTidyAndHealthy(*store);
   std::printf(
       "rebalance: %zu objects, %zu chunk moves in %d commits, %llu bytes in %.2f s; spread "
       "%.1f%% -> %.1f%%; reader: %d restores (%d overlapping a commit)\n",
@@ -398,7 +397,7 @@ TEST(Rebalance, NoSpaceOnDestinationNamesItAndLeavesNothingBehind) {
   EXPECT_TRUE(testing::FilesIn(full).empty());
   env.ClearRules();
   ExpectRestoresExactly(*store, data, dir / "out.bin", "after ENOSPC");
-  ExpectTidyAndHealthy(*store, dir.path());
+  ExpectTidyAndHealthy(*store);
   // With room again, the next run finishes the job.
   ASSERT_TRUE(RebalanceStore(*store, RebalanceOptions{}, &r).ok());
   EXPECT_TRUE(r.balanced);
@@ -437,7 +436,7 @@ TEST(Rebalance, DamagedSourceIsNotMovedAndReported) {
     RepairResult rr;
     ASSERT_TRUE(RepairObject(*store, e, RepairOptions{}, &rr).ok()) << e.manifest.name;
   }
-  ExpectTidyAndHealthy(*store, dir.path());
+  ExpectTidyAndHealthy(*store);
 }
 
 TEST(Rebalance, CliKilledAtRandomPointsLeavesEveryObjectRestorable) {
@@ -491,7 +490,7 @@ TEST(Rebalance, CliKilledAtRandomPointsLeavesEveryObjectRestorable) {
   EXPECT_TRUE(nlohmann::json::parse(last.out)["balanced"].get<bool>()) << last.out;
   ExpectWithin(ChunkBytesOnDisk(targets), 0.10);
   ExpectRestoresExactly(*store, data, dir / "out.bin", "at the end");
-  ExpectTidyAndHealthy(*store, dir.path());
+  ExpectTidyAndHealthy(*store);
   std::printf(
       "rebalance crash loop: runs=5 killed=%d finished=%d objects-moved-by-killed-runs=%d "
       "leftovers-found-after-kills=%d (plan %lld us)\n",
