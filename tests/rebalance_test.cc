@@ -468,8 +468,9 @@ TEST(Rebalance, CliKilledAtRandomPointsLeavesEveryObjectRestorable) {
   std::mt19937_64 rng(1201);
   int killed_count = 0, finished = 0, leftovers = 0;
   for (int run = 0; run < 5; ++run) {
+    // Later runs get wider windows: kills land before, among and after commits.
     const auto after =
-        std::chrono::microseconds(plan_us.count() + rng() % (4 * plan_us.count() + 1));
+        std::chrono::microseconds(plan_us.count() + rng() % ((2 * run + 2) * plan_us.count() + 1));
     bool killed = false;
     finished += testing::RunAndMaybeKill(
         FLS_BINARY, {"rebalance", "-q", "--store", dir / "store.yaml"}, after, &killed);
