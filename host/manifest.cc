@@ -54,6 +54,25 @@ bool ParseManifestFileName(std::string_view name, ObjectId* id, std::uint64_t* g
   return true;
 }
 
+bool ParseChunkFileName(std::string_view name, ObjectId* id, int* index) {
+  constexpr std::string_view kPrefix = "fls-", kSuffix = ".chunk";
+  if (name.size() < kPrefix.size() + 32 + 3 + kSuffix.size()) return false;
+  if (name.substr(0, 4) != kPrefix || name.substr(name.size() - kSuffix.size()) != kSuffix)
+    return false;
+  if (name.substr(36, 2) != ".c") return false;
+  if (!ObjectIdFromHex(std::string(name.substr(4, 32)), id).ok()) return false;
+  const std::string_view digits = name.substr(38, name.size() - 38 - kSuffix.size());
+  if (digits.empty() || digits.size() > 3) return false;
+  int i = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    i = i * 10 + (c - '0');
+  }
+  if (i > 255 || (digits.size() > 1 && digits[0] == '0')) return false;
+  *index = i;
+  return true;
+}
+
 namespace {
 
 std::string Hex32(std::uint32_t v) {

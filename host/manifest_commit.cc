@@ -1,6 +1,7 @@
 // ManifestTargets and CommitManifest (host/manifest_commit.h).
 #include "host/manifest_commit.h"
 
+#include <algorithm>
 #include <set>
 
 #include "host/object_io.h"
@@ -43,6 +44,33 @@ Status CommitManifest(Env* env, const Manifest& mf, std::vector<std::string>* wr
     written->push_back(path);
   }
   return Status::Ok();
+}
+
+Status CommitNextGeneration(const Store& store, const CatalogEntry& entry, Manifest* next,
+                            std::vector<std::string>* written) {
+  Env* env = store.env();
+  next->generation = entry.manifest.generation + 1;
+  for (const auto& c : entry.stale_copies) {
+    ObjectId id;
+    std::uint64_t g = 0;
+    if (ParseManifestFileName(BaseName(c), &id, &g))
+      next->generation = std::max(next->generation, g + 1);
+  }
+  next->manifest_targets.clear();
+  for (const std::string& t : ManifestTargets(store, *next)) {
+    FileInfo info;
+    if (env->GetFileInfo(t, &info).ok() && info.is_directory) next->manifest_targets.push_back(t);
+  }
+  FLS_RETURN_IF_ERROR(ValidateManifest(*next));
+  return CommitManifest(env, *next, written);
+}
+
+void RemoveSupersededCopies(Env* env, const CatalogEntry& entry) {
+  std::set<std::string> dirs;
+  for (const auto& list : {entry.copies, entry.stale_copies})
+    for (const std::string& p : list)
+      if (env->RemoveFile(p).ok()) dirs.insert(DirName(p));
+  for (const auto& d : dirs) env->SyncDir(d);
 }
 
 }  // namespace fls::internal

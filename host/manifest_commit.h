@@ -24,4 +24,16 @@ std::vector<std::string> ManifestTargets(const Store& store, const Manifest& mf)
 // their paths. On failure removes the copies it wrote and names the target.
 Status CommitManifest(Env* env, const Manifest& mf, std::vector<std::string>* written);
 
+// Commits `next` (an edited copy of entry.manifest) as the object's next
+// generation: the generation number goes above every generation found on the
+// targets, the copies go to ManifestTargets whose directories exist now.
+// Nothing is removed: see RemoveSupersededCopies.
+Status CommitNextGeneration(const Store& store, const CatalogEntry& entry, Manifest* next,
+                            std::vector<std::string>* written);
+
+// Removes the copies of the generations `entry` found (current and stale),
+// once a newer generation is committed. Housekeeping: failures are ignored
+// (a leftover older copy is reported as stale and removed by the next writer).
+void RemoveSupersededCopies(Env* env, const CatalogEntry& entry);
+
 }  // namespace fls::internal

@@ -212,54 +212,93 @@ FaultTolerance ToleranceOf(const std::vector<std::string>& chunk_targets,
   return {tolerated(chunk_targets), tolerated(chunk_domains)};
 }
 
-Catalog Store::ReadCatalog() const {
-  Catalog catalog;
-  struct Found {
-    std::map<std::uint64_t, std::vector<std::string>> gens;  // generation -> paths
-  };
-  std::map<ObjectId, Found> found;
-  for (const Target& t : targets_) {
+namespace {
+
+using Generations = std::map<std::uint64_t, std::vector<std::string>>;  // generation -> paths
+
+// Manifest copies of every object (or of `only` when given) on the targets.
+void ListManifests(Env* env, const std::vector<Target>& targets, const ObjectId* only,
+                   std::map<ObjectId, Generations>* found, std::vector<std::string>* warnings) {
+  for (const Target& t : targets) {
     std::vector<std::string> names;
-    Status s = env_->GetChildren(t.path, &names);
+    Status s = env->GetChildren(t.path, &names);
     if (!s.ok()) {
-      catalog.warnings.push_back("target " + t.path + " unreadable: " + s.message());
+      if (warnings) warnings->push_back("target " + t.path + " unreadable: " + s.message());
       continue;
     }
     for (const std::string& n : names) {
       ObjectId id;
       std::uint64_t gen = 0;
-      if (ParseManifestFileName(n, &id, &gen)) found[id].gens[gen].push_back(JoinPath(t.path, n));
+      if (ParseManifestFileName(n, &id, &gen) && (only == nullptr || id == *only))
+        (*found)[id][gen].push_back(JoinPath(t.path, n));
     }
   }
-  for (auto& [id, f] : found) {
-    CatalogEntry entry;
-    bool have = false;
-    // Newest generation first; fall back to older ones only when no copy of
-    // a newer one can be read.
-    for (auto g = f.gens.rbegin(); g != f.gens.rend(); ++g) {
-      for (const std::string& path : g->second) {
-        if (have && entry.manifest.generation != g->first) {
-          entry.stale_copies.push_back(path);
-          continue;
-        }
-        std::string text;
-        Manifest m;
-        Status s = ReadWholeFile(env_, path, &text, 16 << 20);
-        if (s.ok()) s = DecodeManifest(text, &m);
-        if (s.ok() && (m.id != id || m.generation != g->first))
-          s = Status::Corruption("manifest " + path + " names object " + ObjectIdToHex(m.id) +
-                                 " generation " + std::to_string(m.generation) +
-                                 ", not what its file name says");
-        if (!s.ok()) {
-          entry.problems.push_back(path + ": " + s.message());
-          continue;
-        }
-        if (!have) {
-          entry.manifest = std::move(m);
-          have = true;
-        }
-        entry.copies.push_back(path);
+}
+
+// Reads the newest readable generation of object `id` into `entry`. A copy
+// that was listed but is gone when read was superseded meanwhile (a writer
+// committed a newer generation and removed this one): it sets `vanished`
+// instead of counting as a problem.
+bool ReadEntry(Env* env, const ObjectId& id, const Generations& gens, CatalogEntry* entry,
+               bool* vanished) {
+  bool have = false;
+  *vanished = false;
+  // Newest generation first; fall back to older ones only when no copy of a
+  // newer one can be read.
+  for (auto g = gens.rbegin(); g != gens.rend(); ++g) {
+    for (const std::string& path : g->second) {
+      if (have && entry->manifest.generation != g->first) {
+        entry->stale_copies.push_back(path);
+        continue;
       }
+      std::string text;
+      Manifest m;
+      Status s = ReadWholeFile(env, path, &text, 16 << 20);
+      if (s.code() == Status::Code::kNotFound) {
+        *vanished = true;
+        continue;
+      }
+      if (s.ok()) s = DecodeManifest(text, &m);
+      if (s.ok() && (m.id != id || m.generation != g->first))
+        s = Status::Corruption("manifest " + path + " names object " + ObjectIdToHex(m.id) +
+                               " generation " + std::to_string(m.generation) +
+                               ", not what its file name says");
+      if (!s.ok()) {
+        entry->problems.push_back(path + ": " + s.message());
+        continue;
+      }
+      if (!have) {
+        entry->manifest = std::move(m);
+        have = true;
+      }
+      entry->copies.push_back(path);
+    }
+  }
+  return have;
+}
+
+}  // namespace
+
+Catalog Store::ReadCatalog() const {
+  Catalog catalog;
+  std::map<ObjectId, Generations> found;
+  ListManifests(env_, targets_, nullptr, &found, &catalog.warnings);
+  for (auto& [id, gens] : found) {
+    CatalogEntry entry;
+    bool vanished = false;
+    bool have = ReadEntry(env_, id, gens, &entry, &vanished);
+    // Every copy listed was replaced before it could be read (a concurrent
+    // repair or rebalance committed meanwhile): list this object again. The
+    // attempts are bounded; a writer that keeps winning the race leaves the
+    // object out of this reading of the catalogue, never half-read.
+    for (int attempt = 0; !have && vanished && attempt < 5; ++attempt) {
+      std::map<ObjectId, Generations> again;
+      ListManifests(env_, targets_, &id, &again, nullptr);
+      entry = CatalogEntry{};
+      if (again.count(id))
+        have = ReadEntry(env_, id, again[id], &entry, &vanished);
+      else
+        vanished = false;  // the object is gone altogether
     }
     if (have) {
       catalog.objects.push_back(std::move(entry));

@@ -222,6 +222,20 @@ TEST(Manifest, FileNames) {
   EXPECT_FALSE(ParseManifestFileName("fls-0011.g1.manifest", &back, &g));
   EXPECT_FALSE(
       ParseManifestFileName(".fls-00112233445566778899aabbccddeeff.g7.manifest.tmp-1", &back, &g));
+  int index = -1;
+  EXPECT_TRUE(ParseChunkFileName(ChunkFileName(id, 13), &back, &index));
+  EXPECT_EQ(back, id);
+  EXPECT_EQ(index, 13);
+  EXPECT_TRUE(ParseChunkFileName(ChunkFileName(id, 255), &back, &index));
+  EXPECT_EQ(index, 255);
+  EXPECT_FALSE(
+      ParseChunkFileName("fls-00112233445566778899aabbccddeeff.c013.chunk", &back, &index));
+  EXPECT_FALSE(
+      ParseChunkFileName("fls-00112233445566778899aabbccddeeff.c256.chunk", &back, &index));
+  EXPECT_FALSE(ParseChunkFileName("fls-00112233445566778899aabbccddeeff.c.chunk", &back, &index));
+  EXPECT_FALSE(ParseChunkFileName(n, &back, &index));
+  EXPECT_FALSE(
+      ParseChunkFileName(".fls-00112233445566778899aabbccddeeff.c1.chunk.tmp-1", &back, &index));
 }
 
 TEST(StoreConfig, ParsesYamlAndResolvesRelativePaths) {

@@ -9,12 +9,6 @@
 //     file), never a part of the new one.
 // Counts go to stdout ("crash-loop: ...") for docs/RELIABILITY.md.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fcntl.h>
 
 #include <chrono>
 #include <cstdio>
@@ -25,8 +19,6 @@
 #include <thread>
 
 #include "archive_test_util.h"
-
-extern char** environ;
 
 namespace fls {
 namespace {
@@ -40,40 +32,6 @@ using testing::CmdResult;
 
 CmdResult Fls(const std::string& args) {
   return testing::Shell(std::string(FLS_BINARY) + " " + args);
-}
-
-// Runs `fls args...` (output to /dev/null) and SIGKILLs it after `kill_after`
-// unless it exits first. Returns true when it exited 0 on its own
-// (acknowledged); `killed` says whether the kill landed.
-bool RunAndMaybeKill(const std::vector<std::string>& args, std::chrono::microseconds kill_after,
-                     bool* killed) {
-  std::vector<std::string> argv_s = {FLS_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, FLS_BINARY, &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  const auto deadline = Clock::now() + kill_after;
-  int status = 0;
-  *killed = false;
-  while (true) {
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      *killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 int CountTemps(const std::string& root) {
@@ -162,7 +120,7 @@ TEST_F(CrashLoop, ArchiveKilledAtRandomPoints) {
         "64K",     "--name", name,      dir_ / "src.bin"};
     bool killed = false;
     all[name] = data;
-    if (RunAndMaybeKill(args, after, &killed)) {
+    if (testing::RunAndMaybeKill(FLS_BINARY, args, after, &killed)) {
       acknowledged.insert(name);
       ++acked;
     }
@@ -233,7 +191,7 @@ TEST_F(CrashLoop, RepairKilledAtRandomPoints) {
     const auto after = std::chrono::microseconds(rng() % (span.count() * 3 / 2 + 1));
     bool killed = false;
     std::vector<std::string> args = {"repair", "-q", "--store", dir_ / "store.yaml", name};
-    acked += RunAndMaybeKill(args, after, &killed);
+    acked += testing::RunAndMaybeKill(FLS_BINARY, args, after, &killed);
     killed_count += killed;
     temps_seen += CountTemps(dir_.path());
     // Killed or not, the object is still there and restores bit-exact (a

@@ -26,6 +26,8 @@ void AddVersionCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
 // archive, restore, verify, repair, ls, info (archive_commands.cc).
 void AddArchiveCommands(CLI::App& app, int& exit_code);
+// `fls rebalance` (rebalance_command.cc).
+void AddRebalanceCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.
 void AddBenchE2eCommand(CLI::App& app, int& exit_code);
 

@@ -57,6 +57,8 @@ std::string ChunkFileName(const ObjectId& id, int index);
 std::string ManifestFileName(const ObjectId& id, std::uint64_t generation);
 // True for a name of the manifest form; fills id and generation.
 bool ParseManifestFileName(std::string_view name, ObjectId* id, std::uint64_t* generation);
+// True for a name of the chunk form (ChunkFileName's output); fills id and index.
+bool ParseChunkFileName(std::string_view name, ObjectId* id, int* index);
 
 // JSON text with a trailing "checksum" over the rest (see docs/FORMAT.md).
 std::string EncodeManifest(const Manifest& m);

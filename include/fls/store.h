@@ -17,7 +17,10 @@
 //
 // The catalogue is the manifests found on the targets and nothing else: an
 // object is listed when some target holds a readable manifest for it; of
-// several generations the newest wins.
+// several generations the newest wins. When every copy listed for an object
+// is gone by the time it is read (a writer committed a newer generation and
+// removed the old one meanwhile), the object is listed again (bounded), so a
+// reader never misses an object because of a concurrent commit.
 //
 // Thread-safety: a Store is immutable after creation; its methods may be
 // called concurrently.
