@@ -236,8 +236,9 @@ TEST_F(CrashLoop, RestoreKilledAtRandomPoints) {
     if (!had_output) std::filesystem::remove(out);
     const auto after = std::chrono::microseconds(rng() % (span.count() * 3 / 2 + 1));
     bool killed = false;
-    RunAndMaybeKill({"restore", "-q", "--store", dir_ / "store.yaml", "big", "-o", out}, after,
-                    &killed);
+    testing::RunAndMaybeKill(FLS_BINARY,
+                             {"restore", "-q", "--store", dir_ / "store.yaml", "big", "-o", out},
+                             after, &killed);
     killed_count += killed;
     temps_seen += CountTemps(out_dir);
     // Killed or not, the output is absent or whole: never a part.
