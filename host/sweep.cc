@@ -121,7 +121,15 @@ class SweepRun {
   std::map<std::string, Group> groups_;
   std::map<std::string, std::int64_t> target_errors_;
   internal::TargetProbe probe_;  // per window
+  // Objects whose every rebuilt block is written: their chunks are fsynced,
+  // renamed and their manifests committed together at the end of the window,
+  // many at once, because that part is fsync latency, not bandwidth.
+  std::vector<PendingRepair*> ready_;
 };
+
+// Threads finishing repairs at once: fsyncs of different files overlap (the
+// file system commits them in groups).
+constexpr int kFinishThreads = 16;
 
 std::string GroupKey(const Manifest& mf, const std::vector<int>& wanted) {
   std::string key = std::to_string(mf.k) + "/" + std::to_string(mf.m) + "/" +
@@ -188,7 +196,7 @@ Status SweepRun::StartRepair(WindowObject& obj,
   PendingRepair& r = *p;
   pending->push_back(std::move(p));
   if (r.bad.empty()) {  // only manifest copies are missing or stale
-    FinishRepair(r);
+    ready_.push_back(&r);
     return Status::Ok();
   }
   r.writer = std::make_unique<internal::RebuiltChunkWriter>(store_.env(), r.next, r.bad);
@@ -199,7 +207,7 @@ Status SweepRun::StartRepair(WindowObject& obj,
   const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
   r.pieces_left = static_cast<std::size_t>((mf.stripes + per - 1) / per) * r.bad.size();
   if (r.pieces_left == 0) {
-    FinishRepair(r);
+    ready_.push_back(&r);
     return Status::Ok();
   }
   // One group per chunk index wanted: with a whole target lost, every object
@@ -270,7 +278,7 @@ void SweepRun::Flush(Group& g) {
     for (std::size_t st = 0; st < p.stripes && r.status.ok(); ++st)
       r.status = r.writer->AppendBlock(p.x, outputs[(at + st) * w]);
     at += p.stripes;
-    if (--r.pieces_left == 0) FinishRepair(r);
+    if (--r.pieces_left == 0) ready_.push_back(&r);
   }
   g.pieces.clear();
   g.bytes = 0;
@@ -287,8 +295,11 @@ void SweepRun::FinishRepair(PendingRepair& r) {
     if (r.writer) r.writer->Abort();
     return;
   }
-  ++report_->rebuilt;
-  report_->chunks_rebuilt += r.bad.size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++report_->rebuilt;
+    report_->chunks_rebuilt += r.bad.size();
+  }
   // The record now describes the repaired object.
   obj.recorded = r.next;
   obj.recorded.generation = generation;
@@ -331,6 +342,9 @@ Status SweepRun::RepairWindow(std::vector<WindowObject>& window) {
     }
   }
   for (auto& [key, g] : groups_) Flush(g);
+  ThreadPool pool(kFinishThreads);
+  pool.Run(ready_.size(), [&](std::size_t i) { FinishRepair(*ready_[i]); });
+  ready_.clear();
   for (const auto& p : pending)
     if (!p->status.ok()) {
       p->obj->repair_error = p->status.ToString();

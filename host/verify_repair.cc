@@ -67,16 +67,21 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
   internal::StripeBatch batch;
   reader.Prepare(&batch, per);
   std::vector<std::uint8_t> parity(opt.deep ? per * m * B : 0);
+  const std::uint64_t rec = B + kBlockCrcBytes;
+  const Crc32cCombiner combine(rec);
   for (std::uint64_t first = 0; first < mf.stripes; first += per) {
     const std::size_t count =
         static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
     FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
-    const std::uint64_t rec = B + kBlockCrcBytes;
     for (int i = 0; i < n; ++i) {
       if (!chunks[i].usable) continue;
+      // Whole records: their CRCs were computed by the block check; a partial
+      // one at a short read is hashed here.
       for (std::size_t s = 0; s < count && s * rec < batch.got[i]; ++s)
-        whole[i] = Crc32c(batch.buf[i].data() + s * batch.stride,
-                          std::min<std::uint64_t>(rec, batch.got[i] - s * rec), whole[i]);
+        whole[i] =
+            (s + 1) * rec <= batch.got[i]
+                ? combine.Combine(whole[i], batch.record_crc[s * n + i])
+                : Crc32c(batch.buf[i].data() + s * batch.stride, batch.got[i] - s * rec, whole[i]);
     }
     if (opt.deep) {
       // Recompute parity for stripes whose data blocks are all good.

@@ -25,8 +25,9 @@ namespace fs = std::filesystem;
 
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fls-test-XXXXXX").string();
+  // Under `base` (default: the system's temporary directory).
+  explicit TempDir(const std::string& base = fs::temp_directory_path().string()) {
+    std::string tmpl = (fs::path(base) / "fls-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {

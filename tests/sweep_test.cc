@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fls/crc32c.h"
 #include "host/health_db.h"
 #include "sweep_test_util.h"
 
@@ -33,6 +34,18 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Verify (and so every sweep) combines the block CRCs into the whole-chunk
+// CRC instead of hashing every byte twice.
+TEST(Crc32cCombinerTest, MatchesTheCrcOfTheJoinedBytes) {
+  for (std::size_t len : {1u, 4u, 100u, 4100u, 65540u, 1048580u}) {
+    const std::string a = testing::RandomBytes(777, len), b = testing::RandomBytes(len, len + 1);
+    const Crc32cCombiner c(len);
+    EXPECT_EQ(c.Combine(Crc32c(a.data(), a.size()), Crc32c(b.data(), b.size())),
+              Crc32c((a + b).data(), a.size() + b.size()))
+        << len;
+  }
 }
 
 TEST(SweepTest, LostTargetAndCorruptBlocksOneSweepHealsAll) {
@@ -224,6 +237,7 @@ TEST(SweepTest, SweepKilledHalfwayResumesAndHealsAll) {
   EXPECT_EQ(j["skipped"].get<int>() + j["scanned"].get<int>(), kObjects) << res.out;
   EXPECT_TRUE(j["unrecoverable"].empty()) << res.out;
   std::printf("sweep-kill: resumed after %d of %d objects\n", j["skipped"].get<int>(), kObjects);
+  std::fflush(stdout);
   testing::ExpectAllHealthy(s, lost);
 }
 

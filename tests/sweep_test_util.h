@@ -16,18 +16,14 @@ namespace fls::testing {
 
 // Builds stores of thousands of objects fast: nothing is fsynced (the data
 // lands in the page cache all the same, which is all a test that does not cut
-// the power needs), and listings leave manifests out, so that archive's
-// name check does not re-read the whole catalogue for every new object (the
-// test's names are unique by construction).
+// the power needs), and directory listings come back empty, so that
+// archive's name check does not list and re-read the whole store for every
+// new object (the test's names are unique by construction).
 class BuildEnv : public EnvWrapper {
  public:
   BuildEnv() : EnvWrapper(Env::Default()) {}
-  Status GetChildren(const std::string& dir, std::vector<std::string>* names) override {
-    FLS_RETURN_IF_ERROR(target()->GetChildren(dir, names));
-    ObjectId id;
-    std::uint64_t gen = 0;
-    std::erase_if(*names,
-                  [&](const std::string& n) { return ParseManifestFileName(n, &id, &gen); });
+  Status GetChildren(const std::string&, std::vector<std::string>* names) override {
+    names->clear();
     return Status::Ok();
   }
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override {
@@ -57,8 +53,16 @@ inline std::size_t ObjectSize(int i) {
 inline std::string ObjectName(int i) { return "obj-" + std::to_string(i); }
 inline std::string ObjectBytes(int i) { return RandomBytes(ObjectSize(i), 1000 + i); }
 
+// Stores of thousands of small objects are tens of thousands of files: on a
+// disk, creating and deleting them (not the sweep) dominates the test's
+// time, so they live on tmpfs when the machine has one.
+inline std::string SweepTestBase() {
+  std::error_code ec;
+  return fs::is_directory("/dev/shm", ec) ? "/dev/shm" : fs::temp_directory_path().string();
+}
+
 struct SweepStore {
-  TempDir dir;
+  TempDir dir{SweepTestBase()};
   BuildEnv fast_env;
   std::unique_ptr<Store> fast;            // for building
   std::unique_ptr<Store> store;           // Env::Default(): what the tests sweep with
@@ -122,7 +126,7 @@ inline int DamageStore(const Store& store, int lost, int percent, std::uint64_t 
 // Every object verifies healthy (deep: parity recomputed, and the SHA-256 of
 // the bytes it reconstructs equals the manifest's, which must be the SHA-256
 // of the bytes archived), and keeps its chunks on distinct targets, none on
-// `lost`. Eight of them are also restored to a file and compared byte for
+// `lost`. Four of them are also restored to a file and compared byte for
 // byte (a restore looks its name up in the whole catalogue: all would be
 // quadratic).
 inline void ExpectAllHealthy(const SweepStore& s, const std::string& lost_path,
@@ -150,7 +154,7 @@ inline void ExpectAllHealthy(const SweepStore& s, const std::string& lost_path,
     std::string sha;
     ASSERT_TRUE(Sha256File(Env::Default(), src, &sha).ok());
     EXPECT_EQ(e.manifest.sha256, sha) << e.manifest.name;
-    if (i % std::max(1, s.objects / 8) == 1) {
+    if (i % std::max(1, s.objects / 4) == 1) {
       RestoreOptions ro;
       ro.output = s.dir / "out.bin";
       ro.backend = "isal";

@@ -7,6 +7,7 @@
 // one byte is flipped in about 1% of the other blocks (at most m bad blocks
 // in any stripe). Nothing is dropped from the page cache: cat runs first and
 // all three read the chunk files from the same (warm) cache state.
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -214,6 +215,7 @@ void AddBenchSweepCommand(CLI::App& app, int& exit_code) {
   cmd->add_flag("--keep", a->keep, "Keep the work directory");
   cmd->add_flag("--json", a->json, "One JSON object per line");
   cmd->callback([a, &exit_code] {
+    KeepLargeBuffers();
     std::vector<BenchRow> rows;
     Status s = RunSweepBench(*a, &rows);
     if (!a->json && !rows.empty())

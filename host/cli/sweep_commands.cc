@@ -2,6 +2,8 @@
 // target's state), both over the health database (host/health_db.h).
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -51,6 +53,19 @@ nlohmann::json SweepReportJson(const SweepReport& r) {
           {"seconds", r.seconds},
           {"warnings", r.warnings}};
 }
+
+}  // namespace
+
+// Every object a sweep checks allocates its stripe buffers (megabytes) anew;
+// served by fresh mmaps, each page would fault and be zeroed again (measured:
+// about a tenth of a verify sweep's CPU). Keeping freed large buffers in the
+// heap lets the next object reuse them.
+void KeepLargeBuffers() {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
+
+namespace {
 
 int SweepExit(const SweepReport& r, bool verify_only) {
   if (!r.unrecoverable.empty()) return kExitUnrecoverable;
@@ -118,6 +133,7 @@ void AddSweep(CLI::App& app, int& exit_code) {
       return;
     }
     if (!o->verify_only) CleanStaleTemporaries(*store, "sweep");
+    KeepLargeBuffers();
     o->backend = a->backend;
     o->threads = a->threads;
     o->rate_bytes_per_s = static_cast<std::uint64_t>(*rate * 1e6);
