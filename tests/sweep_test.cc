@@ -11,8 +11,11 @@
 #include <spawn.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "fls/crc32c.h"
@@ -239,6 +242,51 @@ TEST(SweepTest, SweepKilledHalfwayResumesAndHealsAll) {
   std::printf("sweep-kill: resumed after %d of %d objects\n", j["skipped"].get<int>(), kObjects);
   std::fflush(stdout);
   testing::ExpectAllHealthy(s, lost);
+}
+
+// The operator's view: `fls targets` names the lost target, `fls ls
+// --degraded` lists the objects at risk, most at risk first, and deleting the
+// health database loses nothing (`targets --rescan` fills it again).
+TEST(SweepTest, TargetsAndLsDegradedShowTheDamage) {
+  testing::SweepStore s;
+  testing::BuildSweepStore(&s, 40);
+  testing::DamageStore(*s.store, kLost, 3, 29);
+  const std::string db = s.dir / "health.db";
+  std::string store_args = " --db '" + db + "'";
+  for (const auto& t : s.target_specs) store_args += " --target '" + t + "'";
+  const std::string fls = FLS_BINARY;
+  testing::CmdResult r = testing::Shell(fls + " sweep --verify-only --json" + store_args);
+  EXPECT_EQ(r.rc, 4) << r.out;  // damage found, nothing changed
+  r = testing::Shell(fls + " targets" + store_args);
+  EXPECT_EQ(r.rc, 4) << r.out;
+  EXPECT_NE(r.out.find("UNREACHABLE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(s.store->targets()[kLost].path), std::string::npos) << r.out;
+  r = testing::Shell(fls + " ls --degraded --json" + store_args);
+  ASSERT_GE(r.rc, 4) << r.out;
+  std::vector<int> spares;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    const auto j = nlohmann::json::parse(line);
+    spares.push_back(j["spare"].get<int>());
+  }
+  ASSERT_GT(spares.size(), 30u) << r.out;  // 14 of 16 targets per object: most lost a chunk
+  EXPECT_TRUE(std::is_sorted(spares.begin(), spares.end())) << r.out;
+  EXPECT_LT(spares.front(), 3) << r.out;  // a lost chunk and a flipped block in one stripe
+  std::filesystem::remove(db);
+  r = testing::Shell(fls + " targets --rescan --json" + store_args);
+  EXPECT_EQ(r.rc, 4) << r.out;
+  int chunks = 0;
+  std::istringstream rows(r.out);
+  for (std::string line; std::getline(rows, line);)
+    if (!line.empty() && line[0] == '{') chunks += nlohmann::json::parse(line)["chunks"].get<int>();
+  EXPECT_EQ(chunks, 40 * 14) << r.out;
+  // A repair sweep heals it; ls --degraded is then empty.
+  r = testing::Shell(fls + " sweep" + store_args);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  r = testing::Shell(fls + " ls --degraded --json" + store_args);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out.find('{'), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -353,9 +353,6 @@ TEST(ServiceE2E, CurveClientWithoutTheRightKeyIsRefused) {
   EXPECT_EQ(r["workers"], 3) << "the worker without an authorized key got in";
 }
 
-}  // namespace
-}  // namespace fls::service::testing
-
 // A scheduled sweep (config sweep.interval) finds chunks lost behind the
 // service's back, rebuilds them, and publishes its progress on the PUB socket.
 TEST(ServiceE2E, ScheduledSweepRepairsDamageAndPublishesProgress) {
@@ -410,3 +407,6 @@ TEST(ServiceE2E, ScheduledSweepRepairsDamageAndPublishesProgress) {
   EXPECT_EQ(vr["state"], "done") << vr.dump();
   h.ExpectRestoresBitExact(files, "after-sweep");
 }
+
+}  // namespace
+}  // namespace fls::service::testing
