@@ -2,7 +2,9 @@
 // target directories, sample files and byte-level damage.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +105,22 @@ struct CmdResult {
   int rc = -1;
   std::string out;
 };
+
+// Starts `args` (args[0]: the program) with stdout and stderr on /dev/null;
+// returns its pid (-1 when it could not start).
+inline pid_t SpawnQuiet(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
 
 inline CmdResult Shell(const std::string& cmd) {
   CmdResult r;

@@ -47,16 +47,8 @@ bool RunAndMaybeKill(const std::vector<std::string>& args, std::chrono::microsec
                      bool* killed) {
   std::vector<std::string> argv_s = {FLS_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, FLS_BINARY, &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = testing::SpawnQuiet(argv_s);
+  EXPECT_GT(pid, 0);
   const auto deadline = Clock::now() + kill_after;
   int status = 0;
   *killed = false;

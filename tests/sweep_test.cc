@@ -4,8 +4,10 @@
 // bit-exact, in few batched backend calls; a sweep SIGKILLed halfway resumes;
 // stripes with more than m bad blocks are named unrecoverable; --rate paces.
 //
-// Built twice: as sweep_test (label e2e, 200 objects) and as sweep_scale_test
-// (label slow, FLS_SWEEP_OBJECTS=2000).
+// Built twice: as sweep_test (label e2e, 200 objects: about 20 s in all) and
+// as sweep_scale_test (label slow, FLS_SWEEP_OBJECTS=2000: 60 to 105 s per
+// scenario on the loaded 2-vCPU dev VM, most of it building the store and
+// checking every object afterwards; the sweep itself took 16 s).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,8 +23,6 @@
 #include "fls/crc32c.h"
 #include "host/health_db.h"
 #include "sweep_test_util.h"
-
-extern char** environ;
 
 namespace fls {
 namespace {
@@ -184,16 +184,8 @@ TEST(SweepTest, RateLimitPacesReads) {
 bool SweepKilledHalfway(const std::vector<std::string>& args, const std::string& db_path) {
   std::vector<std::string> argv_s = {FLS_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, FLS_BINARY, &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = testing::SpawnQuiet(argv_s);
+  EXPECT_GT(pid, 0);
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   int status = 0;
   while (Clock::now() < deadline) {

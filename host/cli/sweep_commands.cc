@@ -75,8 +75,8 @@ int SweepExit(const SweepReport& r, bool verify_only) {
 
 void PrintSweepReport(const SweepReport& r, bool verify_only) {
   const double gbps = r.seconds > 0 ? r.bytes_read / r.seconds / 1e9 : 0.0;
-  std::printf("sweep %s: %llu object(s), %llu scanned, %s read in %.2f s (%.2f GB/s)\n",
-              verify_only ? "(verify only)" : "", static_cast<unsigned long long>(r.objects_total),
+  std::printf("sweep%s: %llu object(s), %llu scanned, %s read in %.2f s (%.2f GB/s)\n",
+              verify_only ? " (verify only)" : "", static_cast<unsigned long long>(r.objects_total),
               static_cast<unsigned long long>(r.objects_scanned),
               FormatByteSize(r.bytes_read).c_str(), r.seconds, gbps);
   if (r.resumed)
