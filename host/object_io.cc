@@ -201,6 +201,7 @@ void ObjectReader::Prepare(StripeBatch* b, std::size_t capacity) const {
   b->reason.assign(capacity * n, kNotRead);
   b->loaded.assign(n, false);
   b->got.assign(n, 0);
+  b->record_crc.assign(capacity * n, 0);
 }
 
 void ObjectReader::LoadChunk(StripeBatch* b, int i) {
@@ -233,10 +234,12 @@ void ObjectReader::LoadChunk(StripeBatch* b, int i) {
       why = kReadError;
     } else if ((s + 1) * rec > got) {
       why = kShortRead;
-    } else if (Crc32c(block, manifest_.block_size) != GetLe32(block + manifest_.block_size)) {
-      why = kCrcMismatch;
     } else {
-      why = kGood;
+      const std::uint32_t crc = Crc32c(block, manifest_.block_size);
+      b->record_crc[s * n + i] = Crc32c(block + manifest_.block_size, kBlockCrcBytes, crc);
+      why = crc == GetLe32(block + manifest_.block_size) ? kGood : kCrcMismatch;
+    }
+    if (why == kGood) {
       b->shards[s * n + i] = block;
       continue;
     }

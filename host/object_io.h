@@ -94,6 +94,9 @@ struct StripeBatch {
   std::vector<std::uint8_t> reason;         // stripes * (k + m): why a block is bad
   std::vector<bool> loaded;                 // chunk i read for this batch
   std::vector<std::size_t> got;             // record bytes of chunk i read (in order)
+  // stripes * (k + m): CRC32C of each whole record read (block and its CRC),
+  // so whole-chunk checks combine them instead of reading the bytes again.
+  std::vector<std::uint32_t> record_crc;
 };
 
 enum BadReason : std::uint8_t {

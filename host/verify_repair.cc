@@ -8,6 +8,7 @@
 #include "fls/crc32c.h"
 #include "host/manifest_commit.h"
 #include "host/object_io.h"
+#include "host/repair_plan.h"
 #include "host/sha256.h"
 
 namespace fls {
@@ -66,16 +67,21 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
   internal::StripeBatch batch;
   reader.Prepare(&batch, per);
   std::vector<std::uint8_t> parity(opt.deep ? per * m * B : 0);
+  const std::uint64_t rec = B + kBlockCrcBytes;
+  const Crc32cCombiner combine(rec);
   for (std::uint64_t first = 0; first < mf.stripes; first += per) {
     const std::size_t count =
         static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
     FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
-    const std::uint64_t rec = B + kBlockCrcBytes;
     for (int i = 0; i < n; ++i) {
       if (!chunks[i].usable) continue;
+      // Whole records: their CRCs were computed by the block check; a partial
+      // one at a short read is hashed here.
       for (std::size_t s = 0; s < count && s * rec < batch.got[i]; ++s)
-        whole[i] = Crc32c(batch.buf[i].data() + s * batch.stride,
-                          std::min<std::uint64_t>(rec, batch.got[i] - s * rec), whole[i]);
+        whole[i] =
+            (s + 1) * rec <= batch.got[i]
+                ? combine.Combine(whole[i], batch.record_crc[s * n + i])
+                : Crc32c(batch.buf[i].data() + s * batch.stride, batch.got[i] - s * rec, whole[i]);
     }
     if (opt.deep) {
       // Recompute parity for stripes whose data blocks are all good.
@@ -222,85 +228,15 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
     if (r.state != "ok") bad.push_back(r.index);
   if (before.health == Health::kHealthy && entry.stale_copies.empty()) return Status::Ok();
 
-  // Where each rebuilt chunk goes: its own target while that directory is
-  // there, else a target holding no other chunk of the object (new failure
-  // domains first, then most free space), else any target.
-  std::set<std::string> used;
-  for (const ManifestChunk& c : mf.chunks) used.insert(c.target);
-  std::set<std::string> used_domains;
-  for (const ManifestChunk& c : mf.chunks) used_domains.insert(c.domain);
-  std::vector<int> new_target(n, -1);
-  for (int i : bad) {
-    FileInfo info;
-    if (env->GetFileInfo(mf.chunks[i].target, &info).ok() && info.is_directory) continue;
-    int best = -1;
-    std::uint64_t best_free = 0;
-    int best_rank = 3;
-    for (std::size_t t = 0; t < store.targets().size(); ++t) {
-      const Target& tg = store.targets()[t];
-      FileInfo ti;
-      if (!env->GetFileInfo(tg.path, &ti).ok() || !ti.is_directory) continue;
-      std::uint64_t free = 0;
-      if (!env->GetFreeSpace(tg.path, &free).ok() || free < mf.chunks[i].bytes) continue;
-      const int rank = used.count(tg.path) ? 2 : (used_domains.count(tg.domain) ? 1 : 0);
-      if (rank < best_rank || (rank == best_rank && free > best_free)) {
-        best = static_cast<int>(t);
-        best_rank = rank;
-        best_free = free;
-      }
-    }
-    if (best < 0)
-      return Status::NoSpace("no target of the store can take chunk " + std::to_string(i) +
-                             " of object '" + mf.name + "' (" + std::to_string(mf.chunks[i].bytes) +
-                             " bytes)");
-    new_target[i] = best;
-    const Target& tg = store.targets()[best];
-    used.insert(tg.path);
-    used_domains.insert(tg.domain);
-  }
-
+  std::vector<int> new_target;
+  internal::TargetProbe probe = internal::ProbeTargets(store);
+  FLS_RETURN_IF_ERROR(internal::ChooseRepairTargets(store, mf, bad, &probe, &new_target));
   if (!bad.empty()) {
     std::unique_ptr<Backend> backend;
     FLS_RETURN_IF_ERROR(internal::MakeBackend(opt.backend, opt.threads, k, m, mf.matrix, &backend));
-    Manifest next = mf;
-    for (int i : bad) {
-      if (new_target[i] >= 0) {
-        next.chunks[i].target = store.targets()[new_target[i]].path;
-        next.chunks[i].domain = store.targets()[new_target[i]].domain;
-      }
-    }
-    struct Out {
-      std::unique_ptr<internal::BufferedAppender> file;
-      std::string tmp, final_path;
-    };
-    std::vector<Out> outs;
-    auto cleanup = [&] {
-      for (Out& o : outs) {
-        o.file.reset();
-        env->RemoveFile(o.tmp);
-      }
-    };
-    for (int i : bad) {
-      Out o;
-      o.final_path = next.chunks[i].path();
-      o.tmp = TempPathFor(o.final_path);
-      std::unique_ptr<WritableFile> f;
-      Status s = env->NewWritableFile(o.tmp, &f);
-      if (!s.ok()) {
-        cleanup();
-        return s.WithContext("rebuilding chunk " + std::to_string(i) + " on " +
-                             next.chunks[i].target);
-      }
-      o.file = std::make_unique<internal::BufferedAppender>(std::move(f));
-      outs.push_back(std::move(o));
-      std::uint8_t header[kChunkHeaderBytes];
-      EncodeChunkHeader(mf.HeaderFor(i), header);
-      s = outs.back().file->Append(header, sizeof header);
-      if (!s.ok()) {
-        cleanup();
-        return s.WithContext("rebuilding chunk " + std::to_string(i));
-      }
-    }
+    const Manifest next = internal::MovedManifest(store, mf, bad, new_target);
+    internal::RebuiltChunkWriter writer(env, next, bad);
+    FLS_RETURN_IF_ERROR(writer.Open());
     internal::ObjectReader reader(store, mf);
     reader.Open();
     const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
@@ -323,75 +259,18 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
         rb.outputs = outputs;
         s = backend->Reconstruct(rb);
       }
-      for (std::size_t st = 0; st < count && s.ok(); ++st) {
-        for (std::size_t x = 0; x < w && s.ok(); ++x) {
-          const std::uint8_t* block = outputs[st * w + x];
-          std::uint8_t crc[4];
-          PutLe32(crc, Crc32c(block, B));
-          s = outs[x].file->Append(block, B);
-          if (s.ok()) s = outs[x].file->Append(crc, 4);
-        }
-      }
-      if (!s.ok()) {
-        cleanup();
-        return s.WithContext("repairing object '" + mf.name + "'");
-      }
+      for (std::size_t st = 0; st < count && s.ok(); ++st)
+        s = writer.AppendStripe(&outputs[st * w]);
+      if (!s.ok()) return s.WithContext("repairing object '" + mf.name + "'");
       if (opt.progress) opt.progress(std::min(mf.size, (first + count) * mf.stripe_width), mf.size);
     }
-    for (std::size_t x = 0; x < w; ++x) {
-      const int i = bad[x];
-      Status s = outs[x].file->SyncAndClose();
-      if (s.ok() && (outs[x].file->crc() != mf.chunks[i].crc32c ||
-                     outs[x].file->bytes() != mf.chunks[i].bytes))
-        s = Status::Internal("rebuilt chunk " + std::to_string(i) + " of object '" + mf.name +
-                             "' does not match the manifest's checksum; nothing was changed");
-      if (!s.ok()) {
-        cleanup();
-        return s.WithContext("rebuilding chunk " + std::to_string(i));
-      }
-    }
-    std::set<std::string> dirs;
-    for (std::size_t x = 0; x < w; ++x) {
-      Status s = env->RenameFile(outs[x].tmp, outs[x].final_path);
-      if (!s.ok()) {
-        cleanup();
-        return s;
-      }
-      dirs.insert(DirName(outs[x].final_path));
-      result->rebuilt.push_back(bad[x]);
-      result->new_paths.push_back(outs[x].final_path);
-    }
-    for (const std::string& d : dirs)
-      FLS_RETURN_IF_ERROR(env->SyncDir(d).WithContext("target " + d));
+    FLS_RETURN_IF_ERROR(writer.Finish(&result->new_paths));
+    result->rebuilt = bad;
     mf = next;
   }
   // A new manifest generation, on targets that exist now.
-  mf.generation = entry.manifest.generation + 1;
-  for (const auto& c : entry.stale_copies) {
-    ObjectId id;
-    std::uint64_t g = 0;
-    if (ParseManifestFileName(BaseName(c), &id, &g)) mf.generation = std::max(mf.generation, g + 1);
-  }
-  mf.manifest_targets.clear();
-  {
-    Manifest probe = mf;
-    std::vector<std::string> all = internal::ManifestTargets(store, probe);
-    for (const std::string& t : all) {
-      FileInfo info;
-      if (env->GetFileInfo(t, &info).ok() && info.is_directory) mf.manifest_targets.push_back(t);
-    }
-  }
-  FLS_RETURN_IF_ERROR(ValidateManifest(mf));
-  std::vector<std::string> written;
-  FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));
+  FLS_RETURN_IF_ERROR(internal::CommitRepairedManifest(store, entry, mf, &result->new_generation));
   result->manifest_rewritten = true;
-  result->new_generation = mf.generation;
-  // Older generations are now superseded; removing them is housekeeping.
-  std::set<std::string> dirs;
-  for (const auto& list : {entry.copies, entry.stale_copies})
-    for (const std::string& p : list)
-      if (env->RemoveFile(p).ok()) dirs.insert(DirName(p));
-  for (const auto& d : dirs) env->SyncDir(d);
   return Status::Ok();
 }
 

@@ -101,6 +101,7 @@ Status Broker::Start() {
                config_.client_endpoint, config_.worker_endpoint, config_.event_endpoint,
                config_.journal_path, config_.curve.enabled ? "on" : "off");
   next_heartbeat_ = Clock::now();
+  next_sweep_ = Clock::now() + std::chrono::milliseconds(config_.sweep.interval_ms);
   return Status::Ok();
 }
 
@@ -128,6 +129,7 @@ Status Broker::Run(const std::atomic<bool>& stop) {
       ExpireWorkers();
       next_heartbeat_ = Clock::now() + std::chrono::milliseconds(config_.heartbeat_ms);
     }
+    ScheduleSweep();
     Dispatch();
   }
   // Tell workers we are going, so that they reconnect at once to our successor.
@@ -319,6 +321,13 @@ bool Broker::Submit(const nlohmann::json& b, nlohmann::json* reply, ProtocolErro
     if (b.contains("objects"))
       for (const auto& o : b["objects"]) items.push_back(o.get<std::string>());
     if (kind == "repair") leases = items.empty() ? std::vector<std::string>{"*"} : items;
+    // A repair of everything is a sweep; it records to the service's health
+    // database (never a path a client names).
+    if (kind == "repair" && items.empty()) {
+      spec["health_db"] = config_.HealthDbPath();
+      if (!spec.contains("sweep")) spec["sweep"] = nlohmann::json::object();
+      if (b.contains("deep")) spec["sweep"]["deep"] = b["deep"];
+    }
   }
   if (items.size() > max_items) {
     *error = {errc::kTooLarge, "job has " + std::to_string(items.size()) + " items; the limit is " +
@@ -595,6 +604,32 @@ void Broker::Dispatch() {
   // Jobs left behind a lease wait for the next finish, which sets the flag;
   // deferred ones are looked at again on the next pass.
   if (deferred) dispatch_needed_ = true;
+}
+
+void Broker::ScheduleSweep() {
+  if (config_.sweep.interval_ms <= 0 || Clock::now() < next_sweep_) return;
+  next_sweep_ = Clock::now() + std::chrono::milliseconds(config_.sweep.interval_ms);
+  JobRecord last;
+  if (scheduled_sweep_job_ != 0 && journal_->Get(scheduled_sweep_job_, false, &last).ok() &&
+      (last.state == "queued" || last.state == "running"))
+    return;  // the previous one is still going: never two at once
+  const nlohmann::json spec = {{"kind", "repair"},
+                               {"scheduled", true},
+                               {"health_db", config_.HealthDbPath()},
+                               {"sweep",
+                                {{"verify_only", config_.sweep.verify_only},
+                                 {"deep", config_.sweep.deep},
+                                 {"rate_bytes_per_s", config_.sweep.rate_bytes_per_s}}}};
+  std::int64_t id = 0;
+  Status s = journal_->Submit("repair", spec, {}, {"*"}, &id);
+  if (!s.ok()) {
+    spdlog::error("scheduled sweep not journalled: {}", s.ToString());
+    return;
+  }
+  scheduled_sweep_job_ = id;
+  spdlog::info("job {} queued: scheduled repair sweep", id);
+  Publish(id, {{"state", "queued"}, {"kind", "repair"}, {"items_total", 0}, {"scheduled", true}});
+  dispatch_needed_ = true;
 }
 
 void Broker::Publish(std::int64_t job_id, const nlohmann::json& body) {

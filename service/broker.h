@@ -69,6 +69,9 @@ class Broker {
   bool SendToWorker(WorkerInfo& w, std::string_view command, const nlohmann::json& body);
   void FinishJob(WorkerInfo& w, const nlohmann::json& body);
   void Publish(std::int64_t job_id, const nlohmann::json& body);
+  // Queues a repair sweep of everything when config sweep.interval is due and
+  // the last scheduled one has ended.
+  void ScheduleSweep();
   nlohmann::json StatsBody();
 
   zmq::context_t& context_;
@@ -82,6 +85,8 @@ class Broker {
   std::deque<std::string> idle_;
   bool dispatch_needed_ = true;
   Clock::time_point next_heartbeat_;
+  Clock::time_point next_sweep_;
+  std::int64_t scheduled_sweep_job_ = 0;
   Clock::time_point dispatch_after_;  // grace after a restart that re-queued jobs
   std::map<std::int64_t, Clock::time_point> not_before_;  // re-queued after a worker loss
   // Backend-call merging reported by workers' REPLYs since this broker

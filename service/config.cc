@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -104,6 +105,57 @@ Status GetStringList(const Ctx& ctx, const YAML::Node& node, const std::string& 
     FLS_RETURN_IF_ERROR(GetString(ctx, node[i], key + "[" + std::to_string(i) + "]", &v));
     out->push_back(v);
   }
+  return Status::Ok();
+}
+
+Status GetBool(const Ctx& ctx, const YAML::Node& node, const std::string& key, bool* out) {
+  if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false")) {
+    *out = node.Scalar() == "true";
+    return Status::Ok();
+  }
+  return ctx.Error(node, key, "must be true or false");
+}
+
+// "500ms", "30s", "10m", "24h", "7d".
+Status GetDuration(const Ctx& ctx, const YAML::Node& node, const std::string& key,
+                   std::int64_t* ms) {
+  const std::string s = node.IsScalar() ? node.Scalar() : "";
+  std::size_t used = 0;
+  long long v = -1;
+  try {
+    v = std::stoll(s, &used, 10);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = s.substr(used);
+  const std::map<std::string, std::int64_t> units = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+  if (used == s.size() && v == 0) {  // a bare 0: off
+    *ms = 0;
+    return Status::Ok();
+  }
+  auto it = units.find(unit);
+  if (used == 0 || v < 0 || it == units.end() || v > (std::int64_t{1} << 40) / it->second)
+    return ctx.Error(node, key,
+                     "must be a duration such as 500ms, 30s, 10m, 24h or 7d (got '" + s + "')");
+  *ms = v * it->second;
+  return Status::Ok();
+}
+
+Status ParseSweep(const Ctx& ctx, const YAML::Node& n, SweepConfig* c) {
+  FLS_RETURN_IF_ERROR(
+      CheckKeys(ctx, n, "sweep", {"interval", "rate", "deep", "verify_only", "db"}));
+  if (n["interval"])
+    FLS_RETURN_IF_ERROR(GetDuration(ctx, n["interval"], "sweep.interval", &c->interval_ms));
+  if (n["interval"] && c->interval_ms > 0 && c->interval_ms < 100)
+    return ctx.Error(n["interval"], "sweep.interval", "must be 0 (off) or at least 100ms");
+  if (n["rate"])
+    FLS_RETURN_IF_ERROR(
+        GetSize(ctx, n["rate"], "sweep.rate", 0, std::uint64_t{1} << 50, &c->rate_bytes_per_s));
+  if (n["deep"]) FLS_RETURN_IF_ERROR(GetBool(ctx, n["deep"], "sweep.deep", &c->deep));
+  if (n["verify_only"])
+    FLS_RETURN_IF_ERROR(GetBool(ctx, n["verify_only"], "sweep.verify_only", &c->verify_only));
+  if (n["db"]) FLS_RETURN_IF_ERROR(GetString(ctx, n["db"], "sweep.db", &c->db_path));
   return Status::Ok();
 }
 
@@ -284,7 +336,8 @@ Status ParseServiceConfig(const std::string& text, const std::string& name, Serv
   try {
     if (!root.IsMap()) return ctx.Error(root, "(top level)", "must be a mapping");
     FLS_RETURN_IF_ERROR(
-        CheckKeys(ctx, root, "", {"service", "store", "batch", "roots", "security"}));
+        CheckKeys(ctx, root, "", {"service", "store", "batch", "roots", "security", "sweep"}));
+    if (root["sweep"]) FLS_RETURN_IF_ERROR(ParseSweep(ctx, root["sweep"], &c.sweep));
     if (root["service"]) FLS_RETURN_IF_ERROR(ParseService(ctx, root["service"], &c));
     if (!root["store"]) return ctx.Error(root, "store", "is required (targets, k, m, ...)");
     FLS_RETURN_IF_ERROR(ParseStore(ctx, root["store"], &c.store));

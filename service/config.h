@@ -59,6 +59,17 @@ struct CurveConfig {
   std::vector<std::string> authorized_keys;
 };
 
+// Scheduled repair sweeps (the `sweep:` section): every `interval` the broker
+// queues a repair job over everything that runs the sweep engine
+// (fls/sweep.h). Off by default.
+struct SweepConfig {
+  std::int64_t interval_ms = 0;        // 0: no scheduled sweeps
+  std::uint64_t rate_bytes_per_s = 0;  // 0: no limit
+  bool deep = false;
+  bool verify_only = false;
+  std::string db_path;  // health database; default: the journal's path + ".health"
+};
+
 struct ServiceConfig {
   std::string source_file;  // where it was loaded from, for messages
 
@@ -76,6 +87,12 @@ struct ServiceConfig {
   std::vector<std::string> source_roots;
   std::vector<std::string> output_roots;
   CurveConfig curve;
+  SweepConfig sweep;
+
+  // The health database sweeps of this service record to.
+  std::string HealthDbPath() const {
+    return sweep.db_path.empty() ? journal_path + ".health" : sweep.db_path;
+  }
 };
 
 // Loads and validates `path`. InvalidArgument "FILE:LINE:COL: key 'x.y': why"

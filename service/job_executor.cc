@@ -16,7 +16,9 @@
 #include "fls/backend_registry.h"
 #include "fls/env.h"
 #include "fls/store.h"
+#include "fls/sweep.h"
 #include "host/batching_backend.h"
+#include "host/health_db.h"
 #include "host/object_io.h"
 #include "host/sha256.h"
 #include "service/pack.h"
@@ -408,8 +410,41 @@ class ArchiveExecutor : public JobExecutor {
     return env->SetFileModeAndTime(out, pe.mode, pe.mtime_ns);
   }
 
+  // A repair of everything is a sweep (fls/sweep.h): batched reconstruction
+  // across objects, resumable through the health database named in the spec.
+  // Each object is reported as an item when its window is done.
+  Status Sweep(const Job& job, JobContext& ctx) {
+    const nlohmann::json sw = job.spec.value("sweep", nlohmann::json::object());
+    SweepOptions o;
+    o.backend = config_.backend;
+    o.verify_only = sw.value("verify_only", false);
+    o.deep = sw.value("deep", false);
+    o.rate_bytes_per_s = sw.value("rate_bytes_per_s", std::uint64_t{0});
+    std::unique_ptr<HealthDb> db;
+    const std::string db_path = job.spec.value("health_db", std::string());
+    if (!db_path.empty()) FLS_RETURN_IF_ERROR(HealthDb::Open(db_path, &db));
+    o.db = db.get();
+    o.cancelled = [&ctx] { return ctx.Cancelled(); };
+    o.on_object = [&](const std::string& name, Health scanned, bool rebuilt,
+                      const std::string& error, std::uint64_t bytes) {
+      Status s;
+      if (scanned == Health::kUnrecoverable)
+        s = Status::Unrecoverable("object '" + name + "' has a stripe with more than m bad blocks");
+      else if (!error.empty())
+        s = Status::IOError(error);
+      else if (o.verify_only && scanned == Health::kDegraded)
+        s = Status::Corruption("object '" + name + "' is degraded");
+      ctx.ItemDone(name, s, {{"health_before", HealthName(scanned)}, {"rebuilt", rebuilt}}, bytes);
+    };
+    SweepReport r;
+    FLS_RETURN_IF_ERROR(RunSweep(*store_, o, &r));
+    if (r.cancelled) return Status::Cancelled("repair sweep cancelled");
+    return Status::Ok();
+  }
+
   Status VerifyOrRepair(const Job& job, JobContext& ctx) {
     const bool repair = job.kind == "repair";
+    if (repair && job.items.empty() && !job.spec.contains("objects")) return Sweep(job, ctx);
     std::vector<CatalogEntry> entries;
     // Object checked -> the item names it answers for (a pack answers for
     // every requested file packed in it).

@@ -132,6 +132,19 @@ bool ValidateClientBody(const ClientRequest& r, int max_items, ProtocolError* er
     if (!StringList(b, "objects", false, max_items, error)) return false;
     if (b.contains("deep") && !b["deep"].is_boolean())
       return Fail(error, errc::kBadRequest, "field 'deep' must be true or false");
+    if (b.contains("sweep")) {
+      const auto& sw = b["sweep"];
+      if (kind != "repair" || !sw.is_object())
+        return Fail(error, errc::kBadRequest, "field 'sweep' is an object of repair jobs only");
+      for (const auto& [key, v] : sw.items()) {
+        if ((key == "verify_only" || key == "deep") && v.is_boolean()) continue;
+        if (key == "rate_bytes_per_s" && v.is_number_unsigned()) continue;
+        return Fail(error, errc::kBadRequest,
+                    "field 'sweep." + key.substr(0, 32) +
+                        "' unknown or mistyped (verify_only, deep: booleans; rate_bytes_per_s: "
+                        "a non-negative integer)");
+      }
+    }
   }
   return true;
 }

@@ -32,8 +32,9 @@ namespace fs = std::filesystem;
 
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fls-test-XXXXXX").string();
+  // Under `base` (default: the system's temporary directory).
+  explicit TempDir(const std::string& base = fs::temp_directory_path().string()) {
+    std::string tmpl = (fs::path(base) / "fls-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {
@@ -110,6 +111,22 @@ struct CmdResult {
   std::string out;
 };
 
+// Starts `args` (args[0]: the program) with stdout and stderr on /dev/null;
+// returns its pid (-1 when it could not start).
+inline pid_t SpawnQuiet(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
 inline CmdResult Shell(const std::string& cmd) {
   CmdResult r;
   FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
@@ -129,16 +146,9 @@ inline bool RunAndMaybeKill(const std::string& binary, const std::vector<std::st
                             std::chrono::microseconds kill_after, bool* killed) {
   std::vector<std::string> argv_s = {binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = SpawnQuiet(argv_s);
+  EXPECT_GT(pid, 0) << "could not start " << binary;
+  if (pid <= 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + kill_after;
   int status = 0;
   *killed = false;

@@ -5,6 +5,7 @@
 // fls-store.yaml), or the FLS_STORE environment variable (same forms).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +20,8 @@
 #include "fls/store.h"
 #include "host/byte_size.h"
 #include "host/cli/commands.h"
-#include "host/cli/store_options.h"
+#include "host/cli/store_args.h"
+#include "host/health_db.h"
 
 namespace fls::cli {
 namespace {
@@ -59,18 +61,6 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_;
 };
 
-int HealthExit(Health h) {
-  switch (h) {
-    case Health::kHealthy:
-      return kExitOk;
-    case Health::kDegraded:
-      return kExitDegraded;
-    case Health::kUnrecoverable:
-      return kExitUnrecoverable;
-  }
-  return kExitFailure;
-}
-
 nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf) {
   nlohmann::json j = {{"name", r.name},
                       {"id", r.id},
@@ -97,15 +87,6 @@ nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf) {
   }
   return j;
 }
-
-// Writers clean up after writers that were killed: stale temporaries on the
-// targets go before this command writes its own.
-void CleanStaleTemporaries(const Store& store, const char* cmd) {
-  std::vector<std::string> removed, warnings;
-  store.RemoveStaleTemporaries(&removed, &warnings);
-  for (const auto& w : warnings) std::fprintf(stderr, "fls %s: warning: %s\n", cmd, w.c_str());
-}
-
 void AddArchive(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("archive", "Store files as k + m erasure-coded chunks");
   auto a = std::make_shared<CommonArgs>();
@@ -391,12 +372,76 @@ void AddRepair(CLI::App& app, int& exit_code) {
   });
 }
 
+// `ls --degraded`: objects at risk, fewest spare blocks in their worst stripe
+// first. The live quick check (headers: lost chunks and targets) is combined
+// with what the last sweep found inside the chunks (health database).
+int ListDegraded(const CommonArgs& a, const Store& store, const Catalog& c,
+                 const std::string& db_path) {
+  std::unique_ptr<HealthDb> db;
+  Status s = OpenHealthDb(store, db_path, false, &db);
+  if (!s.ok()) return Fail("ls", s);
+  struct Row {
+    const CatalogEntry* e;
+    ObjectReport r;
+    int spare;
+    bool from_sweep;
+  };
+  std::vector<Row> rows;
+  for (const CatalogEntry& e : c.objects) {
+    Row row{&e, {}, 0, false};
+    QuickCheckObject(store, e, &row.r);
+    row.spare = SpareOf(row.r, e.manifest.m);
+    ObjectHealth known;
+    bool found = false;
+    if (db != nullptr) db->LoadObject(ObjectIdToHex(e.manifest.id), &known, &found);
+    if (found && known.generation == e.manifest.generation && known.health != "healthy" &&
+        known.spare < row.spare) {
+      row.spare = known.spare;
+      row.from_sweep = true;
+      if (row.r.health == Health::kHealthy) row.r.health = Health::kDegraded;
+      if (known.health == "unrecoverable") row.r.health = Health::kUnrecoverable;
+    }
+    if (row.r.health != Health::kHealthy) rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& x, const Row& y) { return x.spare < y.spare; });
+  if (!a.json && !a.quiet)
+    std::printf("%5s %-13s %14s %7s  %s\n", "spare", "health", "bytes", "k+m", "name");
+  int code = kExitOk;
+  for (const Row& row : rows) {
+    const Manifest& mf = row.e->manifest;
+    code = std::max(code, HealthExit(row.r.health));
+    if (a.json) {
+      nlohmann::json j = {{"name", mf.name},
+                          {"id", ObjectIdToHex(mf.id)},
+                          {"size", mf.size},
+                          {"k", mf.k},
+                          {"m", mf.m},
+                          {"spare", row.spare},
+                          {"health", HealthName(row.r.health)},
+                          {"source", row.from_sweep ? "sweep" : "quick"},
+                          {"notes", row.r.notes}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      const std::string km = std::to_string(mf.k) + "+" + std::to_string(mf.m);
+      std::printf("%5d %-13s %14llu %7s  %s\n", row.spare, HealthName(row.r.health),
+                  static_cast<unsigned long long>(mf.size), km.c_str(), mf.name.c_str());
+    }
+  }
+  return code;
+}
+
 void AddLs(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("ls", "List the objects in the store (quick health)");
   auto a = std::make_shared<CommonArgs>();
+  auto degraded = std::make_shared<bool>(false);
+  auto db_path = std::make_shared<std::string>();
   AddCommon(cmd, a.get(), false);
+  cmd->add_flag("--degraded", *degraded,
+                "Only objects at risk, most at risk first (fewest spare blocks in a stripe)");
+  cmd->add_option("--db", *db_path, "Health database for --degraded (default as for sweep)");
   cmd->add_option("args", a->positional, "[STORE]");
-  cmd->callback([a, &exit_code] {
+  cmd->callback([a, degraded, db_path, &exit_code] {
     std::unique_ptr<Store> store;
     Status s = OpenStore(a.get(), 0, &store);
     if (s.ok() && !a->positional.empty())
@@ -407,6 +452,10 @@ void AddLs(CLI::App& app, int& exit_code) {
     }
     Catalog c = store->ReadCatalog();
     for (const auto& w : c.warnings) std::fprintf(stderr, "fls ls: warning: %s\n", w.c_str());
+    if (*degraded) {
+      exit_code = ListDegraded(*a, *store, c, *db_path);
+      return;
+    }
     exit_code = kExitOk;
     if (!a->json && !a->quiet)
       std::printf("%-13s %14s %7s %5s  %s\n", "health", "bytes", "k+m", "gen", "name");

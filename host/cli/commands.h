@@ -30,5 +30,11 @@ void AddArchiveCommands(CLI::App& app, int& exit_code);
 void AddRebalanceCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.
 void AddBenchE2eCommand(CLI::App& app, int& exit_code);
+// sweep, targets (sweep_commands.cc).
+void AddSweepCommands(CLI::App& app, int& exit_code);
+// Large freed buffers stay in the heap for reuse (sweep_commands.cc).
+void KeepLargeBuffers();
+// `fls bench sweep`, under `bench` like bench e2e.
+void AddBenchSweepCommand(CLI::App& app, int& exit_code);
 
 }  // namespace fls::cli

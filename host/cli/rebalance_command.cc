@@ -9,7 +9,7 @@
 
 #include "fls/rebalance.h"
 #include "host/cli/commands.h"
-#include "host/cli/store_options.h"
+#include "host/cli/store_args.h"
 
 namespace fls::cli {
 namespace {

@@ -353,5 +353,60 @@ TEST(ServiceE2E, CurveClientWithoutTheRightKeyIsRefused) {
   EXPECT_EQ(r["workers"], 3) << "the worker without an authorized key got in";
 }
 
+// A scheduled sweep (config sweep.interval) finds chunks lost behind the
+// service's back, rebuilds them, and publishes its progress on the PUB socket.
+TEST(ServiceE2E, ScheduledSweepRepairsDamageAndPublishesProgress) {
+  ServiceOptions o;
+  o.extra_yaml = "sweep:\n  interval: 1s\n  rate: 100M\n";
+  ServiceHarness h(o);
+  h.Start();
+  zmq::context_t ctx;
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::subscribe, std::string(kEventProtocol));
+  sub.connect(h.event_endpoint());
+  auto files = h.MakeFiles("big", 3, 300 * 1024, 9);  // above the pack threshold
+  for (const auto& [p, b] : files) WriteFile(p, b);
+  const std::int64_t id = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/big"}}});
+  ASSERT_EQ(h.WaitJob(id, 60000)["state"], "done");
+  // Every chunk on target t2 disappears.
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(h.targets()[2]))
+    if (e.path().extension() == ".chunk") removed += fs::remove(e.path());
+  ASSERT_GT(removed, 0);
+  // Bounded wait for a scheduled sweep that rebuilt something and ended.
+  std::int64_t sweep_job = 0;
+  bool progress_seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  Json done_job;
+  while (std::chrono::steady_clock::now() < deadline && done_job.is_null()) {
+    std::vector<std::string> ev;
+    zmq::pollitem_t item = {static_cast<void*>(sub), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    while (RecvFrames(sub, &ev) && ev.size() == 3) {
+      const Json body = Json::parse(ev[2]);
+      if (body.value("scheduled", false)) sweep_job = body["job_id"];
+      if (body["job_id"] == sweep_job && body.contains("items_done")) progress_seen = true;
+    }
+    if (sweep_job == 0) continue;
+    Json r = h.Call("STATUS", {{"job_id", sweep_job}, {"files", true}});
+    if (r.value("state", "") != "done") continue;
+    int rebuilt = 0;
+    for (const auto& it : r["items"]) rebuilt += it["result"].value("rebuilt", false);
+    if (rebuilt > 0)
+      done_job = r;
+    else
+      sweep_job = 0;  // an earlier sweep that ran before the damage; wait for the next
+  }
+  ASSERT_FALSE(done_job.is_null()) << "no scheduled sweep repaired the damage within 60 s";
+  EXPECT_TRUE(progress_seen) << "no progress event for sweep job " << sweep_job;
+  EXPECT_EQ(done_job["items_failed"], 0) << done_job.dump();
+  EXPECT_TRUE(fs::exists(h.dir() + "/journal.sqlite.health")) << "no health database";
+  // Everything is healthy again and restores bit-exact.
+  const std::int64_t v = h.Submit({{"kind", "verify"}});
+  Json vr = h.WaitJob(v, 60000, true);
+  EXPECT_EQ(vr["state"], "done") << vr.dump();
+  h.ExpectRestoresBitExact(files, "after-sweep");
+}
+
 }  // namespace
 }  // namespace fls::service::testing

@@ -108,6 +108,14 @@ TEST(ServiceConfig, BadConfigNamesKeyAndLine) {
        "bad.yaml:5:19: key 'batch.max_latency_ms'"},
       {"store:\n  targets: [/a]\nroots: {source: [/]}\nbatch:\n  max_bytes: 1K\n",
        "key 'batch.max_bytes'"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nsweep:\n  interval: 3 weeks\n",
+       "bad.yaml:5:13: key 'sweep.interval': must be a duration"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nsweep:\n  deep: maybe\n",
+       "bad.yaml:5:9: key 'sweep.deep': must be true or false"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nsweep:\n  rate: fast\n",
+       "bad.yaml:5:9: key 'sweep.rate'"},
+      {"store:\n  targets: [/a]\nroots: {source: [/]}\nsweep:\n  every: 1h\n",
+       "bad.yaml:5:3: key 'sweep.every': unknown key"},
   };
   for (const auto& c : cases) {
     ServiceConfig cfg;
@@ -134,6 +142,19 @@ TEST(ServiceConfig, StoreSettingsFromTheWireAreRangeChecked) {
   j["batch_files_in_flight"] = 2;
   j["batch_max_latency_ms"] = -5;
   EXPECT_FALSE(StoreConfig::FromJson(j, &out).ok());
+}
+
+TEST(ServiceConfig, SweepSection) {
+  ServiceConfig cfg;
+  ASSERT_TRUE(ParseServiceConfig("store:\n  targets: [/a]\nroots: {source: [/]}\nsweep:\n"
+                                 "  interval: 24h\n  rate: 200M\n  verify_only: true\n",
+                                 "ok.yaml", &cfg)
+                  .ok());
+  EXPECT_EQ(cfg.sweep.interval_ms, 24LL * 3600 * 1000);
+  EXPECT_EQ(cfg.sweep.rate_bytes_per_s, 200ull << 20);
+  EXPECT_TRUE(cfg.sweep.verify_only);
+  EXPECT_FALSE(cfg.sweep.deep);
+  EXPECT_EQ(cfg.HealthDbPath(), cfg.journal_path + ".health");
 }
 
 TEST(ServiceConfig, LoopbackEndpoints) {

@@ -1,5 +1,5 @@
-// AddCommon, OpenStore and Fail (host/cli/store_options.h).
-#include "host/cli/store_options.h"
+// The store options and exit-code helpers (host/cli/store_args.h).
+#include "host/cli/store_args.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,8 +9,6 @@
 
 namespace fls::cli {
 namespace {
-
-constexpr const char* kStoreFileInDir = "fls-store.yaml";
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -42,7 +40,6 @@ void AddCommon(CLI::App* cmd, CommonArgs* a, bool backend) {
   }
 }
 
-// Builds the store; `min_rest` positionals must remain for the command itself.
 Status OpenStore(CommonArgs* a, std::size_t min_rest, std::unique_ptr<Store>* store) {
   Env* env = Env::Default();
   if (!a->store_file.empty() && !a->targets.empty())
@@ -75,6 +72,24 @@ Status OpenStore(CommonArgs* a, std::size_t min_rest, std::unique_ptr<Store>* st
 int Fail(const char* cmd, const Status& s) {
   std::fprintf(stderr, "fls %s: %s\n", cmd, s.ToString().c_str());
   return ExitCodeFor(s);
+}
+
+int HealthExit(Health h) {
+  switch (h) {
+    case Health::kHealthy:
+      return kExitOk;
+    case Health::kDegraded:
+      return kExitDegraded;
+    case Health::kUnrecoverable:
+      return kExitUnrecoverable;
+  }
+  return kExitFailure;
+}
+
+void CleanStaleTemporaries(const Store& store, const char* cmd) {
+  std::vector<std::string> removed, warnings;
+  store.RemoveStaleTemporaries(&removed, &warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "fls %s: warning: %s\n", cmd, w.c_str());
 }
 
 }  // namespace fls::cli
