@@ -153,28 +153,11 @@ void RebuiltChunkWriter::Abort() {
 
 Status CommitRepairedManifest(const Store& store, const CatalogEntry& entry, Manifest mf,
                               std::uint64_t* generation) {
-  Env* env = store.env();
-  mf.generation = entry.manifest.generation + 1;
-  for (const auto& c : entry.stale_copies) {
-    ObjectId id;
-    std::uint64_t g = 0;
-    if (ParseManifestFileName(BaseName(c), &id, &g)) mf.generation = std::max(mf.generation, g + 1);
-  }
-  mf.manifest_targets.clear();
-  for (const std::string& t : ManifestTargets(store, mf)) {
-    FileInfo info;
-    if (env->GetFileInfo(t, &info).ok() && info.is_directory) mf.manifest_targets.push_back(t);
-  }
-  FLS_RETURN_IF_ERROR(ValidateManifest(mf));
   std::vector<std::string> written;
-  FLS_RETURN_IF_ERROR(CommitManifest(env, mf, &written));
+  FLS_RETURN_IF_ERROR(CommitNextGeneration(store, entry, &mf, &written));
   *generation = mf.generation;
   // Older generations are now superseded; removing them is housekeeping.
-  std::set<std::string> dirs;
-  for (const auto& list : {entry.copies, entry.stale_copies})
-    for (const std::string& p : list)
-      if (env->RemoveFile(p).ok()) dirs.insert(DirName(p));
-  for (const auto& d : dirs) env->SyncDir(d);
+  RemoveSupersededCopies(store.env(), entry);
   return Status::Ok();
 }
 
