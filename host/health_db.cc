@@ -329,4 +329,18 @@ std::string DefaultHealthDbPath(const std::vector<std::string>& target_paths) {
   return dir + "/health-" + hex + ".db";
 }
 
+void ProbeTargetNow(Env* env, const Target& t, TargetHealth* h) {
+  h->path = t.path;
+  h->domain = t.domain;
+  FileInfo info;
+  std::vector<std::string> names;
+  Status s = env->GetFileInfo(t.path, &info);
+  if (s.ok() && !info.is_directory) s = Status::IOError(t.path + " is not a directory");
+  if (s.ok()) s = env->GetChildren(t.path, &names);
+  h->reachable = s.ok();
+  h->error = s.ok() ? "" : s.ToString();
+  h->free_bytes = 0;
+  if (h->reachable) env->GetFreeSpace(t.path, &h->free_bytes);
+}
+
 }  // namespace fls

@@ -44,6 +44,11 @@ struct TargetHealth {
   std::int64_t last_checked = 0;  // Unix seconds
 };
 
+// Fills h->reachable, h->error and h->free_bytes for `t` as it is now: a
+// target is reachable when it is a directory that can be listed. The other
+// fields of *h are left as they were.
+void ProbeTargetNow(Env* env, const Target& t, TargetHealth* h);
+
 struct ObjectHealth {
   std::string id, name, health;
   int k = 0, m = 0;

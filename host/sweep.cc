@@ -359,16 +359,7 @@ void SweepRun::RecordTargets() {
   Env* env = store_.env();
   for (const Target& t : store_.targets()) {
     TargetHealth h;
-    h.path = t.path;
-    h.domain = t.domain;
-    FileInfo info;
-    std::vector<std::string> names;
-    Status s = env->GetFileInfo(t.path, &info);
-    if (s.ok() && !info.is_directory) s = Status::IOError(t.path + " is not a directory");
-    if (s.ok()) s = env->GetChildren(t.path, &names);
-    h.reachable = s.ok();
-    if (!s.ok()) h.error = s.ToString();
-    if (h.reachable) env->GetFreeSpace(t.path, &h.free_bytes);
+    ProbeTargetNow(env, t, &h);
     auto it = target_errors_.find(t.path);
     h.errors = it == target_errors_.end() ? 0 : it->second;
     out.push_back(h);

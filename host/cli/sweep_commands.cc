@@ -174,17 +174,7 @@ std::vector<TargetHealth> ProbeTargets(const Store& store, HealthDb* db) {
     TargetHealth h;
     for (const TargetHealth& k : known)
       if (k.path == t.path) h = k;
-    h.path = t.path;
-    h.domain = t.domain;
-    FileInfo info;
-    std::vector<std::string> names;
-    Status s = env->GetFileInfo(t.path, &info);
-    if (s.ok() && !info.is_directory) s = Status::IOError(t.path + " is not a directory");
-    if (s.ok()) s = env->GetChildren(t.path, &names);
-    h.reachable = s.ok();
-    h.error = s.ok() ? "" : s.ToString();
-    h.free_bytes = 0;
-    if (h.reachable) env->GetFreeSpace(t.path, &h.free_bytes);
+    ProbeTargetNow(env, t, &h);
     out.push_back(h);
   }
   return out;
