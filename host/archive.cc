@@ -122,8 +122,10 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
 
   const ChunkHeader h0 = mf.HeaderFor(0);
   std::vector<int> placement;
+  std::uint64_t spread = 0;  // the id is random: objects start at different targets
+  std::memcpy(&spread, mf.id.data(), sizeof spread);
   FLS_RETURN_IF_ERROR(
-      store.PlaceChunks(n, h0.ChunkFileBytes(), opt.allow_shared_targets, &placement));
+      store.PlaceChunks(n, h0.ChunkFileBytes(), opt.allow_shared_targets, spread, &placement));
   std::vector<std::string> tnames, tdomains;
   for (int i = 0; i < n; ++i) {
     const Target& t = store.targets()[placement[i]];

@@ -114,6 +114,7 @@ void ObjectReader::Open() {
     c.report.index = i;
     c.path = mc.path();
     Status s = env->NewRandomAccessFile(c.path, &c.file);
+    const std::string placed = c.path;
     if (s.code() == Status::Code::kNotFound) {
       // The chunk may have been moved to another target of the store.
       for (const Target& t : store_.targets()) {
@@ -177,6 +178,13 @@ void ObjectReader::Open() {
       c.report.detail = "longer than expected (" + std::to_string(c.file_bytes) + " of " +
                         std::to_string(want.ChunkFileBytes()) + " bytes)";
     }
+    if (c.report.state == "ok" && c.path != placed) {
+      // Readable, but the manifest does not say where: a repair commits a
+      // generation that places it (until then the file could be taken for a
+      // leftover of an interrupted run).
+      c.report.state = "misplaced";
+      c.report.detail = "found at " + c.path + "; the manifest places it at " + placed;
+    }
   }
 }
 
@@ -191,12 +199,21 @@ void AlignedBuffer::Free::operator()(std::uint8_t* p) const { std::free(p); }
 // Records of blocks this large are read one by one into aligned slots.
 constexpr std::uint64_t kAlignedReadMinBlock = 64u << 10;
 
-void ObjectReader::Prepare(StripeBatch* b, std::size_t capacity) const {
+// A check-only batch passes each chunk through a slot of about this many bytes.
+constexpr std::uint64_t kCheckSlotBytes = 1u << 20;
+
+void ObjectReader::Prepare(StripeBatch* b, std::size_t capacity, bool keep_data) const {
   const int n = manifest_.k + manifest_.m;
   const std::uint64_t rec = manifest_.block_size + kBlockCrcBytes;
   b->stride = manifest_.block_size >= kAlignedReadMinBlock ? (rec + 4095) / 4096 * 4096 : rec;
+  b->keep_data = keep_data;
+  b->slot_records = keep_data
+                        ? capacity
+                        : static_cast<std::size_t>(std::clamp<std::uint64_t>(
+                              kCheckSlotBytes / b->stride, 1, std::max<std::size_t>(capacity, 1)));
   b->buf.clear();
-  for (int i = 0; i < n; ++i) b->buf.emplace_back(capacity * b->stride);
+  // Without kept data every chunk shares one slot: chunks are read one after another.
+  for (int i = 0; i < (keep_data ? n : 1); ++i) b->buf.emplace_back(b->slot_records * b->stride);
   b->shards.assign(capacity * n, nullptr);
   b->reason.assign(capacity * n, kNotRead);
   b->loaded.assign(n, false);
@@ -214,39 +231,52 @@ void ObjectReader::LoadChunk(StripeBatch* b, int i) {
     return;
   }
   const ChunkHeader h = manifest_.HeaderFor(i);
-  std::size_t got = 0;
+  std::uint8_t* slot = b->buf[b->keep_data ? i : 0].data();
+  std::size_t got = 0;  // record bytes read so far, in order
   Status st;
-  if (b->stride == rec) {
-    st = c.file->Read(h.BlockOffset(b->first), b->stripes * rec, b->buf[i].data(), &got);
-  } else {
-    for (std::size_t s = 0; s < b->stripes && st.ok(); ++s) {
-      std::size_t one = 0;
-      st = c.file->Read(h.BlockOffset(b->first + s), rec, b->buf[i].data() + s * b->stride, &one);
-      got += one;
-      if (one < rec) break;
+  bool at_end = false;
+  // Pieces of up to slot_records stripes: the whole batch when data is kept,
+  // else one slot's worth, checked while it is still in the cache.
+  for (std::size_t p0 = 0; p0 < b->stripes; p0 += b->slot_records) {
+    const std::size_t pn = std::min(b->slot_records, b->stripes - p0);
+    std::uint8_t* base = b->keep_data ? slot + p0 * b->stride : slot;
+    std::size_t piece_got = 0;
+    if (st.ok() && !at_end) {
+      if (b->stride == rec) {
+        st = c.file->Read(h.BlockOffset(b->first + p0), pn * rec, base, &piece_got);
+      } else {
+        for (std::size_t s = 0; s < pn && st.ok(); ++s) {
+          std::size_t one = 0;
+          st = c.file->Read(h.BlockOffset(b->first + p0 + s), rec, base + s * b->stride, &one);
+          piece_got += one;
+          if (one < rec) break;
+        }
+      }
+      at_end = piece_got < pn * rec;
+    }
+    if (st.ok()) got += piece_got;
+    for (std::size_t s = p0; s < p0 + pn; ++s) {
+      std::uint8_t& why = b->reason[s * n + i];
+      const std::uint8_t* block = base + (s - p0) * b->stride;
+      if (!st.ok()) {
+        why = kReadError;
+      } else if ((s + 1) * rec > got) {
+        why = kShortRead;
+      } else {
+        const std::uint32_t crc = Crc32c(block, manifest_.block_size);
+        b->record_crc[s * n + i] = Crc32c(block + manifest_.block_size, kBlockCrcBytes, crc);
+        why = crc == GetLe32(block + manifest_.block_size) ? kGood : kCrcMismatch;
+      }
+      if (why == kGood) {
+        if (b->keep_data) b->shards[s * n + i] = block;
+        continue;
+      }
+      c.report.bad_stripes.push_back(b->first + s);
+      if (c.report.state == "ok") c.report.state = "damaged";
+      if (why == kReadError && c.report.detail.empty()) c.report.detail = st.message();
     }
   }
   b->got[i] = st.ok() ? got : 0;
-  for (std::size_t s = 0; s < b->stripes; ++s) {
-    std::uint8_t& why = b->reason[s * n + i];
-    const std::uint8_t* block = b->buf[i].data() + s * b->stride;
-    if (!st.ok()) {
-      why = kReadError;
-    } else if ((s + 1) * rec > got) {
-      why = kShortRead;
-    } else {
-      const std::uint32_t crc = Crc32c(block, manifest_.block_size);
-      b->record_crc[s * n + i] = Crc32c(block + manifest_.block_size, kBlockCrcBytes, crc);
-      why = crc == GetLe32(block + manifest_.block_size) ? kGood : kCrcMismatch;
-    }
-    if (why == kGood) {
-      b->shards[s * n + i] = block;
-      continue;
-    }
-    c.report.bad_stripes.push_back(b->first + s);
-    if (c.report.state == "ok") c.report.state = "damaged";
-    if (why == kReadError && c.report.detail.empty()) c.report.detail = st.message();
-  }
 }
 
 Status ObjectReader::Read(StripeBatch* b, std::uint64_t first, std::size_t stripes, bool all,
@@ -261,7 +291,7 @@ Status ObjectReader::Read(StripeBatch* b, std::uint64_t first, std::size_t strip
   for (int i = 0; i < (all ? n : k); ++i) LoadChunk(b, i);
   auto good = [&](std::size_t s) {
     int g = 0;
-    for (int i = 0; i < n; ++i) g += b->shards[s * n + i] != nullptr;
+    for (int i = 0; i < n; ++i) g += b->reason[s * n + i] == kGood;
     return g;
   };
   for (int p = k; p < n && !all; ++p) {

@@ -85,11 +85,19 @@ class AlignedBuffer {
 // record at a time into page-aligned slots (stride rounded up to 4 KiB);
 // small ones in one read (stride = block + 4). Shard pointers are null for
 // blocks that are missing or fail their CRC.
+//
+// A batch prepared without `keep_data` only checks: each chunk's records pass
+// through one small slot (about 1 MiB, so it stays in the CPU cache while its
+// CRCs are computed), shards stay null and `reason` alone says which blocks
+// are good. A verify that does not recompute parity needs nothing more, and
+// reading that way costs about what a plain sequential read of the files does.
 struct StripeBatch {
   std::uint64_t first = 0;
   std::size_t stripes = 0;
   std::size_t stride = 0;
-  std::vector<AlignedBuffer> buf;           // k + m, each capacity * stride
+  bool keep_data = true;
+  std::size_t slot_records = 0;             // records buf[i] holds
+  std::vector<AlignedBuffer> buf;           // k + m, each slot_records * stride
   std::vector<const std::uint8_t*> shards;  // stripes * (k + m)
   std::vector<std::uint8_t> reason;         // stripes * (k + m): why a block is bad
   std::vector<bool> loaded;                 // chunk i read for this batch
@@ -119,7 +127,7 @@ class ObjectReader {
   const Manifest& manifest() const { return manifest_; }
   std::vector<OpenedChunk>& chunks() { return chunks_; }
 
-  void Prepare(StripeBatch* batch, std::size_t capacity) const;
+  void Prepare(StripeBatch* batch, std::size_t capacity, bool keep_data = true) const;
   // all = true: reads every chunk. Otherwise data chunks, then parity chunks
   // only while some stripe has fewer than k good blocks. Unrecoverable naming
   // the stripe and chunks when a stripe ends with fewer than k good blocks

@@ -118,10 +118,12 @@ int Store::TargetIndex(const std::string& path) const {
 
 Status PlaceOnTargets(const std::vector<Target>& targets, const std::vector<std::uint64_t>& free,
                       int shards, std::uint64_t chunk_bytes, bool allow_shared,
-                      std::vector<int>* placement) {
+                      std::vector<int>* placement, std::uint64_t spread) {
   // Domains ordered by total free space, targets inside a domain likewise.
-  // Free space counts in 64 MiB units, so that targets on one filesystem (or
-  // nearly equal ones) keep their configured order instead of jittering.
+  // Free space counts in 64 MiB units so that nearly equal targets count as
+  // equal; ties go round by `spread` (each object starts at another target),
+  // else targets sharing one filesystem, which all report the same free
+  // space, would always give the first k + m of them every chunk.
   auto units = [&](int i) { return free[i] >> 26; };
   std::map<std::string, std::vector<int>> by_domain;
   std::map<std::string, std::uint64_t> domain_free;
@@ -136,10 +138,16 @@ Status PlaceOnTargets(const std::vector<Target>& targets, const std::vector<std:
     if (it == by_domain.end() ||
         std::find(domains.begin(), domains.end(), t.domain) != domains.end())
       continue;
-    std::stable_sort(it->second.begin(), it->second.end(),
-                     [&](int a, int b) { return units(a) > units(b); });
+    std::vector<int>& list = it->second;
+    std::rotate(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(spread % list.size()),
+                list.end());
+    std::stable_sort(list.begin(), list.end(), [&](int a, int b) { return units(a) > units(b); });
     domains.push_back(t.domain);
   }
+  if (!domains.empty())
+    std::rotate(domains.begin(),
+                domains.begin() + static_cast<std::ptrdiff_t>((spread >> 32) % domains.size()),
+                domains.end());
   std::stable_sort(domains.begin(), domains.end(), [&](const std::string& a, const std::string& b) {
     return domain_free[a] > domain_free[b];
   });
@@ -183,14 +191,14 @@ Status PlaceOnTargets(const std::vector<Target>& targets, const std::vector<std:
 }
 
 Status Store::PlaceChunks(int shards, std::uint64_t chunk_bytes, bool allow_shared,
-                          std::vector<int>* placement) const {
+                          std::uint64_t spread, std::vector<int>* placement) const {
   std::vector<std::uint64_t> free(targets_.size(), 0);
   for (std::size_t i = 0; i < targets_.size(); ++i) {
     FileInfo info;
     if (!env_->GetFileInfo(targets_[i].path, &info).ok() || !info.is_directory) continue;
     if (!env_->GetFreeSpace(targets_[i].path, &free[i]).ok()) free[i] = 0;
   }
-  return PlaceOnTargets(targets_, free, shards, chunk_bytes, allow_shared, placement);
+  return PlaceOnTargets(targets_, free, shards, chunk_bytes, allow_shared, placement, spread);
 }
 
 FaultTolerance ToleranceOf(const std::vector<std::string>& chunk_targets,

@@ -11,6 +11,8 @@
 
 #include "fls/archive.h"
 #include "host/health_db.h"
+#include "host/leftovers.h"
+#include "host/maintenance_lock.h"
 #include "host/object_io.h"
 #include "host/repair_plan.h"
 #include "host/thread_pool.h"
@@ -370,8 +372,20 @@ void SweepRun::RecordTargets() {
 
 Status SweepRun::Run() {
   const auto start = Clock::now();
+  // A repair sweep commits manifests and removes superseded files: it holds
+  // the store's maintenance lock (rebalancing takes it too) and first clears
+  // what interrupted runs, a killed sweep's among them, left behind.
+  std::unique_ptr<internal::MaintenanceLock> lock;
   Catalog catalog = store_.ReadCatalog();
-  report_->warnings = catalog.warnings;
+  if (!opt_.verify_only) {
+    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store_, "repair sweep", &lock));
+    store_.RemoveStaleTemporaries(&report_->cleaned, &report_->warnings);
+    std::set<ObjectId> in_flux;
+    if (internal::CleanLeftovers(store_, catalog, &report_->cleaned, &report_->warnings, &in_flux))
+      catalog = store_.ReadCatalog();
+  }
+  report_->warnings.insert(report_->warnings.end(), catalog.warnings.begin(),
+                           catalog.warnings.end());
   std::vector<const CatalogEntry*> todo;
   std::set<std::string> wanted(opt_.names.begin(), opt_.names.end());
   std::set<std::string> live;

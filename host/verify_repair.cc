@@ -65,7 +65,8 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
   }
   const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
   internal::StripeBatch batch;
-  reader.Prepare(&batch, per);
+  // Only the deep check needs the blocks after their CRCs are checked.
+  reader.Prepare(&batch, per, /*keep_data=*/opt.deep);
   std::vector<std::uint8_t> parity(opt.deep ? per * m * B : 0);
   const std::uint64_t rec = B + kBlockCrcBytes;
   const Crc32cCombiner combine(rec);
@@ -75,13 +76,10 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
     FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
     for (int i = 0; i < n; ++i) {
       if (!chunks[i].usable) continue;
-      // Whole records: their CRCs were computed by the block check; a partial
-      // one at a short read is hashed here.
-      for (std::size_t s = 0; s < count && s * rec < batch.got[i]; ++s)
-        whole[i] =
-            (s + 1) * rec <= batch.got[i]
-                ? combine.Combine(whole[i], batch.record_crc[s * n + i])
-                : Crc32c(batch.buf[i].data() + s * batch.stride, batch.got[i] - s * rec, whole[i]);
+      // The block check computed each whole record's CRC. A short read has
+      // already marked the chunk bad, so the whole-chunk CRC no longer matters.
+      for (std::size_t s = 0; s < count && (s + 1) * rec <= batch.got[i]; ++s)
+        whole[i] = combine.Combine(whole[i], batch.record_crc[s * n + i]);
     }
     if (opt.deep) {
       // Recompute parity for stripes whose data blocks are all good.
@@ -121,7 +119,7 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
     }
     for (std::size_t s = 0; s < count; ++s) {
       int good = 0;
-      for (int i = 0; i < n; ++i) good += batch.shards[s * n + i] != nullptr;
+      for (int i = 0; i < n; ++i) good += batch.reason[s * n + i] == internal::kGood;
       if (good < k) {
         report->unrecoverable_stripes.push_back(first + s);
         report->notes.push_back(reader.DescribeStripe(batch, s));

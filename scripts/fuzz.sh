@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/, clang with ASan + UBSan) in their own
-# build directory and runs each against its seed corpus for a bounded time.
+# Builds the libFuzzer targets (fuzz/, clang with ASan + UBSan) in the ASan
+# build directory that scripts/sanitize.sh uses (build-asan: run after it,
+# nothing is compiled twice) and runs each against its seed corpus for a
+# bounded time.
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
 # New inputs found go to $FLS_FUZZ_BUILD_DIR/corpus/<target> (the committed
 # seeds in fuzz/corpus/ are only read). A crash stops the script with the
@@ -10,15 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-build=${FLS_FUZZ_BUILD_DIR:-build-fuzz}
+source scripts/lib/sanitizer_build.sh
+build=${FLS_FUZZ_BUILD_DIR:-${FLS_SANITIZE_BUILD_PREFIX:-build}-asan}
 all=(chunk_header_fuzz manifest_fuzz store_config_fuzz service_config_fuzz protocol_fuzz
      pack_index_fuzz)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 jobs=${FLS_JOBS:-2}
 
-cmake -S . -B "$build" -DFLS_FUZZ=ON -DFLS_CUDA=OFF -DFLS_BUILD_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+fls_sanitizer_configure asan "$build"
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

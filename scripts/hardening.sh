@@ -35,8 +35,9 @@ loops() {
   "$build/tests/syscall_fault_test" | grep -E '^(fault-loop|\[  )'
   "$build/tests/service_slow_test" --gtest_filter='*Kill*' | grep -E '^\[  '
 }
-part fuzz bash scripts/fuzz.sh "$secs"
+# asan first: it builds build-asan, where the fuzz targets are built too.
 part asan bash scripts/sanitize.sh asan
+part fuzz bash scripts/fuzz.sh "$secs"
 part tsan bash scripts/sanitize.sh tsan
 part loops loops
 echo "=== hardening: done"

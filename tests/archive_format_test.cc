@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -291,6 +292,37 @@ TEST(Placement, DistinctTargetsRoundRobinOverDomains) {
   // Consecutive chunks alternate domains.
   EXPECT_NE(targets[p[0]].domain, targets[p[1]].domain);
   EXPECT_NE(targets[p[1]].domain, targets[p[2]].domain);
+}
+
+TEST(Placement, EqualFreeSpaceSpreadsObjectsOverEveryTarget) {
+  // 16 targets on one filesystem (same free space), 4 domains, 10+4: with
+  // the object id as the spread every target gets chunks, each object still
+  // has 14 distinct targets and at most 4 chunks per domain.
+  std::vector<Target> targets;
+  for (int i = 0; i < 16; ++i)
+    targets.push_back({"/t" + std::to_string(i), "d" + std::to_string(i % 4)});
+  const std::vector<std::uint64_t> free(16, 1ull << 40);
+  std::vector<int> uses(16, 0);
+  std::mt19937_64 rng(3);
+  for (int object = 0; object < 200; ++object) {
+    std::vector<int> p;
+    ASSERT_TRUE(PlaceOnTargets(targets, free, 14, 1 << 20, false, &p, rng()).ok());
+    EXPECT_EQ(std::set<int>(p.begin(), p.end()).size(), 14u);
+    std::map<std::string, int> per_domain;
+    for (int t : p) ++per_domain[targets[t].domain];
+    for (const auto& [domain, n] : per_domain) EXPECT_LE(n, 4) << domain;
+    for (int t : p) ++uses[t];
+  }
+  // 200 * 14 chunks over 16 targets: 175 each if even; none left out.
+  for (int t = 0; t < 16; ++t) {
+    EXPECT_GT(uses[t], 125) << "target " << t;
+    EXPECT_LT(uses[t], 200) << "target " << t;
+  }
+  // Without a spread the same 14 targets are chosen every time.
+  std::vector<int> a, b;
+  ASSERT_TRUE(PlaceOnTargets(targets, free, 14, 1 << 20, false, &a).ok());
+  ASSERT_TRUE(PlaceOnTargets(targets, free, 14, 1 << 20, false, &b).ok());
+  EXPECT_EQ(a, b);
 }
 
 TEST(Placement, PrefersFreeSpaceAndSkipsFullTargets) {

@@ -34,6 +34,7 @@ constexpr int kObjects = FLS_SWEEP_OBJECTS;
 constexpr int kLost = 5;  // the target whose directory disappears
 
 using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -161,6 +162,67 @@ TEST(SweepTest, VerifyOnlyChangesNothingAndRecordsAtRiskObjects) {
     EXPECT_LE(at_risk[i - 1].spare, at_risk[i].spare);  // most at risk first
   ASSERT_FALSE(at_risk.empty());
   EXPECT_LT(at_risk.front().spare, 3);  // a lost chunk plus a flipped block
+}
+
+// A target of the store holding no chunk of `mf`.
+std::string TargetWithoutChunksOf(const Store& store, const Manifest& mf) {
+  for (const Target& t : store.targets()) {
+    bool used = false;
+    for (const ManifestChunk& c : mf.chunks) used = used || c.target == t.path;
+    if (!used) return t.path;
+  }
+  return "";
+}
+
+// What an interrupted repair or rebalance leaves: a chunk file copied to a
+// target its manifest does not place it on (the placed copy good), and one
+// whose placed copy is gone so that only the moved file is left. A repair
+// sweep removes the first, rebuilds the second where the manifest places it
+// (it was "misplaced"), and the next one removes what is then left over.
+TEST(SweepTest, RepairSweepClearsLeftoversOfInterruptedRuns) {
+  testing::SweepStore s;
+  testing::BuildSweepStore(&s, 20);
+  const Catalog c = s.store->ReadCatalog();
+  const Manifest& a = c.objects[0].manifest;
+  const Manifest& b = c.objects[1].manifest;
+  const std::string leftover = TargetWithoutChunksOf(*s.store, a) + "/" + a.chunks[3].file;
+  fs::copy_file(a.chunks[3].path(), leftover);
+  const std::string moved = TargetWithoutChunksOf(*s.store, b) + "/" + b.chunks[5].file;
+  fs::rename(b.chunks[5].path(), moved);
+
+  SweepOptions o;
+  o.verify_only = true;
+  o.backend = "isal";
+  SweepReport r;
+  ASSERT_TRUE(RunSweep(*s.store, o, &r).ok());
+  EXPECT_EQ(r.damaged, 1u) << "the misplaced chunk makes its object degraded";
+  EXPECT_TRUE(fs::exists(leftover));
+  ObjectReport before;
+  ASSERT_TRUE(VerifyObject(*s.store, c.objects[1], VerifyOptions{}, &before).ok());
+  EXPECT_EQ(before.chunks[5].state, "misplaced");
+  EXPECT_EQ(before.chunks[5].path, moved);
+
+  o.verify_only = false;
+  ASSERT_TRUE(RunSweep(*s.store, o, &r).ok());
+  EXPECT_NE(std::find(r.cleaned.begin(), r.cleaned.end(), leftover), r.cleaned.end());
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_EQ(r.rebuilt, 1u);
+  ASSERT_TRUE(RunSweep(*s.store, o, &r).ok());
+  EXPECT_EQ(r.damaged, 0u);
+  // Now every chunk file on the targets is one a manifest places.
+  std::set<std::string> placed;
+  for (const CatalogEntry& e : s.store->ReadCatalog().objects)
+    for (const ManifestChunk& ch : e.manifest.chunks) placed.insert(ch.path());
+  for (const Target& t : s.store->targets())
+    for (const auto& f : fs::directory_iterator(t.path)) {
+      ObjectId id;
+      int index = 0;
+      const std::string name = f.path().filename().string();
+      EXPECT_FALSE(IsTempName(name)) << f.path();
+      if (ParseChunkFileName(name, &id, &index))
+        EXPECT_TRUE(placed.count(f.path().string())) << "leftover: " << f.path();
+    }
+  testing::ExpectAllHealthy(s, "");
 }
 
 TEST(SweepTest, RateLimitPacesReads) {

@@ -51,6 +51,7 @@ nlohmann::json SweepReportJson(const SweepReport& r) {
           {"max_objects_per_call", r.max_objects_per_call},
           {"cancelled", r.cancelled},
           {"seconds", r.seconds},
+          {"cleaned", r.cleaned},
           {"warnings", r.warnings}};
 }
 
@@ -95,6 +96,8 @@ void PrintSweepReport(const SweepReport& r, bool verify_only) {
         static_cast<unsigned long long>(r.stripes_reconstructed),
         static_cast<unsigned long long>(r.max_stripes_per_call),
         static_cast<unsigned long long>(r.max_objects_per_call));
+  if (!r.cleaned.empty())
+    std::printf("  removed %zu leftover file(s) of interrupted runs\n", r.cleaned.size());
   for (const auto& n : r.unrecoverable) std::printf("  unrecoverable: %s\n", n.c_str());
   for (const auto& f : r.failed) std::printf("  not repaired: %s\n", f.c_str());
   if (r.cancelled) std::printf("  cancelled before the end\n");

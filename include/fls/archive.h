@@ -102,7 +102,10 @@ struct ChunkReport {
   int index = 0;
   std::string path;
   std::string state = "ok";  // ok | missing | bad-header | wrong-object | wrong-index |
-                             // wrong-parameters | truncated | damaged | unreadable
+                             // wrong-parameters | truncated | damaged | unreadable |
+                             // misplaced (good, but on another target than the
+                             // manifest says: read from there; repair rebuilds
+                             // it where placement allows)
   std::string detail;
   std::vector<std::uint64_t> bad_stripes;  // stripes whose block of this chunk is bad
 };

@@ -74,8 +74,10 @@ class Store {
   // Chooses a target for each of `shards` chunks (`exclude`: targets not to
   // use, e.g. those already holding other chunks of the object in repair).
   // InvalidArgument when there are too few targets and sharing is not allowed,
-  // or too few writable targets at all.
-  Status PlaceChunks(int shards, std::uint64_t chunk_bytes, bool allow_shared,
+  // or too few writable targets at all. `spread` (e.g. bits of the object
+  // id) chooses among targets with equal free space, so that objects spread
+  // over all of them.
+  Status PlaceChunks(int shards, std::uint64_t chunk_bytes, bool allow_shared, std::uint64_t spread,
                      std::vector<int>* placement) const;
 
   // Reads every target's manifests. Unreadable targets and files become
@@ -105,7 +107,7 @@ class Store {
 // Returns per chunk the index into `targets`.
 Status PlaceOnTargets(const std::vector<Target>& targets, const std::vector<std::uint64_t>& free,
                       int shards, std::uint64_t chunk_bytes, bool allow_shared,
-                      std::vector<int>* placement);
+                      std::vector<int>* placement, std::uint64_t spread = 0);
 
 // How many whole targets (and domains) may fail with every stripe still
 // recoverable, given `m` parity chunks and the chunk -> target placement.

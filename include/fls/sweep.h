@@ -21,9 +21,11 @@
 // a manifest whose every chunk was written and checked. Objects with a stripe
 // of more than m bad blocks are left as they are and named as unrecoverable.
 //
-// Thread-safety: RunSweep may run concurrently with readers of the store;
-// two sweeps (or a sweep and a repair) on one store at once are not
-// coordinated (the service's leases serialize them).
+// Thread-safety: RunSweep may run concurrently with readers of the store. A
+// repair sweep holds the store's maintenance lock (a second repair sweep or a
+// rebalance of the same store, in any process, fails with Unavailable naming
+// the holder); a verify-only sweep takes no lock. Single-object repairs
+// (`fls repair`) are not coordinated with it.
 #pragma once
 
 #include <cstdint>
@@ -86,6 +88,10 @@ struct SweepReport {
   bool cancelled = false;
   double seconds = 0;
   std::vector<std::string> warnings;  // catalogue and target problems
+  // Repair sweeps: leftovers of interrupted runs removed before the scan
+  // (stale temporaries, superseded manifest copies, chunk files no manifest
+  // places once the placed copy checks out).
+  std::vector<std::string> cleaned;
 };
 
 // Runs one sweep. A non-OK status only when the sweep itself cannot run (bad

@@ -1,8 +1,9 @@
 // One fuzz input through every parser of the job-service protocol: the
 // bytes are cut into frames at each 0xFF byte, then fed to the client and
 // worker parsers and body validation, and whole to the pack-index parser.
-// Shared by the libFuzzer target (tests/fuzz/protocol_fuzzer.cc) and a
-// GoogleTest that replays a deterministic random corpus.
+// Used by a GoogleTest that replays a deterministic random corpus (the
+// libFuzzer targets for these parsers are fuzz/protocol_fuzz.cc and
+// fuzz/pack_index_fuzz.cc).
 #pragma once
 
 #include <cstddef>
