@@ -14,6 +14,8 @@
 //   - the catalogue finds an object whose listed manifest copies were
 //     replaced by a newer generation before they could be read.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -454,6 +457,60 @@ TEST(Rebalance, DamagedSourceIsNotMovedAndReported) {
   ExpectTidyAndHealthy(*store);
 }
 
+// Manifest files (object id, generation) on the targets now.
+std::set<std::pair<ObjectId, std::uint64_t>> ManifestsOn(const std::vector<Target>& targets) {
+  std::set<std::pair<ObjectId, std::uint64_t>> out;
+  for (const Target& t : targets) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(t.path, ec)) {
+      ObjectId id;
+      std::uint64_t generation = 0;
+      if (ParseManifestFileName(e.path().filename().string(), &id, &generation))
+        out.insert({id, generation});
+    }
+  }
+  return out;
+}
+
+// Runs `fls ARGS` and SIGKILLs it `delay` after the first manifest generation
+// it commits appears on the targets (a kill inside or just after a commit,
+// whatever the machine's speed: a sanitizer build takes many times longer to
+// plan than a release build). A run that ends first is not killed; bounded
+// by `limit`. True when the process exited 0.
+bool RunAndKillAfterFirstCommit(const std::vector<std::string>& args,
+                                const std::vector<Target>& targets, std::chrono::microseconds delay,
+                                bool* killed) {
+  const auto before = ManifestsOn(targets);
+  std::vector<std::string> argv = {FLS_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = testing::SpawnQuiet(argv);
+  EXPECT_GT(pid, 0);
+  if (pid <= 0) return false;
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  std::optional<std::chrono::steady_clock::time_point> kill_at;
+  int status = 0;
+  *killed = false;
+  for (;;) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (!kill_at) {
+      for (const auto& m : ManifestsOn(targets))
+        if (!before.count(m)) {
+          kill_at = now + delay;
+          break;
+        }
+    }
+    if ((kill_at && now >= *kill_at) || now >= limit) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      *killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 TEST(Rebalance, CliKilledAtRandomPointsLeavesEveryObjectRestorable) {
   TempDir dir;
   const auto targets = TargetsUnder(dir.path(), kOldTargets + kNewTargets);
@@ -466,8 +523,8 @@ TEST(Rebalance, CliKilledAtRandomPointsLeavesEveryObjectRestorable) {
   WriteFile(dir / "store.yaml", yaml);
   auto store = StoreOf(targets);
 
-  // The CLI's dry run: the plan in JSON, nothing changed; its time calibrates
-  // the kills (start-up, catalogue, plan).
+  // The CLI's dry run: the plan in JSON, nothing changed (its time, start-up,
+  // catalogue and plan, goes in the report line).
   const auto snap = Snapshot(dir.path());
   const auto t0 = std::chrono::steady_clock::now();
   testing::CmdResult dry = testing::Shell(std::string(FLS_BINARY) + " rebalance --store " +
@@ -483,12 +540,12 @@ TEST(Rebalance, CliKilledAtRandomPointsLeavesEveryObjectRestorable) {
   std::mt19937_64 rng(1201);
   int killed_count = 0, finished = 0, leftovers = 0;
   for (int run = 0; run < 5; ++run) {
-    // Later runs get wider windows: kills land before, among and after commits.
-    const auto after =
-        std::chrono::microseconds(plan_us.count() + rng() % ((2 * run + 2) * plan_us.count() + 1));
+    // Later runs get wider windows: kills land inside the first commit, and
+    // among and after later ones.
+    const auto after = std::chrono::microseconds(rng() % ((run + 1) * 20000 + 1));
     bool killed = false;
-    finished += testing::RunAndMaybeKill(
-        FLS_BINARY, {"rebalance", "-q", "--store", dir / "store.yaml"}, after, &killed);
+    finished += RunAndKillAfterFirstCommit({"rebalance", "-q", "--store", dir / "store.yaml"},
+                                           targets, after, &killed);
     killed_count += killed;
     leftovers += Leftovers(*store);
     ExpectRestoresExactly(*store, data, dir / "out.bin",
