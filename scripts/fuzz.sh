@@ -5,7 +5,7 @@
 # bounded time, FLS_JOBS (default 2) targets at once.
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
 # New inputs found go to $FLS_FUZZ_BUILD_DIR/corpus/<target> (the committed
-# seeds in fuzz/corpus/ are only read). A crash stops the script with the
+# seeds in fuzz/corpus/ are only read). A crash fails the script, with the
 # crashing input saved as $FLS_FUZZ_BUILD_DIR/crash-<target>-*; turn it into a
 # regression test in tests/ before fixing the parser.
 set -euo pipefail
