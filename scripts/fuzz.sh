@@ -20,7 +20,12 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 jobs=${FLS_JOBS:-2}
 
-fls_sanitizer_configure asan "$build"
+# Configured once: a second `cmake` run over the same directory moves the
+# -isystem flag from libzmq's pkg-config data to another place in the flags,
+# which would rebuild fls_service and every target on it (CMake 3.25).
+if ! grep -qs '^FLS_FUZZ:BOOL=ON$' "$build/CMakeCache.txt"; then
+  fls_sanitizer_configure asan "$build"
+fi
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
