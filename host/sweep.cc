@@ -376,9 +376,10 @@ Status SweepRun::Run() {
   // the store's maintenance lock (rebalancing takes it too) and first clears
   // what interrupted runs, a killed sweep's among them, left behind.
   std::unique_ptr<internal::MaintenanceLock> lock;
-  Catalog catalog = store_.ReadCatalog();
-  if (!opt_.verify_only) {
+  if (!opt_.verify_only)
     FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store_, "repair sweep", &lock));
+  Catalog catalog = store_.ReadCatalog();  // after the lock: no other run is mid-commit
+  if (!opt_.verify_only) {
     store_.RemoveStaleTemporaries(&report_->cleaned, &report_->warnings);
     std::set<ObjectId> in_flux;
     if (internal::CleanLeftovers(store_, catalog, &report_->cleaned, &report_->warnings, &in_flux))
