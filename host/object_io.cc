@@ -179,9 +179,9 @@ void ObjectReader::Open() {
                         std::to_string(want.ChunkFileBytes()) + " bytes)";
     }
     if (c.report.state == "ok" && c.path != placed) {
-      // Readable, but the manifest does not say where: a repair commits a
-      // generation that places it (until then the file could be taken for a
-      // leftover of an interrupted run).
+      // Readable, but not where the manifest says: counted as damaged so that
+      // a repair rebuilds it where placement allows and commits that; the
+      // file found here is then a leftover the next repair sweep removes.
       c.report.state = "misplaced";
       c.report.detail = "found at " + c.path + "; the manifest places it at " + placed;
     }
