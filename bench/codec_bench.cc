@@ -1,4 +1,4 @@
-#include "bench/codec_bench.h"
+#include "codec_bench.h"
 
 #include <isa-l/erasure_code.h>
 
@@ -12,7 +12,7 @@
 
 #include "fls/backend_registry.h"
 #include "fls/crc32c.h"
-#include "host/thread_pool.h"
+#include "fls/thread_pool.h"
 
 namespace fls::bench {
 namespace {

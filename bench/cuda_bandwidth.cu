@@ -30,7 +30,7 @@
 #include "fls/codec.h"
 #include "fls/gf256.h"
 #include "host/cuda/cuda_status.h"
-#include "host/rs_kernel_plan.h"
+#include "host/cuda/rs_kernel_plan.h"
 #include "kernels/rs_matrix_launch.h"
 
 namespace fls {

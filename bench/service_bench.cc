@@ -1,4 +1,4 @@
-#include "bench/service_bench.h"
+#include "service_bench.h"
 
 #include <unistd.h>
 
@@ -15,11 +15,11 @@
 
 #include <zmq.hpp>
 
-#include "service/client.h"
-#include "service/config.h"
-#include "service/protocol.h"
-#include "service/service.h"
-#include "service/zmq_util.h"
+#include "fls/service/client.h"
+#include "fls/service/config.h"
+#include "fls/service/protocol.h"
+#include "fls/service/service.h"
+#include "fls/service/zmq_util.h"
 
 namespace fls::bench {
 namespace {

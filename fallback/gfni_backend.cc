@@ -1,4 +1,4 @@
-#include "fallback/gfni_backend.h"
+#include "gfni_backend.h"
 
 #include <unistd.h>
 

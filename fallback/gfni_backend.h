@@ -21,9 +21,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fallback/gfni_kernels.h"
 #include "fls/backend.h"
-#include "host/thread_pool.h"
+#include "fls/thread_pool.h"
+#include "gfni_kernels.h"
 
 namespace fls {
 

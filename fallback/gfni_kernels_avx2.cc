@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "fallback/gfni_kernels.h"
+#include "gfni_kernels.h"
 
 #define FLS_ALWAYS_INLINE inline __attribute__((always_inline))
 

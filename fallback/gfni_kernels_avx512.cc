@@ -2,7 +2,7 @@
 // alone is compiled with those -m flags (CMakeLists.txt); see gfni_kernels.h.
 #include <immintrin.h>
 
-#include "fallback/gfni_kernels.h"
+#include "gfni_kernels.h"
 
 #define FLS_ALWAYS_INLINE inline __attribute__((always_inline))
 

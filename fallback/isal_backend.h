@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fls/backend.h"
-#include "host/thread_pool.h"
+#include "fls/thread_pool.h"
 
 namespace fls {
 

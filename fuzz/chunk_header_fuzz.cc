@@ -6,7 +6,7 @@
 
 #include "fls/chunk_format.h"
 #include "fls/crc32c.h"
-#include "fuzz/fuzz_util.h"
+#include "fuzz_util.h"
 
 namespace {
 

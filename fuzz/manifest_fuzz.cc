@@ -9,7 +9,7 @@
 
 #include "fls/crc32c.h"
 #include "fls/manifest.h"
-#include "fuzz/fuzz_util.h"
+#include "fuzz_util.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "fuzz/fuzz_util.h"
+#include "fuzz_util.h"
 #include "service/pack.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fuzz/fuzz_util.h"
-#include "service/config.h"
-#include "service/protocol.h"
+#include "fls/service/config.h"
+#include "fls/service/protocol.h"
+#include "fuzz_util.h"
 
 using fls::service::ProtocolError;
 

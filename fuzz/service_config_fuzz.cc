@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "fuzz/fuzz_util.h"
-#include "service/config.h"
+#include "fls/service/config.h"
+#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -8,7 +8,7 @@
 
 #include "fls/env.h"
 #include "fls/store.h"
-#include "fuzz/fuzz_util.h"
+#include "fuzz_util.h"
 
 namespace {
 

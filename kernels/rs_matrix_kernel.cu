@@ -4,8 +4,8 @@
 // rs_matrix_kernel.cuh. One launch covers a whole staged batch.
 #include <cuda_runtime.h>
 
-#include "kernels/rs_matrix_kernel.cuh"
-#include "kernels/rs_matrix_launch.h"
+#include "rs_matrix_kernel.cuh"
+#include "rs_matrix_launch.h"
 
 namespace fls::kernels {
 namespace {

@@ -2,9 +2,9 @@
 // inputs over GF(2^8), for every stripe of a batch. Everything here is
 // FLS_HD (__host__ __device__ under nvcc, plain inline C++ under g++), so the
 // CUDA kernels (rs_matrix_kernel.cu) and the CPU execution of the same source
-// (host/cuda_cpu_backend.cc) run the very same code per thread.
+// (host/cuda/cuda_cpu_backend.cc) run the very same code per thread.
 //
-// Device layout (built by the host runtime, host/rs_kernel_plan.h): a batch of
+// Device layout (built by the host runtime, host/cuda/rs_kernel_plan.h): a batch of
 // S stripes with k inputs and r outputs of B bytes each is staged as
 //   inputs:  S * k blocks of P bytes, stripe-major: input j of stripe s at (s*k + j) * P
 //   outputs: S * r blocks of P bytes:               output i of stripe s at (s*r + i) * P

@@ -5,7 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "kernels/rs_matrix_kernel.cuh"
+#include "rs_matrix_kernel.cuh"
 
 namespace fls::kernels {
 

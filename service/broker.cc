@@ -1,4 +1,4 @@
-#include "service/broker.h"
+#include "broker.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "service/job_executor.h"
-#include "service/json_int.h"
-#include "service/zmq_util.h"
+#include "fls/service/job_executor.h"
+#include "fls/service/zmq_util.h"
+#include "json_int.h"
 
 namespace fls::service {
 namespace {

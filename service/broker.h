@@ -22,11 +22,11 @@
 
 #include <zmq.hpp>
 
+#include "fls/service/config.h"
+#include "fls/service/protocol.h"
 #include "fls/status.h"
-#include "service/config.h"
-#include "service/journal.h"
-#include "service/path_policy.h"
-#include "service/protocol.h"
+#include "journal.h"
+#include "path_policy.h"
 
 namespace fls::service {
 

@@ -1,6 +1,6 @@
-#include "service/client.h"
+#include "fls/service/client.h"
 
-#include "service/protocol.h"
+#include "fls/service/protocol.h"
 
 namespace fls::service {
 

@@ -1,4 +1,4 @@
-#include "service/config.h"
+#include "fls/service/config.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include "host/byte_size.h"
-#include "service/json_int.h"
+#include "fls/byte_size.h"
+#include "json_int.h"
 
 namespace fls::service {
 namespace {

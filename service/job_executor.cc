@@ -1,4 +1,4 @@
-#include "service/job_executor.h"
+#include "fls/service/job_executor.h"
 
 #include <unistd.h>
 #include <algorithm>
@@ -14,14 +14,13 @@
 
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
+#include "fls/batching_backend.h"
 #include "fls/env.h"
+#include "fls/health_db.h"
+#include "fls/sha256.h"
 #include "fls/store.h"
 #include "fls/sweep.h"
-#include "host/batching_backend.h"
-#include "host/health_db.h"
-#include "host/object_io.h"
-#include "host/sha256.h"
-#include "service/pack.h"
+#include "pack.h"
 
 namespace fls::service {
 namespace {
@@ -172,7 +171,7 @@ class ArchiveExecutor : public JobExecutor {
     auto& b = batchers_[{k, m}];
     if (!b) {
       std::unique_ptr<Backend> inner;
-      FLS_RETURN_IF_ERROR(internal::MakeBackend(config_.backend, 0, k, m, matrix_, &inner));
+      FLS_RETURN_IF_ERROR(MakeBackend(config_.backend, 0, k, m, matrix_, &inner));
       BatchLimits limits;
       limits.max_bytes = config_.batch_max_bytes;
       limits.max_latency_ms = config_.batch_max_latency_ms;

@@ -1,4 +1,4 @@
-#include "service/journal.h"
+#include "journal.h"
 
 #include <sqlite3.h>
 
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "host/sqlite_util.h"
+#include "fls/sqlite_util.h"
 
 namespace fls::service {
 namespace {

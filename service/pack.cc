@@ -1,5 +1,5 @@
-#include "service/pack.h"
-#include "service/json_int.h"
+#include "pack.h"
+#include "json_int.h"
 
 #include <sys/stat.h>
 
@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "fls/archive.h"
-#include "host/sha256.h"
+#include "fls/sha256.h"
 
 namespace fls::service {
 namespace {

@@ -1,4 +1,4 @@
-#include "service/path_policy.h"
+#include "path_policy.h"
 
 #include <sys/stat.h>
 

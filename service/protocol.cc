@@ -1,4 +1,4 @@
-#include "service/protocol.h"
+#include "fls/service/protocol.h"
 
 #include <algorithm>
 

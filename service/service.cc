@@ -1,4 +1,4 @@
-#include "service/service.h"
+#include "fls/service/service.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/broker.h"
+#include "broker.h"
 
 namespace fls::service {
 

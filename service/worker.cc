@@ -1,5 +1,5 @@
-#include "service/worker.h"
-#include "service/json_int.h"
+#include "fls/service/worker.h"
+#include "json_int.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "service/protocol.h"
+#include "fls/service/protocol.h"
 
 namespace fls::service {
 namespace {

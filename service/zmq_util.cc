@@ -1,4 +1,4 @@
-#include "service/zmq_util.h"
+#include "fls/service/zmq_util.h"
 
 #include <cerrno>
 #include <chrono>

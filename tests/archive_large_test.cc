@@ -4,7 +4,7 @@
 
 #include "archive_test_util.h"
 #include "fls/archive.h"
-#include "host/sha256.h"
+#include "fls/sha256.h"
 
 namespace fls {
 namespace {

@@ -1,4 +1,4 @@
-// BatchingBackend (host/batching_backend.h): concurrent callers' batches are
+// BatchingBackend (fls/batching_backend.h): concurrent callers' batches are
 // merged into fewer inner calls, the bytes (parity, CRCs, rebuilt blocks) are
 // those of the inner backend called directly, the byte limit and the latency
 // limit hold, a lone caller does not wait, errors reach every caller of a
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fls/backend_registry.h"
-#include "host/batching_backend.h"
+#include "fls/batching_backend.h"
 #include "test_util.h"
 
 namespace fls {

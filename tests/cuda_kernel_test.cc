@@ -15,8 +15,8 @@
 #include "fls/backend_registry.h"
 #include "fls/codec.h"
 #include "fls/gf256.h"
-#include "host/cuda_cpu_backend.h"
-#include "host/rs_kernel_plan.h"
+#include "host/cuda/cuda_cpu_backend.h"
+#include "host/cuda/rs_kernel_plan.h"
 #include "kernels/rs_matrix_kernel.cuh"
 #ifdef FLS_HAVE_CUDA
 #include "host/cuda/cuda_status.h"

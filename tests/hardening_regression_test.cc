@@ -8,7 +8,7 @@
 #include "fls/archive.h"
 #include "fls/fault_injection_env.h"
 #include "fls/manifest.h"
-#include "service/config.h"
+#include "fls/service/config.h"
 #include "service/pack.h"
 
 namespace fls {

@@ -1,4 +1,4 @@
-// The store's maintenance lock (host/maintenance_lock.h): a repair sweep and a
+// The store's maintenance lock (host/archive/maintenance_lock.h): a repair sweep and a
 // rebalance never run on one store at once, whichever process holds it, and
 // a holder killed with SIGKILL releases it.
 #include <signal.h>
@@ -11,7 +11,7 @@
 #include "archive_test_util.h"
 #include "fls/rebalance.h"
 #include "fls/sweep.h"
-#include "host/maintenance_lock.h"
+#include "host/archive/maintenance_lock.h"
 
 namespace fls {
 namespace {

@@ -31,9 +31,9 @@
 #include "archive_test_util.h"
 #include "fls/fault_injection_env.h"
 #include "fls/rebalance.h"
-#include "host/maintenance_lock.h"
-#include "host/manifest_commit.h"
-#include "host/thread_pool.h"
+#include "fls/thread_pool.h"
+#include "host/archive/maintenance_lock.h"
+#include "host/archive/manifest_commit.h"
 
 namespace fls {
 namespace {

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "fls/crc32c.h"
-#include "host/health_db.h"
+#include "fls/health_db.h"
 #include "sweep_test_util.h"
 
 namespace fls {

@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "commands.h"
 #include "fls/archive.h"
+#include "fls/byte_size.h"
 #include "fls/env.h"
+#include "fls/health_db.h"
 #include "fls/store.h"
-#include "host/byte_size.h"
-#include "host/cli/commands.h"
-#include "host/cli/store_args.h"
-#include "host/health_db.h"
+#include "store_args.h"
 
 namespace fls::cli {
 namespace {

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "bench/codec_bench.h"
+#include "commands.h"
+#include "fls/byte_size.h"
 #include "fls/codec.h"
-#include "host/byte_size.h"
-#include "host/cli/commands.h"
 
 namespace fls::cli {
 namespace {

@@ -25,11 +25,11 @@
 #include <string>
 #include <vector>
 
+#include "commands.h"
 #include "fls/archive.h"
+#include "fls/byte_size.h"
 #include "fls/env.h"
 #include "fls/store.h"
-#include "host/byte_size.h"
-#include "host/cli/commands.h"
 
 namespace fls::cli {
 namespace {

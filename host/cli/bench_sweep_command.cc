@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "commands.h"
 #include "fls/archive.h"
+#include "fls/byte_size.h"
 #include "fls/chunk_format.h"
 #include "fls/env.h"
 #include "fls/store.h"
 #include "fls/sweep.h"
-#include "host/byte_size.h"
-#include "host/cli/commands.h"
 
 namespace fls::cli {
 namespace {

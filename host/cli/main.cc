@@ -1,8 +1,8 @@
 // fls: the command-line entry point. Subcommands live in *_command.cc files.
 #include <cstdio>
 
-#include "host/cli/commands.h"
-#include "service/cli_commands.h"
+#include "commands.h"
+#include "service_commands.h"
 
 namespace fls::cli {
 

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "commands.h"
 #include "fls/rebalance.h"
-#include "host/cli/commands.h"
-#include "host/cli/store_args.h"
+#include "store_args.h"
 
 namespace fls::cli {
 namespace {

@@ -1,11 +1,11 @@
 // The store options and exit-code helpers (host/cli/store_args.h).
-#include "host/cli/store_args.h"
+#include "store_args.h"
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "commands.h"
 #include "fls/env.h"
-#include "host/cli/commands.h"
 
 namespace fls::cli {
 namespace {

@@ -1,5 +1,5 @@
 // `fls sweep` (check and repair everything stored) and `fls targets` (each
-// target's state), both over the health database (host/health_db.h).
+// target's state), both over the health database (fls/health_db.h).
 #include <unistd.h>
 
 #include <malloc.h>
@@ -9,12 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "commands.h"
+#include "fls/byte_size.h"
+#include "fls/health_db.h"
 #include "fls/sweep.h"
-#include "host/byte_size.h"
-#include "host/cli/commands.h"
-#include "host/cli/store_args.h"
-#include "host/health_db.h"
-#include "host/object_io.h"
+#include "store_args.h"
 
 namespace fls::cli {
 

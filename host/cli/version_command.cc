@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "commands.h"
 #include "fls/backend_registry.h"
-#include "host/cli/commands.h"
 
 namespace fls::cli {
 

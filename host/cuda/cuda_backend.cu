@@ -1,4 +1,4 @@
-#include "host/cuda/cuda_backend.h"
+#include "cuda_backend.h"
 
 #include <cuda_runtime.h>
 #include <thrust/device_vector.h>
@@ -12,10 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "host/cuda/cuda_status.h"
-#include "host/rs_kernel_plan.h"
-#include "host/thread_pool.h"
-#include "kernels/rs_matrix_launch.h"
+#include "cuda_status.h"
+#include "fls/thread_pool.h"
+#include "rs_kernel_plan.h"
+#include "rs_matrix_launch.h"
 
 namespace fls {
 namespace {

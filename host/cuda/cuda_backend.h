@@ -2,11 +2,11 @@
 //
 // A batch is cut into sub-batches of about `sub_batch_bytes` input bytes
 // (whole stripes, or column ranges of one stripe when a stripe is larger;
-// PlanSubBatches in host/rs_kernel_plan.h). Each sub-batch is staged (on a CPU thread pool) into a
-// pinned host buffer in the kernel's padded layout, copied to the device, processed by one kernel
-// launch over all its stripes, and copied back, on one of `streams` CUDA streams with its own
-// pinned and device buffers; so the copy-in of one sub-batch overlaps the kernel and copy-out of
-// the previous ones, and the CPU stages sub-batch i+1 while the device works on i. A batch no
+// PlanSubBatches in host/cuda/rs_kernel_plan.h). Each sub-batch is staged (on a CPU thread pool)
+// into a pinned host buffer in the kernel's padded layout, copied to the device, processed by one
+// kernel launch over all its stripes, and copied back, on one of `streams` CUDA streams with its
+// own pinned and device buffers; so the copy-in of one sub-batch overlaps the kernel and copy-out
+// of the previous ones, and the CPU stages sub-batch i+1 while the device works on i. A batch no
 // bigger than one sub-batch is a single launch. The packed product tables of each coefficient
 // matrix (encode rows, each erasure pattern's decode rows) are uploaded once and cached on the
 // device.

@@ -1,4 +1,4 @@
-#include "host/cuda/cuda_status.h"
+#include "cuda_status.h"
 
 namespace fls {
 

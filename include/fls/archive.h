@@ -50,7 +50,7 @@ struct ArchiveOptions {
   bool allow_shared_targets = false;
   ProgressFn progress;
   // A backend shared with other pipelines (the service's coalescing one,
-  // host/batching_backend.h); its codec must match k, m and matrix. When set,
+  // fls/batching_backend.h); its codec must match k, m and matrix. When set,
   // `backend` and `threads` are ignored.
   std::shared_ptr<Backend> backend_instance;
   // Called once, from the pipeline's coding thread, after the last stripe

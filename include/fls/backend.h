@@ -107,7 +107,7 @@ class Backend {
   virtual std::future<Status> ReconstructAsync(const ReconstructBatch& batch);
 
  protected:
-  // BatchingBackend (host/batching_backend.h) forwards merged work to the
+  // BatchingBackend (fls/batching_backend.h) forwards merged work to the
   // Apply of the backend it wraps.
   friend class BatchingBackend;
 

@@ -33,4 +33,14 @@ std::string ResolveAutoBackend();
 // (with the reason) for a known backend this host cannot run.
 Status CreateBackend(const BackendProfile& profile, std::unique_ptr<Backend>* backend);
 
+// CreateBackend for a codec of k + m with `matrix` (threads: 0 = one per core).
+Status MakeBackend(const std::string& name, int threads, int k, int m, MatrixKind matrix,
+                   std::unique_ptr<Backend>* backend);
+
+// `shared` when given (its codec must be k + m with `matrix`: InvalidArgument
+// otherwise), else a new backend as MakeBackend builds it.
+Status SharedOrNewBackend(const std::shared_ptr<Backend>& shared, const std::string& name,
+                          int threads, int k, int m, MatrixKind matrix,
+                          std::shared_ptr<Backend>* backend);
+
 }  // namespace fls

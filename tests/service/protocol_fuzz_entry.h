@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "fls/service/protocol.h"
 #include "service/pack.h"
-#include "service/protocol.h"
 
 namespace fls::service::testing {
 

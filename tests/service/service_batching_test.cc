@@ -1,8 +1,8 @@
 // End-to-end: an archive job of several medium files runs its pipelines at
-// once over the worker's coalescing backend (host/batching_backend.h), so one
+// once over the worker's coalescing backend (fls/batching_backend.h), so one
 // backend call carries the stripes of more than one file; every file still
 // restores bit-exact.
-#include "tests/service/service_harness.h"
+#include "service_harness.h"
 
 namespace fls::service::testing {
 namespace {

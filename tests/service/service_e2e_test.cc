@@ -1,11 +1,11 @@
 // End-to-end tests of the job service: real `fls serve` and `fls worker`
 // processes on loopback, driven through the wire protocol.
-#include "tests/service/service_harness.h"
+#include "service_harness.h"
 
 #include <zmq.hpp>
 
-#include "service/protocol.h"
-#include "service/zmq_util.h"
+#include "fls/service/protocol.h"
+#include "fls/service/zmq_util.h"
 
 namespace fls::service::testing {
 namespace {

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/client.h"
+#include "fls/service/client.h"
 
 #ifndef FLS_BINARY
 #error "FLS_BINARY must name the fls executable"

@@ -7,10 +7,10 @@
 
 #include <random>
 
+#include "fls/service/protocol.h"
+#include "fls/service/zmq_util.h"
 #include "service/path_policy.h"
-#include "service/protocol.h"
-#include "service/zmq_util.h"
-#include "tests/service/service_harness.h"
+#include "service_harness.h"
 
 namespace fls::service::testing {
 namespace {

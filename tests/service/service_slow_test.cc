@@ -7,7 +7,7 @@
 #include "fls/env.h"
 #include "fls/store.h"
 #include "service/pack.h"
-#include "tests/service/service_harness.h"
+#include "service_harness.h"
 
 namespace fls::service::testing {
 namespace {

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <random>
 
-#include "service/config.h"
+#include "fls/service/config.h"
+#include "fls/service/protocol.h"
+#include "protocol_fuzz_entry.h"
 #include "service/journal.h"
 #include "service/pack.h"
 #include "service/path_policy.h"
-#include "service/protocol.h"
-#include "tests/service/protocol_fuzz_entry.h"
 
 namespace fls::service {
 namespace {

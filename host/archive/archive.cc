@@ -1,0 +1,354 @@
+// ArchiveFile and RestoreObject (fls/archive.h).
+#include "fls/archive.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "fls/backend_registry.h"
+#include "fls/codec.h"
+#include "fls/crc32c.h"
+#include "fls/sha256.h"
+#include "fls/thread_pool.h"
+#include "manifest_commit.h"
+#include "object_io.h"
+#include "pipeline.h"
+
+namespace fls {
+
+using internal::BufferedAppender;
+
+const char* HealthName(Health h) {
+  switch (h) {
+    case Health::kHealthy:
+      return "healthy";
+    case Health::kDegraded:
+      return "degraded";
+    case Health::kUnrecoverable:
+      return "unrecoverable";
+  }
+  return "?";
+}
+
+Status Sha256File(Env* env, const std::string& path, std::string* hex) {
+  std::unique_ptr<RandomAccessFile> f;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &f));
+  Sha256 sha;
+  std::vector<std::uint8_t> buf(4u << 20);
+  std::uint64_t off = 0;
+  for (;;) {
+    std::size_t got = 0;
+    FLS_RETURN_IF_ERROR(f->Read(off, buf.size(), buf.data(), &got));
+    if (got == 0) break;
+    sha.Update(buf.data(), got);
+    off += got;
+  }
+  *hex = sha.FinishHex();
+  return Status::Ok();
+}
+
+namespace {
+
+struct ArchiveSlot {
+  std::uint64_t first = 0;
+  std::size_t stripes = 0;
+  std::uint64_t bytes = 0;          // file bytes in this slot
+  internal::AlignedBuffer data;     // stripes * W (page-aligned: see AlignedBuffer)
+  internal::AlignedBuffer parity;   // stripes * m * B
+  std::vector<std::uint32_t> crcs;  // stripes * (k + m)
+  std::vector<const std::uint8_t*> data_ptrs;
+  std::vector<std::uint8_t*> parity_ptrs;
+};
+
+// The chunk files being written; removes everything on destruction unless
+// committed.
+struct ChunkWriters {
+  Env* env;
+  std::vector<std::unique_ptr<BufferedAppender>> files;
+  std::vector<std::string> temp_paths, final_paths, renamed;
+  bool committed = false;
+  explicit ChunkWriters(Env* e) : env(e) {}
+  ~ChunkWriters() {
+    if (committed) return;
+    files.clear();
+    std::set<std::string> dirs;
+    for (const auto& p : temp_paths) {
+      env->RemoveFile(p);
+      dirs.insert(DirName(p));
+    }
+    for (const auto& p : renamed) env->RemoveFile(p);
+    for (const auto& d : dirs) env->SyncDir(d);
+  }
+};
+
+}  // namespace
+
+Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
+                   ArchiveResult* result) {
+  Env* env = store.env();
+  FLS_RETURN_IF_ERROR(ValidateCodecShape(opt.k, opt.m));
+  if (opt.stripe_width == 0) return Status::InvalidArgument("--stripe must be at least 1 byte");
+  const int k = opt.k, m = opt.m, n = k + m;
+  const std::uint64_t B = (opt.stripe_width + k - 1) / k;
+  const std::uint64_t W = B * k;
+  if (B > (std::uint64_t{1} << 30))
+    return Status::InvalidArgument("--stripe too large (1 GiB blocks at most)");
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
+  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
+  Manifest mf;
+  mf.name = opt.name.empty() ? BaseName(path) : opt.name;
+  if (mf.name.empty() || mf.name.find('\n') != std::string::npos)
+    return Status::InvalidArgument("object name '" + mf.name + "' is empty or has a newline");
+  CatalogEntry existing;
+  if (store.FindObject(mf.name, &existing).ok())
+    return Status::InvalidArgument("an object named '" + mf.name +
+                                   "' already exists in the store (choose another --name)");
+  mf.id = RandomObjectId();
+  mf.k = k;
+  mf.m = m;
+  mf.matrix = opt.matrix;
+  mf.stripe_width = W;
+  mf.block_size = B;
+  mf.size = info.size;
+  mf.stripes = (info.size + W - 1) / W;
+  mf.mode = info.mode;
+  mf.mtime_ns = info.mtime_ns;
+
+  std::unique_ptr<RandomAccessFile> src;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
+  std::shared_ptr<Backend> backend;
+  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, k, m,
+                                         opt.matrix, &backend));
+
+  const ChunkHeader h0 = mf.HeaderFor(0);
+  std::vector<int> placement;
+  std::uint64_t spread = 0;  // the id is random: objects start at different targets
+  std::memcpy(&spread, mf.id.data(), sizeof spread);
+  FLS_RETURN_IF_ERROR(
+      store.PlaceChunks(n, h0.ChunkFileBytes(), opt.allow_shared_targets, spread, &placement));
+  std::vector<std::string> tnames, tdomains;
+  for (int i = 0; i < n; ++i) {
+    const Target& t = store.targets()[placement[i]];
+    ManifestChunk c;
+    c.index = i;
+    c.target = t.path;
+    c.domain = t.domain;
+    c.file = ChunkFileName(mf.id, i);
+    mf.chunks.push_back(c);
+    tnames.push_back(t.path);
+    tdomains.push_back(t.domain);
+  }
+
+  ChunkWriters writers(env);
+  for (int i = 0; i < n; ++i) {
+    const std::string final_path = mf.chunks[i].path();
+    const std::string tmp = TempPathFor(final_path);
+    std::unique_ptr<WritableFile> f;
+    Status s = env->NewWritableFile(tmp, &f);
+    if (!s.ok())
+      return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
+    writers.temp_paths.push_back(tmp);
+    writers.final_paths.push_back(final_path);
+    writers.files.push_back(std::make_unique<BufferedAppender>(std::move(f)));
+    std::uint8_t header[kChunkHeaderBytes];
+    EncodeChunkHeader(mf.HeaderFor(i), header);
+    s = writers.files.back()->Append(header, sizeof header);
+    if (!s.ok())
+      return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
+  }
+
+  const std::size_t per = internal::StripesPerBatch(W, mf.stripes);
+  std::vector<std::unique_ptr<ArchiveSlot>> slots;
+  if (mf.stripes > 0) {
+    for (int i = 0; i < internal::kPipelineSlots && static_cast<std::uint64_t>(i) < mf.stripes;
+         ++i) {
+      auto s = std::make_unique<ArchiveSlot>();
+      s->data = internal::AlignedBuffer(per * W);
+      s->parity = internal::AlignedBuffer(per * m * B);
+      s->crcs.resize(per * n);
+      s->data_ptrs.resize(per * k);
+      s->parity_ptrs.resize(per * m);
+      for (std::size_t st = 0; st < per; ++st) {
+        for (int j = 0; j < k; ++j) s->data_ptrs[st * k + j] = s->data.data() + st * W + j * B;
+        for (int p = 0; p < m; ++p)
+          s->parity_ptrs[st * m + p] = s->parity.data() + (st * m + p) * B;
+      }
+      slots.push_back(std::move(s));
+    }
+  }
+  std::uint64_t next = 0;
+  auto source = [&](ArchiveSlot& slot, bool* produced) -> Status {
+    if (next >= mf.stripes) {
+      *produced = false;
+      return Status::Ok();
+    }
+    slot.first = next;
+    slot.stripes = static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - next));
+    const std::uint64_t off = next * W;
+    slot.bytes = std::min<std::uint64_t>(slot.stripes * W, mf.size - off);
+    std::size_t got = 0;
+    FLS_RETURN_IF_ERROR(src->Read(off, slot.bytes, slot.data.data(), &got));
+    if (got != slot.bytes)
+      return Status::IOError(path + ": file shrank while being archived (read " +
+                             std::to_string(off + got) + " of " + std::to_string(mf.size) +
+                             " bytes)");
+    std::memset(slot.data.data() + slot.bytes, 0, slot.stripes * W - slot.bytes);
+    next += slot.stripes;
+    *produced = true;
+    return Status::Ok();
+  };
+  Sha256 sha;
+  auto hash = [&](ArchiveSlot& slot) -> Status {
+    sha.Update(slot.data.data(), slot.bytes);
+    return Status::Ok();
+  };
+  auto encode = [&](ArchiveSlot& slot) -> Status {
+    EncodeBatch eb;
+    eb.stripes = slot.stripes;
+    eb.block_bytes = B;
+    eb.data = std::span<const std::uint8_t* const>(slot.data_ptrs.data(), slot.stripes * k);
+    eb.parity = std::span<std::uint8_t* const>(slot.parity_ptrs.data(), slot.stripes * m);
+    eb.block_crcs = std::span<std::uint32_t>(slot.crcs.data(), slot.stripes * n);
+    FLS_RETURN_IF_ERROR(backend->Encode(eb));
+    if (slot.first + slot.stripes == mf.stripes && opt.encode_done) opt.encode_done();
+    return Status::Ok();
+  };
+  ThreadPool io_pool(std::min(n, 4));
+  std::uint64_t done = 0;
+  auto write = [&](ArchiveSlot& slot) -> Status {
+    std::vector<Status> statuses(n);
+    io_pool.Run(n, [&](std::size_t i) {
+      for (std::size_t s = 0; s < slot.stripes && statuses[i].ok(); ++s) {
+        const std::uint8_t* block = i < static_cast<std::size_t>(k)
+                                        ? slot.data_ptrs[s * k + i]
+                                        : slot.parity_ptrs[s * m + (i - k)];
+        std::uint8_t crc[4];
+        PutLe32(crc, slot.crcs[s * n + i]);
+        statuses[i] = writers.files[i]->Append(block, B);
+        if (statuses[i].ok()) statuses[i] = writers.files[i]->Append(crc, 4);
+      }
+    });
+    for (int i = 0; i < n; ++i)
+      if (!statuses[i].ok())
+        return statuses[i].WithContext("chunk " + std::to_string(i) + " on target " +
+                                       mf.chunks[i].target);
+    done += slot.bytes;
+    if (opt.progress) opt.progress(done, mf.size);
+    return Status::Ok();
+  };
+  if (!slots.empty())
+    FLS_RETURN_IF_ERROR(StagePipeline<ArchiveSlot>::Run(slots, source, {hash, encode, write}));
+  slots.clear();
+  mf.sha256 = sha.FinishHex();
+
+  // Durable chunks: fsync all (in parallel), then rename, then fsync dirs.
+  {
+    std::vector<Status> statuses(n);
+    io_pool.Run(n, [&](std::size_t i) { statuses[i] = writers.files[i]->SyncAndClose(); });
+    for (int i = 0; i < n; ++i)
+      if (!statuses[i].ok())
+        return statuses[i].WithContext("chunk " + std::to_string(i) + " on target " +
+                                       mf.chunks[i].target);
+  }
+  for (int i = 0; i < n; ++i) {
+    mf.chunks[i].crc32c = writers.files[i]->crc();
+    mf.chunks[i].bytes = writers.files[i]->bytes();
+    Status s = env->RenameFile(writers.temp_paths[i], writers.final_paths[i]);
+    if (!s.ok())
+      return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
+    writers.renamed.push_back(writers.final_paths[i]);
+  }
+  {
+    std::set<std::string> dirs;
+    for (const ManifestChunk& c : mf.chunks) dirs.insert(c.target);
+    for (const std::string& d : dirs) {
+      Status s = env->SyncDir(d);
+      if (!s.ok()) return s.WithContext("target " + d);
+    }
+  }
+  mf.manifest_targets = internal::ManifestTargets(store, mf);
+  FLS_RETURN_IF_ERROR(ValidateManifest(mf));
+  std::vector<std::string> written;
+  FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));
+  writers.committed = true;
+  const FaultTolerance tol = ToleranceOf(tnames, tdomains, m);
+  if (result) {
+    result->manifest = mf;
+    result->target_failures_tolerated = tol.targets;
+    result->domain_failures_tolerated = tol.domains;
+    result->backend = std::string(backend->name());
+  }
+  return Status::Ok();
+}
+
+Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& opt,
+                     RestoreResult* result) {
+  Env* env = store.env();
+  if (opt.output.empty()) return Status::InvalidArgument("no output path given");
+  CatalogEntry entry;
+  FLS_RETURN_IF_ERROR(store.FindObject(name, &entry));
+  const Manifest& mf = entry.manifest;
+  std::uint64_t begin = 0, end = mf.size;
+  if (opt.has_range) {
+    if (opt.offset > mf.size || opt.length > mf.size - opt.offset)
+      return Status::InvalidArgument("--range " + std::to_string(opt.offset) + ":" +
+                                     std::to_string(opt.length) + " is outside object '" + name +
+                                     "' of " + std::to_string(mf.size) + " bytes");
+    begin = opt.offset;
+    end = opt.offset + opt.length;
+  }
+  std::shared_ptr<Backend> backend;
+  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, mf.k, mf.m,
+                                         mf.matrix, &backend));
+  internal::ObjectReader reader(store, mf);
+  reader.Open();
+
+  // A restore killed earlier left its temporary here; only this restore
+  // would ever look at it. Failing to remove it is not this restore's error.
+  RemoveDeadWritersTempsFor(env, opt.output, nullptr);
+  const std::string tmp = TempPathFor(opt.output);
+  std::unique_ptr<WritableFile> f;
+  FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &f));
+  BufferedAppender out(std::move(f), false);
+  Sha256 sha;
+  const bool whole = !opt.has_range;
+  internal::StreamStats stats;
+  Status s = internal::StreamObject(
+      reader, *backend, begin, end,
+      whole ? std::function<Status(const std::uint8_t*, std::size_t)>(
+                  [&](const std::uint8_t* p, std::size_t len) {
+                    sha.Update(p, len);
+                    return Status::Ok();
+                  })
+            : nullptr,
+      [&](const std::uint8_t* p, std::size_t len) { return out.Append(p, len); }, opt.progress,
+      &stats);
+  if (s.ok() && whole) {
+    const std::string digest = sha.FinishHex();
+    if (digest != mf.sha256)
+      s = Status::Corruption("object '" + name + "': SHA-256 of the restored bytes " + digest +
+                             " differs from the manifest's " + mf.sha256);
+  }
+  if (s.ok()) s = out.SyncAndClose();
+  if (s.ok() && whole) s = env->SetFileModeAndTime(tmp, mf.mode, mf.mtime_ns);
+  if (s.ok()) s = env->RenameFile(tmp, opt.output);
+  if (!s.ok()) {
+    env->RemoveFile(tmp);
+    return s;
+  }
+  FLS_RETURN_IF_ERROR(env->SyncDir(DirName(opt.output)));
+  if (result) {
+    result->bytes = end - begin;
+    result->stripes_reconstructed = stats.stripes_reconstructed;
+    result->sha256_checked = whole;
+    for (const auto& c : reader.chunks())
+      if (c.report.state != "ok")
+        result->problems.push_back(
+            "chunk " + std::to_string(c.report.index) + " " + c.report.state +
+            (c.report.detail.empty() ? "" : ": " + c.report.detail) + " (" + c.path + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace fls

@@ -1,0 +1,326 @@
+// RebalanceStore (fls/rebalance.h): cleanup of earlier runs' leftovers, then
+// the planned moves, one object (one manifest generation) at a time.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "fls/crc32c.h"
+#include "fls/rebalance.h"
+#include "fls/thread_pool.h"
+#include "leftovers.h"
+#include "maintenance_lock.h"
+#include "manifest_commit.h"
+#include "object_io.h"
+
+namespace fls {
+namespace {
+
+constexpr std::size_t kCopyBuffer = 1u << 20;
+
+bool IsDirectory(Env* env, const std::string& path) {
+  FileInfo info;
+  return env->GetFileInfo(path, &info).ok() && info.is_directory;
+}
+
+struct ObjectMove {
+  int chunk = 0;
+  std::string from;  // where the plan expects the chunk
+  int to = 0;        // store target index
+};
+
+// Why an object was skipped (damaged source), or "" when the moves were
+// committed; a non-OK status for failures of the destination or the commit.
+Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
+                        const std::vector<ObjectMove>& moves, std::string* skipped) {
+  Env* env = store.env();
+  const Manifest& mf = entry.manifest;
+  skipped->clear();
+  std::vector<std::string> temps, finals;
+  auto undo = [&] {
+    std::set<std::string> dirs;
+    for (const auto& p : temps) env->RemoveFile(p);
+    for (const auto& p : finals)
+      if (env->RemoveFile(p).ok()) dirs.insert(DirName(p));
+    for (const auto& d : dirs) env->SyncDir(d);
+  };
+  std::vector<std::uint8_t> buf(kCopyBuffer);
+  for (const ObjectMove& mv : moves) {
+    const ManifestChunk& mc = mf.chunks[mv.chunk];
+    if (mc.target != mv.from) {
+      undo();
+      *skipped = "chunk " + std::to_string(mv.chunk) + " is on " + mc.target + ", not on " +
+                 mv.from + " as planned (changed meanwhile); not moved";
+      return Status::Ok();
+    }
+    const Target& dst = store.targets()[mv.to];
+    const std::string what =
+        "moving chunk " + std::to_string(mv.chunk) + " of '" + mf.name + "' to target " + dst.path;
+    const std::string final_path = JoinPath(dst.path, mc.file);
+    const std::string tmp = TempPathFor(final_path);
+    std::unique_ptr<RandomAccessFile> src;
+    Status s = env->NewRandomAccessFile(mc.path(), &src);
+    if (!s.ok()) {
+      undo();
+      *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
+                 "): not moved; run `fls repair`";
+      return Status::Ok();
+    }
+    std::unique_ptr<WritableFile> wf;
+    s = env->NewWritableFile(tmp, &wf);
+    if (!s.ok()) {
+      undo();
+      return s.WithContext(what);
+    }
+    temps.push_back(tmp);
+    internal::BufferedAppender out(std::move(wf));
+    std::uint64_t off = 0;
+    for (;;) {
+      std::size_t got = 0;
+      s = src->Read(off, buf.size(), buf.data(), &got);
+      if (!s.ok()) {
+        undo();
+        *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
+                   "): not moved; run `fls repair`";
+        return Status::Ok();
+      }
+      if (got == 0) break;
+      off += got;
+      s = out.Append(buf.data(), got);
+      if (!s.ok()) {
+        undo();
+        return s.WithContext(what);
+      }
+    }
+    s = out.SyncAndClose();
+    if (!s.ok()) {
+      undo();
+      return s.WithContext(what);
+    }
+    // The bytes written are checked against the manifest, not against the
+    // source: a source that rotted is not spread further.
+    if (out.crc() != mc.crc32c || out.bytes() != mc.bytes) {
+      undo();
+      *skipped = "chunk " + std::to_string(mv.chunk) + " (" + mc.path() +
+                 ") is damaged: its CRC32C or size differs from the manifest's; not moved, run "
+                 "`fls repair`";
+      return Status::Ok();
+    }
+  }
+  std::set<std::string> dirs;
+  for (std::size_t x = 0; x < moves.size(); ++x) {
+    const std::string final_path =
+        JoinPath(store.targets()[moves[x].to].path, mf.chunks[moves[x].chunk].file);
+    Status s = env->RenameFile(temps[x], final_path);
+    if (!s.ok()) {
+      undo();
+      return s.WithContext("moving chunk " + std::to_string(moves[x].chunk) + " of '" + mf.name +
+                           "'");
+    }
+    finals.push_back(final_path);
+    dirs.insert(DirName(final_path));
+  }
+  temps.clear();
+  for (const std::string& d : dirs) {
+    Status s = env->SyncDir(d);
+    if (!s.ok()) {
+      undo();
+      return s.WithContext("target " + d);
+    }
+  }
+  Manifest next = mf;
+  for (const ObjectMove& mv : moves) {
+    next.chunks[mv.chunk].target = store.targets()[mv.to].path;
+    next.chunks[mv.chunk].domain = store.targets()[mv.to].domain;
+  }
+  std::vector<std::string> written;
+  Status s = internal::CommitNextGeneration(store, entry, &next, &written);
+  if (!s.ok()) {
+    undo();
+    return s.WithContext("committing the moves of '" + mf.name + "'");
+  }
+  // Committed: the old chunk files and manifest copies are superseded.
+  dirs.clear();
+  for (const ObjectMove& mv : moves)
+    if (env->RemoveFile(mf.chunks[mv.chunk].path()).ok()) dirs.insert(mf.chunks[mv.chunk].target);
+  for (const std::string& d : dirs) env->SyncDir(d);
+  internal::RemoveSupersededCopies(env, entry);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RebalanceStore(const Store& store, const RebalanceOptions& opt, RebalanceResult* result) {
+  Env* env = store.env();
+  *result = RebalanceResult{};
+  // A repair sweep rewrites manifests and removes chunk files too: never both at once.
+  std::unique_ptr<internal::MaintenanceLock> lock;
+  if (!opt.dry_run)
+    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store, "rebalance", &lock));
+  Catalog catalog = store.ReadCatalog();
+  std::set<ObjectId> in_flux;
+  if (!opt.dry_run) {
+    store.RemoveStaleTemporaries(&result->cleaned, &result->warnings);
+    if (internal::CleanLeftovers(store, catalog, &result->cleaned, &result->warnings, &in_flux))
+      catalog = store.ReadCatalog();
+  }
+  result->warnings.insert(result->warnings.end(), catalog.warnings.begin(), catalog.warnings.end());
+
+  // The store's targets, then any target a manifest names that the store
+  // does not list (its chunks stay put and count for fault tolerance only).
+  std::vector<Target> targets = store.targets();
+  const std::size_t store_targets = targets.size();
+  std::vector<bool> usable;
+  std::vector<std::uint64_t> free;
+  for (const Target& t : targets) {
+    usable.push_back(IsDirectory(env, t.path));
+    std::uint64_t f = 0;
+    if (usable.back() && !env->GetFreeSpace(t.path, &f).ok()) f = 0;
+    free.push_back(f);
+    if (!usable.back())
+      result->warnings.push_back("target " + t.path + " is not a directory: left out");
+  }
+  auto index_of = [&](const std::string& path, const std::string& domain) {
+    for (std::size_t t = 0; t < targets.size(); ++t)
+      if (targets[t].path == path) return static_cast<int>(t);
+    targets.push_back({path, domain});
+    usable.push_back(false);
+    free.push_back(0);
+    return static_cast<int>(targets.size() - 1);
+  };
+  std::vector<PlanObject> objects;
+  for (const CatalogEntry& e : catalog.objects) {
+    PlanObject ob;
+    ob.name = e.manifest.name;
+    ob.m = e.manifest.m;
+    ob.movable = !in_flux.count(e.manifest.id);
+    for (const ManifestChunk& c : e.manifest.chunks) {
+      ob.chunk_target.push_back(index_of(c.target, c.domain));
+      ob.chunk_bytes.push_back(c.bytes);
+    }
+    objects.push_back(std::move(ob));
+  }
+  std::vector<std::uint64_t> usage(targets.size(), 0);
+  std::vector<int> count(targets.size(), 0);
+  for (const PlanObject& ob : objects)
+    for (std::size_t c = 0; c < ob.chunk_target.size(); ++c) {
+      usage[ob.chunk_target[c]] += ob.chunk_bytes[c];
+      ++count[ob.chunk_target[c]];
+    }
+  for (std::size_t t = 0; t < store_targets; ++t)
+    result->targets.push_back(
+        {targets[t].path, targets[t].domain, usable[t], usage[t], usage[t], count[t], count[t]});
+  result->spread_before = UsageSpread(usage, usable);
+
+  const std::vector<PlannedMove> plan =
+      PlanRebalance(targets, usable, free, objects, opt.tolerance, opt.max_moves);
+  auto MoveOf = [&](const CatalogEntry& e, const ObjectMove& mv) {
+    return RebalanceMove{e.manifest.name, mv.chunk, mv.from, targets[mv.to].path,
+                         e.manifest.chunks[mv.chunk].bytes};
+  };
+  for (const PlannedMove& p : plan)
+    result->planned.push_back(
+        MoveOf(catalog.objects[p.object], {p.chunk, targets[p.from].path, p.to}));
+  auto apply = [&](const RebalanceMove& mv) {
+    const int from = index_of(mv.from, ""), to = index_of(mv.to, "");
+    usage[from] -= mv.bytes;
+    usage[to] += mv.bytes;
+    --count[from];
+    ++count[to];
+  };
+  auto finish = [&] {
+    for (std::size_t t = 0; t < store_targets; ++t) {
+      result->targets[t].after = usage[t];
+      result->targets[t].chunks_after = count[t];
+    }
+    result->spread_after = UsageSpread(usage, usable);
+    result->balanced = result->spread_after <= opt.tolerance;
+  };
+  if (opt.dry_run) {
+    for (const RebalanceMove& mv : result->planned) apply(mv);
+    finish();
+    return Status::Ok();
+  }
+
+  // Round by round (each round's moves build on the generations the one
+  // before committed); in a round, one commit per object, in the order the
+  // plan first touches it. Objects are independent (disjoint files), and a
+  // move waits mostly on fsync: several objects move at once. After a failure
+  // no further object starts; those already moving finish.
+  Status status;
+  std::set<ObjectId> given_up;  // skipped objects stay out of later rounds
+  const int rounds = plan.empty() ? 0 : plan.back().round + 1;
+  for (int round = 0; round < rounds && status.ok(); ++round) {
+    std::map<ObjectId, CatalogEntry> current;
+    if (round > 0)
+      for (CatalogEntry& e : store.ReadCatalog().objects) current[e.manifest.id] = std::move(e);
+    std::vector<int> object_order;
+    std::map<int, std::vector<ObjectMove>> by_object;
+    for (const PlannedMove& p : plan) {
+      if (p.round != round || given_up.count(catalog.objects[p.object].manifest.id)) continue;
+      if (!by_object.count(p.object)) object_order.push_back(p.object);
+      by_object[p.object].push_back({p.chunk, targets[p.from].path, p.to});
+    }
+    auto entry_of = [&](int o) -> const CatalogEntry* {
+      if (round == 0) return &catalog.objects[o];
+      auto it = current.find(catalog.objects[o].manifest.id);
+      return it == current.end() ? nullptr : &it->second;
+    };
+    struct Outcome {
+      bool done = false;
+      Status status;
+      std::string skipped;
+    };
+    std::vector<Outcome> outcomes(object_order.size());
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    ThreadPool pool(std::max(1, opt.parallel));
+    pool.Run(object_order.size(), [&](std::size_t x) {
+      if (failed.load()) return;
+      const int o = object_order[x];
+      Outcome& out = outcomes[x];
+      const CatalogEntry* e = entry_of(o);
+      if (e == nullptr)
+        out.skipped = "its manifest is no longer found";
+      else
+        out.status = MoveObjectChunks(store, *e, by_object.at(o), &out.skipped);
+      out.done = true;
+      if (!out.status.ok()) {
+        failed = true;
+        return;
+      }
+      if (opt.on_commit && out.skipped.empty()) {
+        std::vector<RebalanceMove> committed;
+        for (const ObjectMove& mv : by_object.at(o)) committed.push_back(MoveOf(*e, mv));
+        std::lock_guard<std::mutex> lock(mu);
+        opt.on_commit(committed);
+      }
+    });
+    for (std::size_t x = 0; x < object_order.size(); ++x) {
+      const Outcome& out = outcomes[x];
+      const CatalogEntry& e = catalog.objects[object_order[x]];
+      if (!out.done) continue;
+      if (!out.status.ok()) {
+        if (status.ok()) status = out.status;
+        continue;
+      }
+      if (!out.skipped.empty()) {
+        result->skipped.push_back("'" + e.manifest.name + "': " + out.skipped);
+        given_up.insert(e.manifest.id);
+        continue;
+      }
+      for (const ObjectMove& mv : by_object.at(object_order[x])) {
+        result->moved.push_back(MoveOf(e, mv));
+        apply(result->moved.back());
+        result->bytes_moved += result->moved.back().bytes;
+      }
+      ++result->objects_committed;
+    }
+  }
+  finish();
+  return status;
+}
+
+}  // namespace fls

@@ -1,0 +1,164 @@
+// Shared repair pieces (host/archive/repair_plan.h).
+#include "repair_plan.h"
+
+#include <set>
+
+#include "fls/chunk_format.h"
+#include "fls/crc32c.h"
+#include "manifest_commit.h"
+
+namespace fls::internal {
+namespace {
+
+// A target is usable when its directory is there and can be listed: a
+// directory that is gone or unreadable (a dead disk) is a lost target.
+bool TargetUsable(Env* env, const std::string& dir) {
+  FileInfo info;
+  std::vector<std::string> names;
+  return env->GetFileInfo(dir, &info).ok() && info.is_directory &&
+         env->GetChildren(dir, &names).ok();
+}
+
+}  // namespace
+
+TargetProbe ProbeTargets(const Store& store) {
+  TargetProbe p;
+  for (const Target& t : store.targets()) {
+    std::uint64_t free = 0;
+    const bool ok =
+        TargetUsable(store.env(), t.path) && store.env()->GetFreeSpace(t.path, &free).ok();
+    p.usable.push_back(ok);
+    p.free.push_back(ok ? free : 0);
+  }
+  return p;
+}
+
+Status ChooseRepairTargets(const Store& store, const Manifest& mf, const std::vector<int>& bad,
+                           TargetProbe* probe, std::vector<int>* new_target) {
+  new_target->assign(mf.chunks.size(), -1);
+  std::set<std::string> used, used_domains;
+  for (const ManifestChunk& c : mf.chunks) {
+    used.insert(c.target);
+    used_domains.insert(c.domain);
+  }
+  for (int i : bad) {
+    const int own = store.TargetIndex(mf.chunks[i].target);
+    if (own >= 0 ? probe->usable[own] : TargetUsable(store.env(), mf.chunks[i].target)) continue;
+    int best = -1;
+    std::uint64_t best_free = 0;
+    int best_rank = 3;
+    for (std::size_t t = 0; t < store.targets().size(); ++t) {
+      const Target& tg = store.targets()[t];
+      if (!probe->usable[t] || probe->free[t] < mf.chunks[i].bytes) continue;
+      const std::uint64_t free = probe->free[t];
+      const int rank = used.count(tg.path) ? 2 : (used_domains.count(tg.domain) ? 1 : 0);
+      if (rank < best_rank || (rank == best_rank && free > best_free)) {
+        best = static_cast<int>(t);
+        best_rank = rank;
+        best_free = free;
+      }
+    }
+    if (best < 0)
+      return Status::NoSpace("no target of the store can take chunk " + std::to_string(i) +
+                             " of object '" + mf.name + "' (" + std::to_string(mf.chunks[i].bytes) +
+                             " bytes)");
+    (*new_target)[i] = best;
+    probe->free[best] -= mf.chunks[i].bytes;
+    used.insert(store.targets()[best].path);
+    used_domains.insert(store.targets()[best].domain);
+  }
+  return Status::Ok();
+}
+
+Manifest MovedManifest(const Store& store, const Manifest& mf, const std::vector<int>& bad,
+                       const std::vector<int>& new_target) {
+  Manifest next = mf;
+  for (int i : bad) {
+    if (new_target[i] < 0) continue;
+    next.chunks[i].target = store.targets()[new_target[i]].path;
+    next.chunks[i].domain = store.targets()[new_target[i]].domain;
+  }
+  return next;
+}
+
+RebuiltChunkWriter::RebuiltChunkWriter(Env* env, const Manifest& next, std::vector<int> bad)
+    : env_(env), next_(next), bad_(std::move(bad)) {}
+
+Status RebuiltChunkWriter::Open() {
+  for (int i : bad_) {
+    Out o;
+    o.final_path = next_.chunks[i].path();
+    o.tmp = TempPathFor(o.final_path);
+    std::unique_ptr<WritableFile> f;
+    Status s = env_->NewWritableFile(o.tmp, &f);
+    if (!s.ok())
+      return s.WithContext("rebuilding chunk " + std::to_string(i) + " on " +
+                           next_.chunks[i].target);
+    o.file = std::make_unique<BufferedAppender>(std::move(f));
+    outs_.push_back(std::move(o));
+    std::uint8_t header[kChunkHeaderBytes];
+    EncodeChunkHeader(next_.HeaderFor(i), header);
+    FLS_RETURN_IF_ERROR(outs_.back()
+                            .file->Append(header, sizeof header)
+                            .WithContext("rebuilding chunk " + std::to_string(i)));
+  }
+  return Status::Ok();
+}
+
+Status RebuiltChunkWriter::AppendBlock(std::size_t x, const std::uint8_t* block) {
+  const std::size_t B = next_.block_size;
+  std::uint8_t crc[kBlockCrcBytes];
+  PutLe32(crc, Crc32c(block, B));
+  FLS_RETURN_IF_ERROR(outs_[x].file->Append(block, B));
+  return outs_[x].file->Append(crc, sizeof crc);
+}
+
+Status RebuiltChunkWriter::AppendStripe(const std::uint8_t* const* blocks) {
+  for (std::size_t x = 0; x < outs_.size(); ++x) FLS_RETURN_IF_ERROR(AppendBlock(x, blocks[x]));
+  return Status::Ok();
+}
+
+Status RebuiltChunkWriter::Finish(std::vector<std::string>* final_paths) {
+  for (std::size_t x = 0; x < outs_.size(); ++x) {
+    const int i = bad_[x];
+    Status s = outs_[x].file->SyncAndClose();
+    if (s.ok() && (outs_[x].file->crc() != next_.chunks[i].crc32c ||
+                   outs_[x].file->bytes() != next_.chunks[i].bytes))
+      s = Status::Internal("rebuilt chunk " + std::to_string(i) + " of object '" + next_.name +
+                           "' does not match the manifest's checksum; nothing was changed");
+    if (!s.ok()) return s.WithContext("rebuilding chunk " + std::to_string(i));
+  }
+  std::set<std::string> dirs;
+  for (Out& o : outs_) {
+    FLS_RETURN_IF_ERROR(env_->RenameFile(o.tmp, o.final_path));
+    // Renamed: the file is the chunk now, Abort must not touch it.
+    o.tmp.clear();
+    dirs.insert(DirName(o.final_path));
+    if (final_paths != nullptr) final_paths->push_back(o.final_path);
+  }
+  finished_ = true;
+  for (const std::string& d : dirs)
+    FLS_RETURN_IF_ERROR(env_->SyncDir(d).WithContext("target " + d));
+  return Status::Ok();
+}
+
+void RebuiltChunkWriter::Abort() {
+  if (finished_) return;
+  for (Out& o : outs_) {
+    o.file.reset();
+    if (!o.tmp.empty()) env_->RemoveFile(o.tmp);
+  }
+  outs_.clear();
+}
+
+Status CommitRepairedManifest(const Store& store, const CatalogEntry& entry, Manifest mf,
+                              std::uint64_t* generation) {
+  std::vector<std::string> written;
+  FLS_RETURN_IF_ERROR(CommitNextGeneration(store, entry, &mf, &written));
+  *generation = mf.generation;
+  // Older generations are now superseded; removing them is housekeeping.
+  RemoveSupersededCopies(store.env(), entry);
+  return Status::Ok();
+}
+
+}  // namespace fls::internal
