@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_test_util.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {

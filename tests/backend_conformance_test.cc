@@ -19,6 +19,7 @@
 #include "fls/crc32c.h"
 #include "fls/gf256.h"
 #include "test_util.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {

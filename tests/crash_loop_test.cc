@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "archive_test_util.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {

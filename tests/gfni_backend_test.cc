@@ -21,6 +21,7 @@
 #include "fls/crc32c.h"
 #include "fls/gf256.h"
 #include "test_util.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {
@@ -222,7 +223,7 @@ std::vector<std::uint8_t> Slurp(const std::filesystem::path& p) {
 // must match, and the object must come back from subsets of the chunks.
 TEST_P(GfniBackendTest, ReproducesCephCorpus) {
   namespace fs = std::filesystem;
-  const fs::path root = FLS_TEST_DATA_DIR "/ceph-ec-corpus";
+  const fs::path root = fs::path(FLS_TEST_DATA_DIR) / "ceph-ec-corpus";
   ASSERT_TRUE(fs::is_directory(root)) << root << " is missing";
   int sets = 0;
   for (const auto& entry : fs::directory_iterator(root)) {

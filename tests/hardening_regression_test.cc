@@ -10,6 +10,7 @@
 #include "fls/manifest.h"
 #include "fls/service/config.h"
 #include "service/pack.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {

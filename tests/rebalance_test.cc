@@ -34,6 +34,7 @@
 #include "fls/thread_pool.h"
 #include "host/archive/maintenance_lock.h"
 #include "host/archive/manifest_commit.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {

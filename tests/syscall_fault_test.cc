@@ -17,6 +17,7 @@
 #include <set>
 
 #include "archive_test_util.h"
+#include "test_paths.h"
 
 namespace fls {
 namespace {

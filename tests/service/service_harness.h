@@ -23,9 +23,7 @@
 
 #include "fls/service/client.h"
 
-#ifndef FLS_BINARY
-#error "FLS_BINARY must name the fls executable"
-#endif
+#include "tests/test_paths.h"
 
 namespace fls::service::testing {
 
