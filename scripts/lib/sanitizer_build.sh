@@ -4,6 +4,7 @@
 #   fls_sanitizer_configure KIND BUILD_DIR      KIND: asan | tsan
 # -O1 with line tables only: the sanitizers' reports keep file:line, and the
 # build takes far less time than -O2 -g (docs/RELIABILITY.md).
+source "$(dirname "${BASH_SOURCE[0]}")/ccache.sh"
 fls_sanitizer_configure() {
   local kind=$1 build=$2 flags extra=()
   case $kind in
@@ -22,7 +23,7 @@ fls_sanitizer_configure() {
     *) echo "fls_sanitizer_configure: unknown kind $kind" >&2; return 2 ;;
   esac
   cmake -S . -B "$build" -DFLS_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${FLS_CCACHE_ARGS[@]}" \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${extra[@]}" >/dev/null
