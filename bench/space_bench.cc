@@ -97,6 +97,26 @@ struct Work {
   std::vector<std::uint64_t> sizes;
 };
 
+// Creates the empty target directories of a store and measures them: they
+// are the store before anything is archived, not a cost of the archive.
+Status EmptyTargets(const std::vector<std::string>& targets, SpaceUsage* empty) {
+  for (const auto& t : targets) {
+    std::error_code ec;
+    fs::create_directories(t, ec);
+    if (ec) return Status::IOError("cannot create target " + t + ": " + ec.message());
+  }
+  return MeasureSpace(targets, empty);
+}
+
+// What the targets hold now beyond `empty`.
+Status ArchiveCost(const std::vector<std::string>& targets, const SpaceUsage& empty,
+                   SpaceUsage* cost) {
+  SpaceUsage now;
+  FLS_RETURN_IF_ERROR(MeasureSpace(targets, &now));
+  *cost = now.Since(empty);
+  return Status::Ok();
+}
+
 SpaceRow MakeRow(const std::string& kind, const std::string& way, int files, std::uint64_t source,
                  const SpaceUsage& u, double floor) {
   SpaceRow r;
@@ -153,14 +173,15 @@ Status ArchiveCliBatches(const Work& w, const std::string& store,
 Status MixCli(const Work& w, const std::uint64_t total, SpaceRow* row, Status* mismatch) {
   const std::string base = w.root + "/cli";
   const std::vector<std::string> targets = TargetDirs(base);
-  for (const auto& t : targets) fs::create_directories(t);
+  SpaceUsage empty, u;
+  FLS_RETURN_IF_ERROR(EmptyTargets(targets, &empty));
   const std::string store = base + "/fls-store.yaml";
   FLS_RETURN_IF_ERROR(WriteStoreYaml(store, targets));
   double secs = 0;
   FLS_RETURN_IF_ERROR(ArchiveCliBatches(w, store, w.mix, &secs));
-  SpaceUsage u;
-  FLS_RETURN_IF_ERROR(MeasureSpace(targets, &u));
+  FLS_RETURN_IF_ERROR(ArchiveCost(targets, empty, &u));
   *row = MakeRow("mix", "cli", static_cast<int>(w.mix.size()), total, u, kMixFloor);
+  row->empty_targets_allocated = empty.allocated;
   row->archive_seconds = secs;
   std::vector<std::pair<std::string, std::string>> sample;
   for (std::size_t i : Sample(w.sizes, w.o.restore_sample))
@@ -174,6 +195,8 @@ Status MixService(const Work& w, const std::uint64_t total, SpaceRow* row, Statu
   const std::string base = w.root + "/service", state = w.root + "/service-state";
   const std::string out = w.root + "/out/service";
   const std::vector<std::string> targets = TargetDirs(base);
+  SpaceUsage empty, u;
+  FLS_RETURN_IF_ERROR(EmptyTargets(targets, &empty));
   fs::create_directories(state);
   fs::create_directories(out);
   ServiceProcess svc(w.fls, state);
@@ -183,9 +206,9 @@ Status MixService(const Work& w, const std::uint64_t total, SpaceRow* row, Statu
   FLS_RETURN_IF_ERROR(svc.SubmitAndWait("archive", {src_dir}, "submit-archive", &r));
   // The store at rest: measured with the service stopped.
   FLS_RETURN_IF_ERROR(svc.Stop());
-  SpaceUsage u;
-  FLS_RETURN_IF_ERROR(MeasureSpace(targets, &u));
+  FLS_RETURN_IF_ERROR(ArchiveCost(targets, empty, &u));
   *row = MakeRow("mix", "service", static_cast<int>(w.mix.size()), total, u, kMixFloor);
+  row->empty_targets_allocated = empty.allocated;
   row->archive_seconds = r.seconds;
   // Objects are named by the file's resolved path without its leading '/';
   // a restore job writes object NAME to OUTPUT/NAME.
@@ -217,14 +240,15 @@ Status Single(const Work& w, std::uint64_t size, SpaceRow* row, Status* mismatch
   const std::string src = w.root + "/src/single/s-" + std::to_string(size);
   FLS_RETURN_IF_ERROR(WriteSeededFile(src, size, w.o.seed * 1000003 + size));
   const std::vector<std::string> targets = TargetDirs(base);
-  for (const auto& t : targets) fs::create_directories(t);
+  SpaceUsage empty, u;
+  FLS_RETURN_IF_ERROR(EmptyTargets(targets, &empty));
   const std::string store = base + "/fls-store.yaml";
   FLS_RETURN_IF_ERROR(WriteStoreYaml(store, targets));
   double secs = 0;
   FLS_RETURN_IF_ERROR(ArchiveCliBatches(w, store, {src}, &secs));
-  SpaceUsage u;
-  FLS_RETURN_IF_ERROR(MeasureSpace(targets, &u));
+  FLS_RETURN_IF_ERROR(ArchiveCost(targets, empty, &u));
   *row = MakeRow("single", "cli", 1, size, u, kSingleFloor);
+  row->empty_targets_allocated = empty.allocated;
   row->archive_seconds = secs;
   FLS_RETURN_IF_ERROR(
       RestoreCli(w, store, {{fs::path(src).filename().string(), src}}, row, mismatch));

@@ -44,8 +44,9 @@ struct SpaceRow {
   std::string way;   // "cli" or "service"
   int files = 0;
   std::uint64_t source_bytes = 0;
-  SpaceUsage usage;
-  double ratio = 0, apparent_ratio = 0;  // allocated / source, apparent / source
+  SpaceUsage usage;                           // what the archive added
+  std::uint64_t empty_targets_allocated = 0;  // the empty target dirs (not counted)
+  double ratio = 0, apparent_ratio = 0;       // allocated / source, apparent / source
   double floor = 0, ideal = 0;
   bool pass = false;
   double archive_seconds = 0;

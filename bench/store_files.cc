@@ -70,6 +70,21 @@ nlohmann::json SpaceUsage::ToJson() const {
   return j;
 }
 
+SpaceUsage SpaceUsage::Since(const SpaceUsage& before) const {
+  auto minus = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+  SpaceUsage d;
+  for (const auto& [name, k] : kinds) {
+    KindUsage b;
+    if (auto it = before.kinds.find(name); it != before.kinds.end()) b = it->second;
+    d.kinds[name] = {minus(k.entries, b.entries), minus(k.allocated, b.allocated),
+                     minus(k.apparent, b.apparent)};
+    d.allocated += d.kinds[name].allocated;
+    d.apparent += d.kinds[name].apparent;
+  }
+  d.files = minus(files, before.files);
+  return d;
+}
+
 Status MeasureSpace(const std::vector<std::string>& roots, SpaceUsage* u) {
   *u = SpaceUsage();
   for (const std::string& root : roots) {

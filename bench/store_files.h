@@ -26,13 +26,17 @@ struct KindUsage {
 
 // Everything under some directories. Kinds come from the name, so that
 // the figure stays comparable when the layout changes: "chunk" (*.chunk),
-// "manifest" (*.manifest), "dir" (directories below the roots, and the
-// roots), "other" (anything else: temporaries, locks, indexes, packs' own
-// files...). Totals count every kind.
+// "manifest" (*.manifest), "dir" (the roots and every directory below
+// them), "other" (anything else: temporaries, locks, indexes...). Totals
+// count every kind.
 struct SpaceUsage {
   std::map<std::string, KindUsage> kinds;
   std::uint64_t allocated = 0, apparent = 0, files = 0;
   nlohmann::json ToJson() const;
+  // What was added since `before` (the same roots, measured earlier): what
+  // an archive cost, not counting the empty target directories that make
+  // the store before anything is archived. Entries that shrank count 0.
+  SpaceUsage Since(const SpaceUsage& before) const;
 };
 
 // Walks each root without following symlinks (a symlink counts as itself).

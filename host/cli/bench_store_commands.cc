@@ -46,25 +46,29 @@ Status ParseSpaceArgs(SpaceArgs* a) {
   return Status::Ok();
 }
 
-nlohmann::json SpaceJson(const bench::SpaceRow& r) {
-  return {{"bench", "space"},
-          {"kind", r.kind},
-          {"way", r.way},
-          {"files", r.files},
-          {"source_bytes", r.source_bytes},
-          {"allocated_bytes", r.usage.allocated},
-          {"apparent_bytes", r.usage.apparent},
-          {"target_files", r.usage.files},
-          {"ratio", r.ratio},
-          {"apparent_ratio", r.apparent_ratio},
-          {"floor", r.floor},
-          {"ideal", r.ideal},
-          {"pass", r.pass},
-          {"by_kind", r.usage.ToJson()},
-          {"archive_seconds", r.archive_seconds},
-          {"restore_checked", r.restore_checked},
-          {"restore_equal", r.restore_equal},
-          {"load_average", r.load_average}};
+nlohmann::json SpaceJson(const bench::SpaceBenchOptions& o, const bench::SpaceRow& r) {
+  nlohmann::json j = {{"bench", "space"},
+                      {"kind", r.kind},
+                      {"way", r.way},
+                      {"files", r.files},
+                      {"source_bytes", r.source_bytes},
+                      {"allocated_bytes", r.usage.allocated},
+                      {"apparent_bytes", r.usage.apparent},
+                      {"empty_targets_allocated", r.empty_targets_allocated},
+                      {"target_files", r.usage.files},
+                      {"ratio", r.ratio},
+                      {"apparent_ratio", r.apparent_ratio},
+                      {"floor", r.floor},
+                      {"ideal", r.ideal},
+                      {"pass", r.pass},
+                      {"by_kind", r.usage.ToJson()},
+                      {"archive_seconds", r.archive_seconds},
+                      {"restore_checked", r.restore_checked},
+                      {"restore_equal", r.restore_equal},
+                      {"load_average", r.load_average}};
+  if (r.kind == "mix")
+    j.update({{"min_size", o.min_size}, {"max_size", o.max_size}, {"seed", o.seed}});
+  return j;
 }
 
 void PrintSpaceRow(const bench::SpaceRow& r) {
@@ -116,7 +120,7 @@ void AddSpace(CLI::App* bench, int& exit_code) {
                       "chunks MB", "manif. MB", "other MB", "dirs MB", "restored");
         header = false;
         if (a->json)
-          std::printf("%s\n", SpaceJson(r).dump().c_str());
+          std::printf("%s\n", SpaceJson(a->o, r).dump().c_str());
         else
           PrintSpaceRow(r);
         std::fflush(stdout);
