@@ -37,6 +37,9 @@ struct Ctx {
   std::vector<std::string> files;  // source files, o0000000... (the object names)
   // Medians per store size and op, for the summary rows.
   std::map<std::string, std::map<int, double>> medians;
+  // CPU time (user + system) of the same commands: what load from other
+  // work on the machine does not stretch.
+  std::map<std::string, std::map<int, double>> cpu_medians;
 };
 
 std::string ObjectName(int i) {
@@ -145,6 +148,7 @@ Status TimeLookups(Ctx& c, int n, const std::string& store) {
     }
     if (std::string(op) == "ls") row["listed"] = listed;
     c.medians[op][n] = row["median_s"].get<double>();
+    c.cpu_medians[op][n] = row["cpu_median_s"].get<double>();
     c.emit(row);
   }
   if (!equal) return Status::Corruption("restored object differs: " + differs);
@@ -292,6 +296,13 @@ void EmitSummary(Ctx& c) {
                 {"small_s", small_s},
                 {"large_s", large_s},
                 {"ratio", ratio}};
+    if (auto cpu = c.cpu_medians.find(op); cpu != c.cpu_medians.end()) {
+      const double small_cpu = cpu->second.begin()->second;
+      const double large_cpu = cpu->second.rbegin()->second;
+      row["cpu_small_s"] = small_cpu;
+      row["cpu_large_s"] = large_cpu;
+      row["cpu_ratio"] = small_cpu > 0 ? large_cpu / small_cpu : 0;
+    }
     if (op == "info" || op == "restore") {
       row["floor"] = kGrowthFloor;
       row["pass"] = ratio <= kGrowthFloor;

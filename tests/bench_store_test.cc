@@ -150,6 +150,9 @@ TEST(BenchStoreTest, CatalogueRowsAtTwoStoreSizes) {
     ASSERT_TRUE(summary.count(figure)) << figure;
     const Json& j = summary[figure];
     EXPECT_DOUBLE_EQ(j["floor"].get<double>(), 1.5);
+    EXPECT_GT(j["cpu_small_s"].get<double>(), 0);
+    EXPECT_NEAR(j["cpu_ratio"].get<double>(),
+                j["cpu_large_s"].get<double>() / j["cpu_small_s"].get<double>(), 1e-9);
     EXPECT_NEAR(j["ratio"].get<double>(), j["large_s"].get<double>() / j["small_s"].get<double>(),
                 1e-9);
   }

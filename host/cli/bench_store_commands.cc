@@ -146,6 +146,7 @@ void PrintCatalogueRow(const nlohmann::json& j) {
     if (j.contains("floor"))
       std::printf("  floor %.2f %s", j["floor"].get<double>(),
                   j.value("pass", false) ? "pass" : "FAIL");
+    if (j.contains("cpu_ratio")) std::printf("  (cpu ratio %.2f)", j["cpu_ratio"].get<double>());
   } else if (op == "re-archive") {
     std::printf(
         "%-14s %-8s %7d objects %5d files: first %8.3f s, again %8.3f s  ratio %5.2f  "
