@@ -36,5 +36,7 @@ void AddSweepCommands(CLI::App& app, int& exit_code);
 void KeepLargeBuffers();
 // `fls bench sweep`, under `bench` like bench e2e.
 void AddBenchSweepCommand(CLI::App& app, int& exit_code);
+// `fls bench space` and `fls bench catalogue` (bench_store_commands.cc).
+void AddBenchStoreCommands(CLI::App& app, int& exit_code);
 
 }  // namespace fls::cli
