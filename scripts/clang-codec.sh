@@ -18,7 +18,7 @@ if command -v ccache >/dev/null; then
 fi
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DFLS_CUDA=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" >/dev/null
-tests=(gf_matrix_test codec_test backend_conformance_test cuda_kernel_test)
+tests=(gf_matrix_test codec_test backend_conformance_test cuda_kernel_test backend_self_test_test)
 # The gfni backend is built wherever the compiler targets x86-64 (clang 14 has
 # every flag it needs), so its suite must be here too.
 [ "$(uname -m)" = x86_64 ] && tests+=(gfni_backend_test)

@@ -108,8 +108,10 @@ class Backend {
 
  protected:
   // BatchingBackend (host/batching_backend.h) forwards merged work to the
-  // Apply of the backend it wraps.
+  // Apply of the backend it wraps; the known-answer self-test
+  // (host/backend_self_test.h) drives Apply with matrices of other shapes.
   friend class BatchingBackend;
+  friend class BackendSelfTest;
 
   // Implementations compute here; Encode/Reconstruct have already checked the
   // batch and grouped reconstruct stripes by erasure pattern.
