@@ -134,18 +134,35 @@ std::size_t GfniBackend::TileBytes(std::size_t k, std::size_t r) const {
   return std::max(kMinTileBytes, l2_budget_ / (k + r) / 64 * 64);
 }
 
-std::shared_ptr<const std::vector<std::uint64_t>> GfniBackend::OperandsFor(const GfMatrix& rows) {
+std::string GfniBackend::KeyOf(const GfMatrix& rows) {
   std::string key(rows.cells().begin(), rows.cells().end());
   key.push_back(static_cast<char>(rows.rows()));  // r x k with equal cells differ by shape
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = operands_.find(key);
-  if (it != operands_.end()) return it->second;
+  return key;
+}
+
+std::shared_ptr<const std::vector<std::uint64_t>> GfniBackend::BuildOperands(const GfMatrix& rows) {
   auto operands = std::make_shared<std::vector<std::uint64_t>>(rows.cells().size());
   for (std::size_t i = 0; i < rows.cells().size(); ++i)
     (*operands)[i] = gfni::AffineOperand(rows.cells()[i]);
+  return operands;
+}
+
+std::shared_ptr<const std::vector<std::uint64_t>> GfniBackend::OperandsFor(const GfMatrix& rows) {
+  std::string key = KeyOf(rows);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = operands_.find(key);
+  if (it != operands_.end()) return it->second;
+  auto operands = BuildOperands(rows);
   if (operands_.size() >= kMaxCachedOperands) operands_.clear();
   operands_.emplace(std::move(key), operands);
   return operands;
+}
+
+void GfniBackend::CorruptCoefficientForTesting(const GfMatrix& rows, std::size_t cell) {
+  GfMatrix corrupt = rows;
+  corrupt.at(cell / rows.cols(), cell % rows.cols()) ^= 1;
+  std::lock_guard<std::mutex> lock(mu_);
+  operands_[KeyOf(rows)] = BuildOperands(corrupt);
 }
 
 void GfniBackend::ApplyColumns(const gfni::ApplyArgs& args) const {

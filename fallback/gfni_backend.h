@@ -48,8 +48,14 @@ class GfniBackend final : public Backend {
   std::string_view name() const override { return "gfni"; }
   int threads() const override { return pool_.threads(); }
   Isa isa() const { return isa_; }
+  std::string variant() const override { return std::string(IsaName(isa_)); }
   // Column tile for k inputs and r outputs: a multiple of 64 bytes.
   std::size_t TileBytes(std::size_t k, std::size_t r) const;
+
+  // Tests only: caches the operands of `rows` as if coefficient `cell`
+  // (row-major) had its lowest bit flipped, so that a test can see the
+  // known-answer self-test refuse the backend.
+  void CorruptCoefficientForTesting(const GfMatrix& rows, std::size_t cell);
 
  protected:
   Status Apply(const MatrixApply& work) override;
@@ -57,6 +63,8 @@ class GfniBackend final : public Backend {
 
  private:
   GfniBackend(std::shared_ptr<const Codec> codec, int threads, Isa isa);
+  static std::string KeyOf(const GfMatrix& rows);
+  static std::shared_ptr<const std::vector<std::uint64_t>> BuildOperands(const GfMatrix& rows);
   std::shared_ptr<const std::vector<std::uint64_t>> OperandsFor(const GfMatrix& rows);
   // Columns [offset, offset + len) of one stripe, tile by tile.
   void ApplyColumns(const gfni::ApplyArgs& args) const;

@@ -17,38 +17,56 @@ namespace {
 // AVX-512 kernels).
 constexpr std::size_t kPrefetchBytes = 2048;
 
+// The coefficient's operand, broadcast into a register. VEX encodings have no
+// broadcast memory operand, but where extra flags enable AVX-512VL (e.g.
+// -march=native) clang may pick the EVEX form with a folded {1to4} operand,
+// which LLVM before 20 encodes with the wrong displacement scale: the empty
+// asm keeps the operand in a register (see gfni_kernels_avx512.cc).
 FLS_ALWAYS_INLINE __m256i Operand(const std::uint64_t* op) {
-  return _mm256_set1_epi64x(static_cast<long long>(*op));
+  __m256i m = _mm256_set1_epi64x(static_cast<long long>(*op));
+  asm("" : "+v"(m));
+  return m;
 }
 FLS_ALWAYS_INLINE __m256i Mul(__m256i x, __m256i operand) {
   return _mm256_gf2p8affine_epi64_epi8(x, operand, 0);
 }
 
+// G outputs over all k inputs for the 32-byte column at byte offset i;
+// kPrefetch: also prefetch each input's line kPrefetchBytes ahead.
+template <int G, bool kPrefetch>
+FLS_ALWAYS_INLINE void Column(const std::uint64_t* ops, std::size_t k,
+                              const std::uint8_t* const* in, std::uint8_t* const* out,
+                              std::size_t i) {
+  __m256i acc[G];
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[0] + i));
+  if constexpr (kPrefetch)
+    _mm_prefetch(reinterpret_cast<const char*>(in[0] + i + kPrefetchBytes), _MM_HINT_T0);
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) acc[g] = Mul(x0, Operand(ops + g * k));
+  for (std::size_t j = 1; j < k; ++j) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[j] + i));
+    if constexpr (kPrefetch)
+      _mm_prefetch(reinterpret_cast<const char*>(in[j] + i + kPrefetchBytes), _MM_HINT_T0);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) acc[g] = _mm256_xor_si256(acc[g], Mul(x, Operand(ops + g * k + j)));
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[g] + i), acc[g]);
+}
+
 // G outputs accumulated over all k inputs, 32 bytes at a time, over
-// [begin, end) with end - begin a multiple of 32.
+// [begin, end) with end - begin a multiple of 32. One prefetch per 64-byte
+// line, so every other column; the two kinds of column are separate loops
+// rather than a branch in the inner loop.
 template <int G>
 void RunPass(const std::uint64_t* ops, std::size_t k, const std::uint8_t* const* in,
              std::uint8_t* const* out, std::size_t begin, std::size_t end) {
-  for (std::size_t i = begin; i + 32 <= end; i += 32) {
-    __m256i acc[G];
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[0] + i));
-    // One prefetch per 64-byte line, so every other column.
-    const bool prefetch = ((i - begin) & 32) == 0;
-    if (prefetch)
-      _mm_prefetch(reinterpret_cast<const char*>(in[0] + i + kPrefetchBytes), _MM_HINT_T0);
-#pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) acc[g] = Mul(x0, Operand(ops + g * k));
-    for (std::size_t j = 1; j < k; ++j) {
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[j] + i));
-      if (prefetch)
-        _mm_prefetch(reinterpret_cast<const char*>(in[j] + i + kPrefetchBytes), _MM_HINT_T0);
-#pragma GCC unroll 8
-      for (int g = 0; g < G; ++g)
-        acc[g] = _mm256_xor_si256(acc[g], Mul(x, Operand(ops + g * k + j)));
-    }
-#pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[g] + i), acc[g]);
+  std::size_t i = begin;
+  for (; i + 64 <= end; i += 64) {
+    Column<G, true>(ops, k, in, out, i);
+    Column<G, false>(ops, k, in, out, i + 32);
   }
+  if (i + 32 <= end) Column<G, true>(ops, k, in, out, i);
 }
 
 void Dispatch(std::size_t outputs, const std::uint64_t* ops, std::size_t k,

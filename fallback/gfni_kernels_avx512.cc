@@ -9,9 +9,17 @@
 namespace fls::gfni {
 namespace {
 
+// The coefficient's operand, broadcast into a register. The empty asm makes
+// the register the only form the compiler can hand to the affine instruction:
+// left alone, clang folds the load into a {1to8} broadcast memory operand, and
+// LLVM before 20 encodes that operand's 8-bit displacement with the wrong
+// scale (llvm-project PR 120340), so the instruction reads another
+// coefficient (docs/RELIABILITY.md). GCC keeps the operands in registers
+// anyway; tests/check_gfni_objects.sh rejects any folded form in the objects.
 FLS_ALWAYS_INLINE __m512i Operand(const std::uint64_t* op) {
-  // A load-broadcast the compiler folds into the affine's {1to8} memory operand.
-  return _mm512_set1_epi64(static_cast<long long>(*op));
+  __m512i m = _mm512_set1_epi64(static_cast<long long>(*op));
+  asm("" : "+v"(m));
+  return m;
 }
 FLS_ALWAYS_INLINE __m512i Mul(__m512i x, __m512i operand) {
   return _mm512_gf2p8affine_epi64_epi8(x, operand, 0);

@@ -12,18 +12,35 @@ constexpr std::size_t kMaxCachedTables = 4096;
 IsalBackend::IsalBackend(std::shared_ptr<const Codec> codec, int threads)
     : Backend(std::move(codec)), pool_(threads) {}
 
-std::shared_ptr<const std::vector<unsigned char>> IsalBackend::TablesFor(const GfMatrix& rows) {
+std::string IsalBackend::KeyOf(const GfMatrix& rows) {
   std::string key(rows.cells().begin(), rows.cells().end());
   key.push_back(static_cast<char>(rows.rows()));  // r x k with equal cells differ by shape
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = tables_.find(key);
-  if (it != tables_.end()) return it->second;
+  return key;
+}
+
+std::shared_ptr<const std::vector<unsigned char>> IsalBackend::BuildTables(const GfMatrix& rows) {
   auto tables = std::make_shared<std::vector<unsigned char>>(32 * rows.rows() * rows.cols());
   ec_init_tables(static_cast<int>(rows.cols()), static_cast<int>(rows.rows()),
                  const_cast<unsigned char*>(rows.cells().data()), tables->data());
+  return tables;
+}
+
+std::shared_ptr<const std::vector<unsigned char>> IsalBackend::TablesFor(const GfMatrix& rows) {
+  std::string key = KeyOf(rows);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tables_.find(key);
+  if (it != tables_.end()) return it->second;
+  auto tables = BuildTables(rows);
   if (tables_.size() >= kMaxCachedTables) tables_.clear();
   tables_.emplace(std::move(key), tables);
   return tables;
+}
+
+void IsalBackend::CorruptCoefficientForTesting(const GfMatrix& rows, std::size_t cell) {
+  GfMatrix corrupt = rows;
+  corrupt.at(cell / rows.cols(), cell % rows.cols()) ^= 1;
+  std::lock_guard<std::mutex> lock(mu_);
+  tables_[KeyOf(rows)] = BuildTables(corrupt);
 }
 
 Status IsalBackend::Apply(const MatrixApply& w) {

@@ -22,10 +22,17 @@ class IsalBackend final : public Backend {
   std::string_view name() const override { return "isal"; }
   int threads() const override { return pool_.threads(); }
 
+  // Tests only: caches the tables of `rows` as if coefficient `cell` (row-major)
+  // had its lowest bit flipped, as a corrupted table would be, so that a test
+  // can see the known-answer self-test refuse the backend.
+  void CorruptCoefficientForTesting(const GfMatrix& rows, std::size_t cell);
+
  protected:
   Status Apply(const MatrixApply& work) override;
 
  private:
+  static std::string KeyOf(const GfMatrix& rows);
+  static std::shared_ptr<const std::vector<unsigned char>> BuildTables(const GfMatrix& rows);
   std::shared_ptr<const std::vector<unsigned char>> TablesFor(const GfMatrix& rows);
 
   ThreadPool pool_;

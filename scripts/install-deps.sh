@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of fls from Debian's packages.
 # clang, its sanitizer runtimes and libfiu serve scripts/fuzz.sh, sanitize.sh
-# and hardening.sh.
+# and hardening.sh; ccache serves every build (scripts/lib/ccache.sh).
 # Idempotent: packages already present are left alone. Needs root (or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates

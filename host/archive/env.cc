@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -76,6 +77,17 @@ bool IsTempName(std::string_view name) {
 
 namespace {
 
+// The most one write() hands the kernel. Linux (6.x) sizes the page-cache
+// folio of a buffered write by the write's length: one 1 MiB write at a
+// 1 MiB-aligned offset gets one 1 MiB folio, and large folios come from
+// large free blocks. A VM with free page reporting (virtio-balloon, as on the
+// team's Firecracker VMs) hands every such block back to the host as soon as
+// it is free, so each first touch of a large folio faults in the host: 1 MiB
+// writes cost about 4 times the system time of 64 KiB ones there, and a
+// healthy restore ran at 3 to 4 times `cp` (docs/BENCHMARKS.md). 64 KiB is
+// what cp writes (copy_file_range through a 64 KiB pipe).
+constexpr std::size_t kMaxWriteBytes = 64u << 10;
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
@@ -86,7 +98,7 @@ class PosixWritableFile final : public WritableFile {
     if (fd_ < 0) return Status::IOError("write " + path_ + ": file is closed");
     const auto* p = static_cast<const std::uint8_t*>(data);
     while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
+      const ssize_t w = ::write(fd_, p, std::min(n, kMaxWriteBytes));
       if (w < 0) {
         if (errno == EINTR) continue;
         return PosixError("write", path_, errno);

@@ -1,8 +1,11 @@
 #include "fls/backend_registry.h"
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "backend_self_test.h"
 #include "fls/backend_entries.h"
 
 namespace fls {
@@ -22,7 +25,85 @@ const std::vector<Entry>& Entries() {
 // Backends `auto` never picks: oracles and test vehicles.
 bool AutoEligible(const std::string& name) { return name != "reference" && name != "cuda-cpu"; }
 
+// Every backend but the oracle checks itself when first created.
+bool SelfTested(const std::string& name) { return name != "reference"; }
+
+// Known-answer self-test results, one per backend variant and shape, so each
+// runs once per process; and the test hook.
+struct SelfTests {
+  std::mutex mu;
+  std::map<std::string, Status> results;
+  BackendCreatedHook hook;
+};
+
+SelfTests& TheSelfTests() {
+  static SelfTests* tests = new SelfTests;  // never destroyed: usable from exit handlers
+  return *tests;
+}
+
+// The cached self-test result for `backend`, running the test the first time.
+Status SelfTest(Backend& backend, const std::string& detail) {
+  const CodecParams& p = backend.codec().params();
+  const std::string key = std::string(backend.name()) + "/" + backend.variant() + "/" +
+                          std::to_string(p.k) + "+" + std::to_string(p.m) + "/" +
+                          std::to_string(static_cast<int>(p.matrix));
+  SelfTests& tests = TheSelfTests();
+  {
+    std::lock_guard<std::mutex> lock(tests.mu);
+    auto it = tests.results.find(key);
+    if (it != tests.results.end()) return it->second;
+  }
+  Status result = SelfTestBackend(backend, detail);  // unlocked: backends may be slow to test
+  std::lock_guard<std::mutex> lock(tests.mu);
+  tests.results.emplace(key, result);
+  return result;
+}
+
+// Builds the backend of `e` (probed usable, `detail` its probe's words) and
+// runs its self-test; Unavailable with the self-test's report on a mismatch.
+Status Build(const Entry& e, const std::string& detail, const BackendProfile& profile,
+             std::unique_ptr<Backend>* backend) {
+  std::unique_ptr<Codec> codec;
+  FLS_RETURN_IF_ERROR(Codec::Create(profile.codec, &codec));
+  std::unique_ptr<Backend> made;
+  FLS_RETURN_IF_ERROR(e.make(std::shared_ptr<const Codec>(std::move(codec)), profile, &made));
+  BackendCreatedHook hook;
+  {
+    std::lock_guard<std::mutex> lock(TheSelfTests().mu);
+    hook = TheSelfTests().hook;
+  }
+  if (hook) hook(*made);
+  if (SelfTested(e.name)) FLS_RETURN_IF_ERROR(SelfTest(*made, detail));
+  *backend = std::move(made);
+  return Status::Ok();
+}
+
+// The first backend in `auto` order that is usable here and passes its
+// self-test in `profile`'s shape; a backend that is Unavailable (refused by
+// its self-test, or its device failed) is passed over for the next.
+Status CreateAuto(const BackendProfile& profile, std::unique_ptr<Backend>* backend,
+                  std::string* chosen) {
+  std::string refusals;
+  for (const Entry& e : Entries()) {
+    if (!e.compiled || !AutoEligible(e.name)) continue;
+    std::string detail;
+    if (!e.probe(&detail)) continue;
+    Status s = Build(e, detail, profile, backend);
+    if (s.ok()) *chosen = e.name;
+    if (s.code() != Status::Code::kUnavailable) return s;
+    refusals += (refusals.empty() ? "" : "; ") + s.message();
+  }
+  return Status::Unavailable("backend 'auto': no usable backend started: " + refusals);
+}
+
 }  // namespace
+
+void SetBackendCreatedHookForTesting(BackendCreatedHook hook) {
+  SelfTests& tests = TheSelfTests();
+  std::lock_guard<std::mutex> lock(tests.mu);
+  tests.hook = std::move(hook);
+  tests.results.clear();
+}
 
 std::vector<BackendInfo> DescribeBackends() {
   std::vector<BackendInfo> out;
@@ -37,32 +118,46 @@ std::vector<BackendInfo> DescribeBackends() {
     }
     out.push_back(std::move(info));
   }
+  // A backend refused by a self-test that already ran is not usable.
+  SelfTests& tests = TheSelfTests();
+  std::lock_guard<std::mutex> lock(tests.mu);
+  for (const auto& [key, result] : tests.results)
+    for (BackendInfo& info : out)
+      if (!result.ok() && key.compare(0, info.name.size() + 1, info.name + "/") == 0) {
+        info.usable = false;
+        info.detail = result.message();
+      }
   return out;
 }
 
 std::string ResolveAutoBackend() {
-  for (const BackendInfo& info : DescribeBackends())
-    if (info.usable && AutoEligible(info.name)) return info.name;
-  return "isal";
+  BackendProfile profile;  // the default shape, one thread
+  profile.threads = 1;
+  std::unique_ptr<Backend> backend;
+  std::string chosen;
+  return CreateAuto(profile, &backend, &chosen).ok() ? chosen : "isal";
 }
 
 Status CreateBackend(const BackendProfile& profile, std::unique_ptr<Backend>* backend) {
   if (profile.threads < 0)
     return Status::InvalidArgument("threads must be 0 (one per core) or more (got " +
                                    std::to_string(profile.threads) + ")");
-  const std::string name = profile.backend == "auto" ? ResolveAutoBackend() : profile.backend;
+  if (profile.backend == "auto") {
+    std::string chosen;
+    return CreateAuto(profile, backend, &chosen);
+  }
   for (const Entry& e : Entries()) {
-    if (name != e.name) continue;
-    if (!e.compiled) return Status::Unavailable("backend '" + name + "': " + e.missing);
+    if (profile.backend != e.name) continue;
+    if (!e.compiled) return Status::Unavailable("backend '" + profile.backend + "': " + e.missing);
     std::string detail;
-    if (!e.probe(&detail)) return Status::Unavailable("backend '" + name + "': " + detail);
-    std::unique_ptr<Codec> codec;
-    FLS_RETURN_IF_ERROR(Codec::Create(profile.codec, &codec));
-    return e.make(std::shared_ptr<const Codec>(std::move(codec)), profile, backend);
+    if (!e.probe(&detail))
+      return Status::Unavailable("backend '" + profile.backend + "': " + detail);
+    return Build(e, detail, profile, backend);
   }
   std::string known;
   for (const Entry& e : Entries()) known += std::string(known.empty() ? "" : ", ") + e.name;
-  return Status::InvalidArgument("unknown backend '" + name + "' (known: auto, " + known + ")");
+  return Status::InvalidArgument("unknown backend '" + profile.backend + "' (known: auto, " +
+                                 known + ")");
 }
 
 Status MakeBackend(const std::string& name, int threads, int k, int m, MatrixKind matrix,

@@ -20,8 +20,10 @@ void AddVersionCommand(CLI::App& app, int& exit_code) {
 #else
     const bool cuda_built = false;
 #endif
-    const auto backends = DescribeBackends();
+    // Resolving `auto` runs the candidates' self-tests first, so that the
+    // table shows a backend they refused.
     const std::string auto_choice = ResolveAutoBackend();
+    const auto backends = DescribeBackends();
     if (*json) {
       nlohmann::json out;
       out["version"] = FLS_VERSION;

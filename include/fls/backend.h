@@ -106,16 +106,21 @@ class Backend {
   virtual std::future<Status> EncodeAsync(const EncodeBatch& batch);
   virtual std::future<Status> ReconstructAsync(const ReconstructBatch& batch);
 
- protected:
-  // BatchingBackend (fls/batching_backend.h) forwards merged work to the
-  // Apply of the backend it wraps.
-  friend class BatchingBackend;
+  // Which variant of the backend's kernels runs ("avx512" or "avx2" for gfni;
+  // empty for backends with one): the self-test keeps one result per variant.
+  virtual std::string variant() const { return {}; }
 
-  // Implementations compute here; Encode/Reconstruct have already checked the
-  // batch and grouped reconstruct stripes by erasure pattern.
+  // The single primitive every backend implements: outputs = rows x inputs
+  // for every stripe of `work`. Encode is one Apply with the parity rows,
+  // reconstruct one per erasure pattern with that plan's rows. Public for the
+  // engine's own wrappers (the batching decorator merges callers' work into
+  // one Apply of the backend it wraps; the known-answer self-test drives it
+  // with matrices of other shapes); others call Encode/Reconstruct, which
+  // check the batch first. `work` must be well formed: every pointer valid
+  // for block_bytes, rows.cols() inputs and rows.rows() outputs per stripe.
   virtual Status Apply(const MatrixApply& work) = 0;
 
-  // Encode with CRC32C of every block (batch.block_crcs non-empty). The default
+  // Apply with CRC32C of every block (batch.block_crcs non-empty). The default
   // runs Apply and then checksums each block; backends that can fuse the CRC
   // into their pass over the data override it.
   virtual Status ApplyWithCrcs(const MatrixApply& work, std::span<std::uint32_t> block_crcs);
