@@ -10,6 +10,24 @@
 
 namespace fls {
 namespace gfni {
+namespace {
+
+// x^n mod the CRC32C polynomial (0x1EDC6F41), bit-reflected into the high 32
+// bits of a 64-bit carry-less multiply operand (coefficient of x^d at bit 63 - d).
+std::uint64_t ReflectedXPowModCrc32c(unsigned n) {
+  std::uint64_t r = 1;  // x^0, normal order
+  for (unsigned i = 0; i < n; ++i) {
+    r <<= 1;
+    if (r & (1ull << 32)) r ^= (1ull << 32) | 0x1EDC6F41u;
+  }
+  std::uint64_t reflected = 0;
+  for (int d = 0; d < 32; ++d)
+    if (r & (1ull << d)) reflected |= 1ull << (63 - d);
+  return reflected;
+}
+
+}  // namespace
+
 
 std::uint64_t AffineOperand(std::uint8_t c) {
   // GF2P8AFFINEQB sets result bit i to parity(operand.byte[7 - i] & x): byte
@@ -22,6 +40,10 @@ std::uint64_t AffineOperand(std::uint8_t c) {
     operand |= row << (8 * (7 - i));
   }
   return operand;
+}
+
+CrcFoldConstants MakeCrcFoldConstants() {
+  return {ReflectedXPowModCrc32c(575), ReflectedXPowModCrc32c(511)};
 }
 
 }  // namespace gfni
@@ -45,20 +67,6 @@ std::size_t L2Bytes() {
     if (n >= 64 * 1024) return n;
   }
   return kDefaultL2Bytes;
-}
-
-// x^n mod the CRC32C polynomial (0x1EDC6F41), bit-reflected into the high 32
-// bits of a 64-bit carry-less multiply operand (coefficient of x^d at bit 63 - d).
-std::uint64_t ReflectedXPowModCrc32c(unsigned n) {
-  std::uint64_t r = 1;  // x^0, normal order
-  for (unsigned i = 0; i < n; ++i) {
-    r <<= 1;
-    if (r & (1ull << 32)) r ^= (1ull << 32) | 0x1EDC6F41u;
-  }
-  std::uint64_t reflected = 0;
-  for (int d = 0; d < 32; ++d)
-    if (r & (1ull << d)) reflected |= 1ull << (63 - d);
-  return reflected;
 }
 
 }  // namespace
@@ -128,7 +136,7 @@ GfniBackend::GfniBackend(std::shared_ptr<const Codec> codec, int threads, Isa is
       fold_crc_(isa == Isa::kAvx512 && __builtin_cpu_supports("vpclmulqdq")),
       // Half of L2 for the tile, the rest for everything else the thread touches.
       l2_budget_(L2Bytes() / 2),
-      fold_constants_{ReflectedXPowModCrc32c(575), ReflectedXPowModCrc32c(511)} {}
+      fold_constants_(gfni::MakeCrcFoldConstants()) {}
 
 std::size_t GfniBackend::TileBytes(std::size_t k, std::size_t r) const {
   return std::max(kMinTileBytes, l2_budget_ / (k + r) / 64 * 64);

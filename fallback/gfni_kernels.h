@@ -9,6 +9,13 @@
 // (GfniBackend::Probe) before calling them, or the process dies of SIGILL.
 // Those files instantiate no library template either: an inline function
 // compiled there could be the copy the linker keeps for the whole program.
+//
+// Each optimized entry has a plain twin with the same signature (ISA-L's
+// `_base` model): ApplyPlain for ApplyAvx512 and ApplyAvx2, and
+// ApplyFoldingCrcPlain for ApplyFoldingCrcAvx512, in gfni_kernels_plain.cc,
+// compiled without -m flags so they run on any CPU. They are the definition
+// the optimized bodies are tested against (tests/gfni_kernel_twin_test.cc),
+// not a fallback: the backend never calls them.
 // Thread-safety: pure functions over caller-owned buffers.
 #pragma once
 
@@ -36,6 +43,9 @@ struct ApplyArgs {
 
 void ApplyAvx512(const ApplyArgs& args);
 void ApplyAvx2(const ApplyArgs& args);
+// Their plain twin: each output byte as the XOR of the affine products of its
+// column, one GF2P8AFFINEQB evaluated bit by bit per input byte. Any len >= 0.
+void ApplyPlain(const ApplyArgs& args);
 
 // CRC32C folded 64 bytes at a time alongside the arithmetic (AVX-512 +
 // VPCLMULQDQ): one 64-byte fold state per block (k inputs, then r outputs).
@@ -47,10 +57,12 @@ struct alignas(64) CrcFoldState {
 };
 
 // Fold constants for a 512-bit distance: x^575 and x^511 mod the CRC32C
-// polynomial, bit-reflected (computed once by the backend).
+// polynomial, bit-reflected. MakeCrcFoldConstants computes them (the backend
+// once, at construction).
 struct CrcFoldConstants {
   std::uint64_t x575, x511;
 };
+CrcFoldConstants MakeCrcFoldConstants();
 
 // ApplyAvx512 over [offset, offset + len) where len is a multiple of 64, also
 // folding every chunk of every input and output into `states`. `first` marks
@@ -58,5 +70,10 @@ struct CrcFoldConstants {
 // there, with the CRC's 0xFFFFFFFF preset; their old contents are ignored).
 void ApplyFoldingCrcAvx512(const ApplyArgs& args, const CrcFoldConstants& constants,
                            CrcFoldState* states, bool first);
+// Its plain twin: ApplyPlain, then each 64-byte chunk of every input and
+// output folded into its block's state in order, with a bitwise carry-less
+// multiply per 128-bit lane, so the states come out byte-identical.
+void ApplyFoldingCrcPlain(const ApplyArgs& args, const CrcFoldConstants& constants,
+                          CrcFoldState* states, bool first);
 
 }  // namespace fls::gfni
