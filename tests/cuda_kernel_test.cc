@@ -2,7 +2,9 @@
 // work-item index mapping and grid, staging into the padded device layout
 // (tails of 1, 15, 16, 17, 4095 bytes), every fixed (K, R) instance, the
 // generic path for R > 4 and k + m = 256, and the cuda-cpu backend's bytes
-// against the reference backend. Also the registry's handling of `cuda`.
+// against the reference backend; the owning objects both backends build each
+// launch with (KernelBuffer, KernelTables and their cache, KernelBatch). Also
+// the registry's handling of `cuda`.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -16,6 +18,8 @@
 #include "fls/codec.h"
 #include "fls/gf256.h"
 #include "host/cuda/cuda_cpu_backend.h"
+#include "host/cuda/kernel_batch.h"
+#include "host/cuda/kernel_tables.h"
 #include "host/cuda/rs_kernel_plan.h"
 #include "kernels/rs_matrix_kernel.cuh"
 #ifdef FLS_HAVE_CUDA
@@ -248,6 +252,116 @@ TEST(SubBatches, CoverEveryByteOfEveryStripeOnce) {
   EXPECT_EQ(PlanSubBatches(5, 10, 4095, 0).size(), 1u);
   EXPECT_EQ(PlanSubBatches(7, 10, 4096, 3 * 40960).size(), 3u);  // 3 + 3 + 1 stripes
   EXPECT_EQ(PlanSubBatches(1, 10, 65536, 40960).size(), 16u);    // 4 KiB column ranges
+}
+
+TEST(KernelBuffer, GrowsAtLeastTwofoldAndNeverShrinks) {
+  KernelBuffer buf(HostKernelMemory());
+  EXPECT_EQ(buf.data(), nullptr);
+  ASSERT_TRUE(buf.Reserve(100).ok());
+  ASSERT_NE(buf.data(), nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(buf.data()) % 64, 0u);
+  EXPECT_EQ(buf.capacity(), 100u);
+  std::uint8_t* first = buf.data();
+  ASSERT_TRUE(buf.Reserve(60).ok());
+  EXPECT_EQ(buf.data(), first);
+  ASSERT_TRUE(buf.Reserve(101).ok());
+  EXPECT_EQ(buf.capacity(), 200u);
+  KernelBuffer moved(std::move(buf));
+  EXPECT_EQ(moved.capacity(), 200u);
+  EXPECT_EQ(buf.data(), nullptr);
+}
+
+// Memory that is always exhausted (as cudaMalloc is when the device is full;
+// a real 2^62-byte host request would stop ASan instead of failing).
+class ExhaustedMemory final : public KernelMemory {
+ public:
+  std::string_view name() const override { return "exhausted memory"; }
+  Status Allocate(std::size_t, void**) const override {
+    return Status::Unavailable("out of memory");
+  }
+  void Free(void* p) const override { EXPECT_EQ(p, nullptr); }
+  Status CopyFromHost(void*, const void*, std::size_t) const override {
+    return Status::Internal("nothing to copy into");
+  }
+};
+
+TEST(KernelBuffer, ExhaustedMemoryIsUnavailableNamingWhatAndHowMuch) {
+  const ExhaustedMemory memory;
+  KernelBuffer buf(memory);
+  const Status s = buf.Reserve(4096);
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_EQ(s.message(), "allocating 4096 bytes of exhausted memory: out of memory");
+  EXPECT_EQ(buf.capacity(), 0u);
+  // And so does a launch that needs it, saying which buffer.
+  const GfMatrix rows = RandomRows(4, 10, 6);
+  std::shared_ptr<const KernelTables> tables;
+  ASSERT_TRUE(KernelTables::Create(rows, HostKernelMemory(), &tables).ok());
+  KernelBatch batch(memory);
+  const Status b = batch.Prepare({&rows, 1, 64, nullptr, nullptr}, tables);
+  EXPECT_EQ(b.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(b.message().rfind("kernel inputs: allocating 640 bytes", 0), 0u) << b.ToString();
+  std::shared_ptr<const KernelTables> none;
+  EXPECT_EQ(KernelTables::Create(rows, memory, &none).code(), Status::Code::kUnavailable);
+  EXPECT_EQ(none, nullptr);
+}
+
+TEST(KernelTables, CacheBuildsEachMatrixOnceAndKeysOnItsShape) {
+  KernelTableCache cache(HostKernelMemory());
+  const GfMatrix rows = RandomRows(4, 10, 3);
+  std::shared_ptr<const KernelTables> a, b;
+  ASSERT_TRUE(cache.Get(rows, &a).ok());
+  ASSERT_TRUE(cache.Get(rows, &b).ok());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a->k(), 10u);
+  EXPECT_EQ(a->r(), 4u);
+  const std::vector<std::uint32_t> want = BuildPackedTables(rows);
+  EXPECT_EQ(std::vector<std::uint32_t>(a->data(), a->data() + want.size()), want);
+  // The same six zero cells as 2 x 3 and 3 x 2: different tables.
+  std::shared_ptr<const KernelTables> wide, tall;
+  ASSERT_TRUE(cache.Get(GfMatrix(2, 3), &wide).ok());
+  ASSERT_TRUE(cache.Get(GfMatrix(3, 2), &tall).ok());
+  EXPECT_NE(wide, tall);
+  EXPECT_EQ(wide->k(), 3u);
+  EXPECT_EQ(tall->k(), 2u);
+}
+
+TEST(KernelBatch, ViewDescribesThePaddedLayoutOfTheLaunch) {
+  const GfMatrix rows = RandomRows(4, 10, 4);
+  std::shared_ptr<const KernelTables> tables;
+  ASSERT_TRUE(KernelTables::Create(rows, HostKernelMemory(), &tables).ok());
+  KernelBatch batch(HostKernelMemory());
+  const MatrixApply work{&rows, 3, 17, nullptr, nullptr};
+  ASSERT_TRUE(batch.Prepare(work, tables).ok());
+  const kernels::MatrixApplyView v = batch.view();
+  EXPECT_EQ(v.inputs, batch.inputs());
+  EXPECT_EQ(v.outputs, batch.outputs());
+  EXPECT_EQ(v.tables, tables->data());
+  EXPECT_EQ(v.k, 10u);
+  EXPECT_EQ(v.r, 4u);
+  EXPECT_EQ(v.stripes, 3u);
+  EXPECT_EQ(v.padded_block, 32u);
+  EXPECT_EQ(batch.input_bytes(), 3u * 10 * 32);
+  EXPECT_EQ(batch.output_bytes(), 3u * 4 * 32);
+  EXPECT_EQ(batch.path(true), KernelPath::kFixed);
+  EXPECT_EQ(batch.path(false), KernelPath::kGenericShared);
+  // A smaller launch reuses the buffers.
+  ASSERT_TRUE(batch.Prepare({&rows, 1, 16, nullptr, nullptr}, tables).ok());
+  EXPECT_EQ(batch.view().inputs, v.inputs);
+  EXPECT_EQ(batch.view().padded_block, 16u);
+  EXPECT_EQ(batch.input_bytes(), 160u);
+}
+
+TEST(KernelBatch, RefusesTablesOfAnotherMatrixShape) {
+  const GfMatrix rows = RandomRows(4, 10, 5), other = RandomRows(3, 10, 5);
+  std::shared_ptr<const KernelTables> tables;
+  ASSERT_TRUE(KernelTables::Create(other, HostKernelMemory(), &tables).ok());
+  KernelBatch batch(HostKernelMemory());
+  const Status s = batch.Prepare({&rows, 1, 64, nullptr, nullptr}, tables);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("tables for 3 x 10 given for a 4 x 10 matrix"), std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(batch.Prepare({&rows, 1, 64, nullptr, nullptr}, nullptr).code(),
+            Status::Code::kInvalidArgument);
 }
 
 TEST(CudaCpu, SubBatchesAndColumnRangesMatchReference) {

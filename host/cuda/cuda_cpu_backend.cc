@@ -2,10 +2,10 @@
 
 #include <atomic>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "kernel_batch.h"
 #include "rs_kernel_plan.h"
 #include "rs_matrix_kernel.cuh"
 
@@ -14,15 +14,6 @@ namespace {
 
 using kernels::KernelPath;
 using kernels::MatrixApplyView;
-
-struct AlignedDelete {
-  void operator()(std::uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
-};
-using AlignedBytes = std::unique_ptr<std::uint8_t[], AlignedDelete>;
-
-AlignedBytes AllocateAligned(std::size_t bytes) {
-  return AlignedBytes(static_cast<std::uint8_t*>(::operator new[](bytes, std::align_val_t(64))));
-}
 
 // Runs one block of the grid the way the device does: the cooperative table
 // copy by all its threads, then (after the barrier) each thread's loop.
@@ -46,29 +37,33 @@ void RunBlock(const MatrixApplyView& v, KernelPath path, std::uint32_t blocks, s
 }  // namespace
 
 CudaCpuBackend::CudaCpuBackend(std::shared_ptr<const Codec> codec, const CudaCpuOptions& options)
-    : Backend(std::move(codec)), options_(options), pool_(options.threads) {}
+    : Backend(std::move(codec)),
+      options_(options),
+      pool_(options.threads),
+      tables_(HostKernelMemory()) {}
 
 Status CudaCpuBackend::Apply(const MatrixApply& w) {
-  const std::vector<std::uint32_t> tables = BuildPackedTables(*w.rows);
+  std::shared_ptr<const KernelTables> tables;
+  FLS_RETURN_IF_ERROR(tables_.Get(*w.rows, &tables));
+  KernelBatch batch(HostKernelMemory());
   std::vector<const std::uint8_t*> inputs;
   std::vector<std::uint8_t*> outputs;
   for (const SubBatch& sub :
-       PlanSubBatches(w.stripes, w.rows->cols(), w.block_bytes, options_.sub_batch_bytes))
-    FLS_RETURN_IF_ERROR(Launch(SubBatchWork(w, sub, inputs, outputs), tables));
+       PlanSubBatches(w.stripes, w.rows->cols(), w.block_bytes, options_.sub_batch_bytes)) {
+    const MatrixApply piece = SubBatchWork(w, sub, inputs, outputs);
+    FLS_RETURN_IF_ERROR(batch.Prepare(piece, tables));
+    FLS_RETURN_IF_ERROR(Launch(piece, batch));
+  }
   return Status::Ok();
 }
 
-// One launch: staging, the grid, unstaging.
-Status CudaCpuBackend::Launch(const MatrixApply& w, const std::vector<std::uint32_t>& tables) {
-  const std::uint32_t k = static_cast<std::uint32_t>(w.rows->cols());
-  const std::uint32_t r = static_cast<std::uint32_t>(w.rows->rows());
-  const std::size_t padded = PaddedBlockBytes(w.block_bytes);
-  AlignedBytes in = AllocateAligned(w.stripes * k * padded);
-  AlignedBytes out = AllocateAligned(w.stripes * r * padded);
-  StageInputs(w, 0, w.stripes, in.get(), pool_);
-
-  MatrixApplyView view{in.get(), out.get(), tables.data(), k, r, w.stripes, padded};
-  const KernelPath path = kernels::ChooseKernelPath(k, r, options_.allow_fixed_kernels);
+// One launch: staging (straight into the batch's host memory), the grid,
+// unstaging.
+Status CudaCpuBackend::Launch(const MatrixApply& w, const KernelBatch& batch) {
+  StageInputs(w, 0, w.stripes, batch.inputs(), pool_);
+  const MatrixApplyView view = batch.view();
+  const KernelPath path = batch.path(options_.allow_fixed_kernels);
+  const std::uint32_t k = view.k, r = view.r;
   const std::uint32_t max_blocks = options_.max_blocks != 0
                                        ? options_.max_blocks
                                        : static_cast<std::uint32_t>(pool_.threads()) * 8;
@@ -95,7 +90,7 @@ Status CudaCpuBackend::Launch(const MatrixApply& w, const std::vector<std::uint3
     return Status::Internal("cuda-cpu: no fixed kernel instance for k=" + std::to_string(k) +
                             ", r=" + std::to_string(r));
 
-  UnstageOutputs(w, 0, w.stripes, out.get(), pool_);
+  UnstageOutputs(w, 0, w.stripes, batch.outputs(), pool_);
   return Status::Ok();
 }
 

@@ -1,12 +1,14 @@
 // CudaCpuBackend ("cuda-cpu"): the CUDA backend's kernel source executed on
-// the CPU. It stages a batch into the kernel's padded layout, builds the same
-// packed tables and runs the same FLS_HD per-thread functions
-// (kernels/rs_matrix_kernel.cuh) over the same grid of blocks and threads:
+// the CPU. It builds each launch through the same owning object as the GPU
+// runtime (KernelBatch and KernelTables, here in host memory), stages a batch
+// into the kernel's padded layout and runs the same FLS_HD per-thread
+// functions (kernels/rs_matrix_kernel.cuh) over the same grid of blocks and threads:
 // per block, the cooperative table copy for every thread (the phase before
 // __syncthreads), then every thread's grid-stride loop. Blocks run in
 // parallel on a ThreadPool. It exists so that machines without a GPU (CI)
 // check the kernel's logic; `auto` never picks it.
-// Thread-safety: Apply may run concurrently; each call has its own buffers.
+// Thread-safety: Apply may run concurrently; each call has its own buffers,
+// and the table cache is locked.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +18,11 @@
 
 #include "fls/backend.h"
 #include "fls/thread_pool.h"
+#include "kernel_tables.h"
 
 namespace fls {
+
+class KernelBatch;
 
 struct CudaCpuOptions {
   int threads = 0;  // CPU threads executing blocks; 0 = one per core
@@ -41,10 +46,11 @@ class CudaCpuBackend final : public Backend {
   Status Apply(const MatrixApply& work) override;
 
  private:
-  Status Launch(const MatrixApply& work, const std::vector<std::uint32_t>& tables);
+  Status Launch(const MatrixApply& work, const KernelBatch& batch);
 
   CudaCpuOptions options_;
   ThreadPool pool_;
+  KernelTableCache tables_;  // in host memory
 };
 
 }  // namespace fls
