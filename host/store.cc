@@ -243,6 +243,14 @@ void ListManifests(Env* env, const std::vector<Target>& targets, const ObjectId*
   }
 }
 
+// A manifest copy, read below its target's descriptor: a symbolic link
+// planted under a manifest's name is refused, never followed.
+Status ReadManifestText(Env* env, const std::string& path, std::string* text) {
+  std::unique_ptr<Directory> dir;
+  FLS_RETURN_IF_ERROR(env->OpenDirectory(DirName(path), &dir));
+  return ReadWholeFile(dir.get(), BaseName(path), text, 16 << 20);
+}
+
 // Reads the newest readable generation of object `id` into `entry`. A copy
 // that was listed but is gone when read was superseded meanwhile (a writer
 // committed a newer generation and removed this one): it sets `vanished`
@@ -261,7 +269,7 @@ bool ReadEntry(Env* env, const ObjectId& id, const Generations& gens, CatalogEnt
       }
       std::string text;
       Manifest m;
-      Status s = ReadWholeFile(env, path, &text, 16 << 20);
+      Status s = ReadManifestText(env, path, &text);
       if (s.code() == Status::Code::kNotFound) {
         *vanished = true;
         continue;
