@@ -55,10 +55,10 @@ class BufferedAppender {
   std::uint64_t bytes_ = 0;
 };
 
-// Opens chunk file `file` of `target` below the target's descriptor: a chunk
-// file that is a symbolic link (or a FIFO, a device) is refused, never
-// followed, so a chunk read stays inside its target. `bytes` gets the size
-// of the file opened.
+// Opens chunk file `file` of `target` with O_NOFOLLOW (Env::
+// NewRandomAccessFileNoFollow): a chunk file that is a symbolic link (or a
+// FIFO, a device) is refused, never followed, so a chunk read stays inside
+// its target. `bytes` gets the size of the file opened.
 Status OpenChunkFile(Env* env, const std::string& target, const std::string& file,
                      std::unique_ptr<RandomAccessFile>* f, std::uint64_t* bytes);
 

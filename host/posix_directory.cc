@@ -75,8 +75,7 @@ class PosixDirectory final : public Directory {
     if (fd.get() < 0) return Error("open", rel, errno);
     if (::fstat(fd.get(), &st) != 0) return Error("fstat", rel, errno);
     FLS_RETURN_IF_ERROR(RequireRegular(rel, st));
-    const int fl = ::fcntl(fd.get(), F_GETFL);
-    if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    // O_NONBLOCK stays: reads of a regular file ignore it.
     if (info != nullptr) FillFileInfo(st, info);
     *file = NewPosixRandomAccessFile(JoinPath(path_, rel), fd.release());
     return Status::Ok();

@@ -243,12 +243,20 @@ void ListManifests(Env* env, const std::vector<Target>& targets, const ObjectId*
   }
 }
 
-// A manifest copy, read below its target's descriptor: a symbolic link
-// planted under a manifest's name is refused, never followed.
+// A manifest copy, opened with O_NOFOLLOW: a symbolic link planted under a
+// manifest's name is refused, never followed.
 Status ReadManifestText(Env* env, const std::string& path, std::string* text) {
-  std::unique_ptr<Directory> dir;
-  FLS_RETURN_IF_ERROR(env->OpenDirectory(DirName(path), &dir));
-  return ReadWholeFile(dir.get(), BaseName(path), text, 16 << 20);
+  std::unique_ptr<RandomAccessFile> f;
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
+  if (info.size > (16u << 20))
+    return Status::Corruption(path + ": " + std::to_string(info.size) +
+                              " bytes, more than a manifest can be");
+  text->resize(info.size);
+  std::size_t got = 0;
+  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
+  text->resize(got);
+  return Status::Ok();
 }
 
 // Reads the newest readable generation of object `id` into `entry`. A copy

@@ -242,72 +242,33 @@ TEST(RebalancePlan, NeverLowersDomainToleranceAndEvensOut) {
 
 // An Env that, the first time a generation-1 manifest is about to be read,
 // plays a writer committing generation 2 and removing generation 1: the
-// catalogue listed copies that are gone when it reads them. Manifests are
-// read below their target's descriptor (fls/env.h Directory), so the hook
-// sits in the directories this Env opens.
+// catalogue listed copies that are gone when it reads them. (Manifests are
+// opened with NewRandomAccessFileNoFollow.)
 class CommitWhileListingEnv : public EnvWrapper {
  public:
   using EnvWrapper::EnvWrapper;
-  Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) override {
-    std::unique_ptr<Directory> base;
-    FLS_RETURN_IF_ERROR(EnvWrapper::OpenDirectory(path, &base));
-    *dir = std::make_unique<HookedDirectory>(this, std::move(base));
-    return Status::Ok();
+  Status NewRandomAccessFileNoFollow(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file,
+                                     FileInfo* info) override {
+    const std::string g1 = ".g1.manifest";
+    if (!done_ && path.size() > g1.size() &&
+        path.compare(path.size() - g1.size(), g1.size(), g1) == 0) {
+      done_ = true;
+      std::string text;
+      Manifest mf;
+      EXPECT_TRUE(ReadWholeFile(target(), path, &text).ok());
+      EXPECT_TRUE(DecodeManifest(text, &mf).ok());
+      const Manifest old = mf;
+      mf.generation = 2;
+      std::vector<std::string> written;
+      EXPECT_TRUE(internal::CommitManifest(target(), mf, &written).ok());
+      for (const std::string& t : old.manifest_targets)
+        EXPECT_TRUE(target()->RemoveFile(JoinPath(t, ManifestFileName(old.id, 1))).ok());
+    }
+    return EnvWrapper::NewRandomAccessFileNoFollow(path, file, info);
   }
 
  private:
-  void MaybeCommit(const std::string& path) {
-    const std::string g1 = ".g1.manifest";
-    if (done_ || path.size() <= g1.size() ||
-        path.compare(path.size() - g1.size(), g1.size(), g1) != 0)
-      return;
-    done_ = true;
-    std::string text;
-    Manifest mf;
-    EXPECT_TRUE(ReadWholeFile(target(), path, &text).ok());
-    EXPECT_TRUE(DecodeManifest(text, &mf).ok());
-    const Manifest old = mf;
-    mf.generation = 2;
-    std::vector<std::string> written;
-    EXPECT_TRUE(internal::CommitManifest(target(), mf, &written).ok());
-    for (const std::string& t : old.manifest_targets)
-      EXPECT_TRUE(target()->RemoveFile(JoinPath(t, ManifestFileName(old.id, 1))).ok());
-  }
-  // Forwards everything; a read of a generation-1 manifest commits first.
-  class HookedDirectory : public Directory {
-   public:
-    HookedDirectory(CommitWhileListingEnv* env, std::unique_ptr<Directory> base)
-        : env_(env), base_(std::move(base)) {}
-    const std::string& path() const override { return base_->path(); }
-    Status OpenDirectory(const std::string& rel, bool create,
-                         std::unique_ptr<Directory>* dir) override {
-      return base_->OpenDirectory(rel, create, dir);
-    }
-    Status NewRandomAccessFile(const std::string& rel, std::unique_ptr<RandomAccessFile>* file,
-                               FileInfo* info) override {
-      env_->MaybeCommit(JoinPath(path(), rel));
-      return base_->NewRandomAccessFile(rel, file, info);
-    }
-    Status NewWritableFile(const std::string& name, std::unique_ptr<WritableFile>* f) override {
-      return base_->NewWritableFile(name, f);
-    }
-    Status GetFileInfo(const std::string& rel, FileInfo* info) override {
-      return base_->GetFileInfo(rel, info);
-    }
-    Status GetChildren(std::vector<std::string>* names) override {
-      return base_->GetChildren(names);
-    }
-    Status RenameFile(const std::string& from, const std::string& to) override {
-      return base_->RenameFile(from, to);
-    }
-    Status RemoveFile(const std::string& name) override { return base_->RemoveFile(name); }
-    Status RemoveDir(const std::string& name) override { return base_->RemoveDir(name); }
-    Status Sync() override { return base_->Sync(); }
-
-   private:
-    CommitWhileListingEnv* env_;
-    std::unique_ptr<Directory> base_;
-  };
   bool done_ = false;
 };
 

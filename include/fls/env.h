@@ -147,6 +147,15 @@ class Env {
   // chmod + set mtime (restore applies the archived file's metadata).
   virtual Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
                                     std::int64_t mtime_ns) = 0;
+  // Opens the regular file `path` for reading without following a symbolic
+  // link as its last component (O_NOFOLLOW; the directories above it are
+  // trusted, e.g. a storage target). Anything but a regular file is
+  // InvalidArgument naming it; `info` (optional) comes from the open
+  // descriptor. Chunk and manifest reads use it, so that a link planted
+  // under a chunk's or a manifest's name is refused, never followed.
+  virtual Status NewRandomAccessFileNoFollow(const std::string& path,
+                                             std::unique_ptr<RandomAccessFile>* file,
+                                             FileInfo* info) = 0;
   // Opens the directory `path` as a Directory. The path itself is resolved
   // as usual (symbolic links in it are followed: it is the trusted root,
   // e.g. a configured source root or a storage target); everything asked of
@@ -185,6 +194,11 @@ class EnvWrapper : public Env {
   Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
                             std::int64_t mtime_ns) override {
     return target_->SetFileModeAndTime(path, mode, mtime_ns);
+  }
+  Status NewRandomAccessFileNoFollow(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file,
+                                     FileInfo* info) override {
+    return target_->NewRandomAccessFileNoFollow(path, file, info);
   }
   Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) override {
     return target_->OpenDirectory(path, dir);
