@@ -309,6 +309,10 @@ bool Broker::Submit(const nlohmann::json& b, nlohmann::json* reply, ProtocolErro
                 "name_prefix '" + prefix + "' must not be absolute or contain '..'"};
       return false;
     }
+    if (Status c = CheckControlCharacters(prefix); !c.ok()) {
+      *error = {errc::kBadRequest, "name_prefix: " + c.message()};
+      return false;
+    }
     nlohmann::json resolved_paths = nlohmann::json::array();
     for (const auto& p : b["paths"]) {
       std::string resolved;

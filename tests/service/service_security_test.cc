@@ -141,6 +141,15 @@ TEST(ServiceSecurity, SubmitOverItemLimitAndControlCharactersAreRefusedOnTheWire
   s = c.Call("SUBMIT", {{"kind", "archive"}, {"paths", {h.src() + "/ok\r\nX"}}}, 5000, &r);
   EXPECT_NE(s.ToString().find(errc::kPathRejected), std::string::npos) << s.ToString();
   EXPECT_NE(s.ToString().find("control character"), std::string::npos) << s.ToString();
+  // Object names are made from name_prefix: a control character there would
+  // reach `fls ls` and logs the same way.
+  s = c.Call("SUBMIT",
+             {{"kind", "archive"}, {"paths", {h.src() + "/ok"}}, {"name_prefix", "a\nINFO x/"}},
+             5000, &r);
+  EXPECT_NE(s.ToString().find(errc::kBadRequest), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("name_prefix: path 'a...' contains the control character 0x0a"),
+            std::string::npos)
+      << s.ToString();
 }
 
 // Waits (bounded) until the service log holds a line containing every one of
