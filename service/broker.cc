@@ -91,6 +91,7 @@ Status Broker::Start() {
     zap_->bind("inproc://zeromq.zap.01");
   }
   FLS_RETURN_IF_ERROR(make(zmq::socket_type::router, true, config_.client_endpoint, &clients_));
+  FLS_RETURN_IF_ERROR(monitor_.Start(context_, *clients_, static_cast<std::uint64_t>(max_msg)));
   FLS_RETURN_IF_ERROR(make(zmq::socket_type::pub, true, config_.event_endpoint, &events_));
   worker_sockets_.resize(2);
   FLS_RETURN_IF_ERROR(
@@ -131,6 +132,7 @@ Status Broker::Run(const std::atomic<bool>& stop) {
     }
     ScheduleSweep();
     Dispatch();
+    monitor_.LogClosed();
   }
   // Tell workers we are going, so that they reconnect at once to our successor.
   for (auto& [key, w] : workers_) SendToWorker(w, "DISCONNECT", nlohmann::json::object());
@@ -165,8 +167,10 @@ void Broker::HandleZap() {
 
 void Broker::HandleClient() {
   std::vector<std::string> frames;
-  for (int n = 0; n < 256 && RecvFrames(*clients_, &frames); ++n) {
+  MessageSource source;
+  for (int n = 0; n < 256 && RecvFrames(*clients_, &frames, true, &source); ++n) {
     if (frames.empty()) continue;
+    monitor_.Note(source.fd);
     const std::string identity = frames[0];
     std::vector<std::string> rest(frames.begin() + 1, frames.end());
     ClientRequest request;
@@ -175,7 +179,6 @@ void Broker::HandleClient() {
     std::vector<std::string> reply;
     if (!ParseClientRequest(rest, config_.max_message_bytes, &request, &delimited, &error) ||
         !ValidateClientBody(request, config_.max_files_per_job, &error)) {
-      spdlog::info("client request refused: {}: {}", error.code, error.message);
       reply = ErrorReply(error);
     } else {
       bool ok = true;
@@ -191,6 +194,7 @@ void Broker::HandleClient() {
       }
       reply = ok ? OkReply(body) : ErrorReply(error);
     }
+    if (reply.size() > 1 && reply[1] == "ERROR") LogRefusal(identity, source, rest, error);
     std::vector<std::string> out = {identity};
     if (delimited) out.emplace_back();
     out.insert(out.end(), reply.begin(), reply.end());
@@ -200,12 +204,36 @@ void Broker::HandleClient() {
   }
 }
 
+void Broker::LogRefusal(const std::string& identity, const MessageSource& source,
+                        const std::vector<std::string>& frames, const ProtocolError& error) {
+  // The verb as sent: the frame after the protocol frame (after the optional
+  // delimiter), or "-" when the message was too short to have one.
+  std::size_t i = !frames.empty() && frames[0].empty() ? 1 : 0;
+  const std::string verb = frames.size() > i + 1 ? LogSafe(frames[i + 1], 32) : "-";
+  std::string peer = monitor_.PeerOf(source.fd);
+  if (peer.empty()) peer = source.peer_address.empty() ? "in-process" : source.peer_address;
+  std::string id_hex;
+  for (unsigned char c : identity.substr(0, 16)) {
+    char h[3];
+    std::snprintf(h, sizeof h, "%02x", c);
+    id_hex += h;
+  }
+  spdlog::warn("refused {} from {} (routing id {}): {}: {}", verb, peer, id_hex, error.code,
+               LogSafe(error.message, 400));
+}
+
 nlohmann::json Broker::HandleRequest(const ClientRequest& r, ProtocolError* error, bool* ok) {
   const auto& b = r.body;
   *ok = false;
   if (r.verb == "PING") {
     *ok = true;
-    return {{"pong", true}, {"version", FLS_VERSION}, {"pid", ::getpid()}};
+    // The limits, so that a client can check a request before sending it: a
+    // frame above 4 x max_message_bytes never gets an answer (PROTOCOL.md).
+    return {{"pong", true},
+            {"version", FLS_VERSION},
+            {"pid", ::getpid()},
+            {"max_message_bytes", config_.max_message_bytes},
+            {"max_files_per_job", config_.max_files_per_job}};
   }
   if (r.verb == "STATS") {
     *ok = true;
@@ -279,6 +307,10 @@ bool Broker::Submit(const nlohmann::json& b, nlohmann::json* reply, ProtocolErro
     if (!prefix.empty() && (prefix[0] == '/' || !SafeObjectName(prefix + "x"))) {
       *error = {errc::kBadRequest,
                 "name_prefix '" + prefix + "' must not be absolute or contain '..'"};
+      return false;
+    }
+    if (Status c = CheckControlCharacters(prefix); !c.ok()) {
+      *error = {errc::kBadRequest, "name_prefix: " + c.message()};
       return false;
     }
     nlohmann::json resolved_paths = nlohmann::json::array();
@@ -561,6 +593,8 @@ void Broker::Dispatch() {
     return;
   }
   const nlohmann::json store = config_.store.ToJson();
+  const nlohmann::json roots = {{"source", policy_.source_roots()},
+                                {"output", policy_.output_roots()}};
   bool deferred = false;
   for (const auto& job : queued) {
     if (idle_.empty()) break;
@@ -592,7 +626,8 @@ void Broker::Dispatch() {
     w.job_id = job.id;
     w.attempt = attempt;
     nlohmann::json request = {{"job_id", job.id}, {"attempt", attempt}, {"kind", job.kind},
-                              {"spec", job.spec}, {"items", items},     {"store", store}};
+                              {"spec", job.spec}, {"items", items},     {"store", store},
+                              {"roots", roots}};
     if (!SendToWorker(w, "REQUEST", request)) {
       RemoveWorker(key, "unreachable");
       continue;

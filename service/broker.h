@@ -25,6 +25,8 @@
 #include "fls/service/config.h"
 #include "fls/service/protocol.h"
 #include "fls/status.h"
+#include "client_monitor.h"
+#include "fls/service/zmq_util.h"
 #include "journal.h"
 #include "path_policy.h"
 
@@ -60,6 +62,9 @@ class Broker {
   void HandleWorkerMessage(int socket_index, const std::string& identity,
                            const WorkerMessage& message);
   void HandleZap();
+  // One warning line per refused client request: peer, verb, code, reason.
+  void LogRefusal(const std::string& identity, const MessageSource& source,
+                  const std::vector<std::string>& frames, const ProtocolError& error);
   nlohmann::json HandleRequest(const ClientRequest& request, ProtocolError* error, bool* ok);
   bool Submit(const nlohmann::json& body, nlohmann::json* reply, ProtocolError* error);
   void Dispatch();
@@ -81,6 +86,7 @@ class Broker {
   std::string inproc_endpoint_;
   std::unique_ptr<zmq::socket_t> clients_, events_, zap_;
   std::vector<std::unique_ptr<zmq::socket_t>> worker_sockets_;
+  ClientMonitor monitor_;                      // after clients_: stopped before it closes
   std::map<std::string, WorkerInfo> workers_;  // key: socket index + identity
   std::deque<std::string> idle_;
   bool dispatch_needed_ = true;

@@ -112,6 +112,7 @@ Status Worker::Run(const std::atomic<bool>& stop) {
   std::unique_ptr<RunningJob> running;
   std::unique_ptr<zmq::socket_t> socket;
   int backoff_ms = options_.reconnect_min_ms;
+  bool connected = false;  // the broker has answered since the last connect
   int liveness = options_.liveness;
   Clock::time_point next_heartbeat;
   const auto hb = std::chrono::milliseconds(options_.heartbeat_ms);
@@ -126,6 +127,8 @@ Status Worker::Run(const std::atomic<bool>& stop) {
     FLS_RETURN_IF_ERROR(ApplyCurveClient(*socket, options_.curve));
     socket->connect(options_.endpoint);
     send("READY", {{"name", options_.name}});
+    spdlog::info("worker {}: connecting to {}", options_.name, options_.endpoint);
+    connected = false;
     liveness = options_.liveness;
     next_heartbeat = Clock::now() + hb;
     return Status::Ok();
@@ -161,6 +164,9 @@ Status Worker::Run(const std::atomic<bool>& stop) {
       reply["status"] = "error";
       reply["error"] = status.ToString();
     }
+    spdlog::info("worker {}: job {} attempt {} {} after {:.3f} s{}{}", options_.name, job.id,
+                 job.attempt, reply["status"].get<std::string>(), seconds, status.ok() ? "" : ": ",
+                 status.ok() ? "" : status.ToString());
     send("REPLY", reply);
     running.reset();
   };
@@ -198,6 +204,11 @@ Status Worker::Run(const std::atomic<bool>& stop) {
         }
         liveness = options_.liveness;
         backoff_ms = options_.reconnect_min_ms;
+        if (!connected) {
+          connected = true;
+          spdlog::info("worker {}: connected to the broker at {}", options_.name,
+                       options_.endpoint);
+        }
         if (msg.command == "REQUEST") {
           if (running) {
             spdlog::warn("worker {}: REQUEST while busy; ignored", options_.name);
@@ -212,6 +223,10 @@ Status Worker::Run(const std::atomic<bool>& stop) {
             job.kind = msg.body.at("kind").get<std::string>();
             job.spec = msg.body.at("spec");
             job.items = msg.body.at("items").get<std::vector<std::string>>();
+            // Every path of the job is opened below one of these roots.
+            const auto& roots = msg.body.at("roots");
+            job.source_roots = roots.at("source").get<std::vector<std::string>>();
+            job.output_roots = roots.at("output").get<std::vector<std::string>>();
             s = StoreConfig::FromJson(msg.body.at("store"), &store);
           } catch (const std::exception& e) {
             s = Status::InvalidArgument(std::string("bad REQUEST: ") + e.what());
@@ -226,6 +241,7 @@ Status Worker::Run(const std::atomic<bool>& stop) {
             }
           }
           if (!s.ok()) {
+            spdlog::warn("worker {}: job {} refused: {}", options_.name, job.id, s.ToString());
             send("REPLY", {{"job_id", job.id},
                            {"attempt", job.attempt},
                            {"status", "error"},
@@ -234,8 +250,8 @@ Status Worker::Run(const std::atomic<bool>& stop) {
                            {"backend", ""}});
             continue;
           }
-          spdlog::debug("worker {}: job {} attempt {} ({}, {} items)", options_.name, job.id,
-                        job.attempt, job.kind, job.items.size());
+          spdlog::info("worker {}: job {} attempt {}: {}, {} item(s)", options_.name, job.id,
+                       job.attempt, job.kind, job.items.size());
           running = std::make_unique<RunningJob>(context_, notify_endpoint, std::move(job));
           running->Start(executors[key].get());
         } else if (msg.command == "CANCEL") {

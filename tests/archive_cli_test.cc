@@ -108,5 +108,38 @@ TEST_F(Cli, UsageAndIoErrors) {
       << r.out;
 }
 
+// `restore --no-follow` reaches the output's directory from / without
+// following a link: a link on the way is refused (exit 2, the path named)
+// and nothing is written where it points; without the flag the same path is
+// followed, as for any path a user types. An output that is a symbolic link
+// is never replaced, with or without the flag.
+TEST_F(Cli, RestoreNoFollowRefusesALinkOnTheWay) {
+  CmdResult r = Fls("archive -q " + Store() + " --stripe 20K " + dir_ / "sample.bin");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::filesystem::create_directories(dir_ / "real");
+  std::filesystem::create_directory_symlink(dir_ / "real", dir_ / "link");
+  r = Fls("restore " + Store() + " sample.bin --no-follow -o " + dir_ / "link/out.bin");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("symbolic link"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(dir_ / "link"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "real"));
+  r = Fls("restore " + Store() + " sample.bin --no-follow -o " + dir_ / "real/out.bin");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(dir_ / "real/out.bin"), data_);
+  r = Fls("restore " + Store() + " sample.bin -o " + dir_ / "link/again.bin");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(dir_ / "real/again.bin"), data_);
+  fls::testing::WriteFile(dir_ / "victim", "untouched");
+  std::filesystem::create_symlink(dir_ / "victim", dir_ / "real/final-link");
+  for (const char* flag : {"", " --no-follow"}) {
+    r = Fls("restore " + Store() + " sample.bin" + flag + " -o " + dir_ / "real/final-link");
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find("is a symbolic link; restore replaces regular files only"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(ReadFile(dir_ / "victim"), "untouched");
+  }
+}
+
 }  // namespace
 }  // namespace fls

@@ -33,6 +33,11 @@ const char* HealthName(Health h) {
 Status Sha256File(Env* env, const std::string& path, std::string* hex) {
   std::unique_ptr<RandomAccessFile> f;
   FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &f));
+  return Sha256OfFile(*f, hex);
+}
+
+Status Sha256OfFile(const RandomAccessFile& file, std::string* hex) {
+  const RandomAccessFile* f = &file;
   Sha256 sha;
   std::vector<std::uint8_t> buf(4u << 20);
   std::uint64_t off = 0;
@@ -86,6 +91,19 @@ struct ChunkWriters {
 Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
                    ArchiveResult* result) {
   Env* env = store.env();
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
+  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
+  std::unique_ptr<RandomAccessFile> src;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
+  return ArchiveOpenFile(store, *src, info, opt, result);
+}
+
+Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const FileInfo& info,
+                       const ArchiveOptions& opt, ArchiveResult* result) {
+  Env* env = store.env();
+  const std::string& path = input.path();
+  const RandomAccessFile* src = &input;
   FLS_RETURN_IF_ERROR(ValidateCodecShape(opt.k, opt.m));
   if (opt.stripe_width == 0) return Status::InvalidArgument("--stripe must be at least 1 byte");
   const int k = opt.k, m = opt.m, n = k + m;
@@ -93,8 +111,6 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   const std::uint64_t W = B * k;
   if (B > (std::uint64_t{1} << 30))
     return Status::InvalidArgument("--stripe too large (1 GiB blocks at most)");
-  FileInfo info;
-  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
   if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
   Manifest mf;
   mf.name = opt.name.empty() ? BaseName(path) : opt.name;
@@ -115,8 +131,6 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   mf.mode = info.mode;
   mf.mtime_ns = info.mtime_ns;
 
-  std::unique_ptr<RandomAccessFile> src;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
   std::shared_ptr<Backend> backend;
   FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, k, m,
                                          opt.matrix, &backend));
@@ -299,17 +313,36 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
     end = opt.offset + opt.length;
   }
   std::shared_ptr<Backend> backend;
-  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, mf.k, mf.m,
-                                         mf.matrix, &backend));
+  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads,
+                                                   mf.k, mf.m, mf.matrix, &backend));
+  // Every step of the write goes through the output directory's
+  // descriptor: nothing re-resolves the output's path after this.
+  std::unique_ptr<Directory> opened;
+  Directory* dir = opt.output_dir;
+  std::string out_name = opt.output;
+  if (dir == nullptr) {
+    FLS_RETURN_IF_ERROR(env->OpenDirectory(DirName(opt.output), &opened));
+    dir = opened.get();
+    out_name = BaseName(opt.output);
+  }
+  {
+    FileInfo existing;
+    Status e = dir->GetFileInfo(out_name, &existing);
+    if (e.ok() && existing.type != FileType::kRegular)
+      return Status::InvalidArgument("output " + JoinPath(dir->path(), out_name) + " is a " +
+                                     FileTypeName(existing.type) +
+                                     "; restore replaces regular files only");
+    if (!e.ok() && e.code() != Status::Code::kNotFound) return e;
+  }
   internal::ObjectReader reader(store, mf);
   reader.Open();
 
   // A restore killed earlier left its temporary here; only this restore
   // would ever look at it. Failing to remove it is not this restore's error.
-  RemoveDeadWritersTempsFor(env, opt.output, nullptr);
-  const std::string tmp = TempPathFor(opt.output);
+  RemoveDeadWritersTempsIn(dir, out_name, nullptr);
+  const std::string tmp = BaseName(TempPathFor(out_name));
   std::unique_ptr<WritableFile> f;
-  FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &f));
+  FLS_RETURN_IF_ERROR(dir->NewWritableFile(tmp, &f));
   BufferedAppender out(std::move(f), false);
   Sha256 sha;
   const bool whole = !opt.has_range;
@@ -330,14 +363,14 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
       s = Status::Corruption("object '" + name + "': SHA-256 of the restored bytes " + digest +
                              " differs from the manifest's " + mf.sha256);
   }
+  if (s.ok() && whole) s = out.SetModeAndTime(mf.mode, mf.mtime_ns);
   if (s.ok()) s = out.SyncAndClose();
-  if (s.ok() && whole) s = env->SetFileModeAndTime(tmp, mf.mode, mf.mtime_ns);
-  if (s.ok()) s = env->RenameFile(tmp, opt.output);
+  if (s.ok()) s = dir->RenameFile(tmp, out_name);
   if (!s.ok()) {
-    env->RemoveFile(tmp);
+    dir->RemoveFile(tmp);
     return s;
   }
-  FLS_RETURN_IF_ERROR(env->SyncDir(DirName(opt.output)));
+  FLS_RETURN_IF_ERROR(dir->Sync());
   if (result) {
     result->bytes = end - begin;
     result->stripes_reconstructed = stats.stripes_reconstructed;

@@ -50,6 +50,21 @@ Status BufferedAppender::SyncAndClose() {
   return file_->Close();
 }
 
+Status BufferedAppender::SetModeAndTime(std::uint32_t mode, std::int64_t mtime_ns) {
+  FLS_RETURN_IF_ERROR(Flush());
+  return file_->SetModeAndTime(mode, mtime_ns);
+}
+
+Status OpenChunkFile(Env* env, const std::string& target, const std::string& file,
+                     std::unique_ptr<RandomAccessFile>* f, std::uint64_t* bytes) {
+  // The target directory is trusted; the manifest's file name has no '/'
+  // (ValidateManifest), so the last component is the only one to guard.
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(JoinPath(target, file), f, &info));
+  if (bytes != nullptr) *bytes = info.size;
+  return Status::Ok();
+}
+
 const char* BadReasonName(std::uint8_t r) {
   switch (r) {
     case kGood:
@@ -83,13 +98,13 @@ void ObjectReader::Open() {
     const ManifestChunk& mc = manifest_.chunks[i];
     c.report.index = i;
     c.path = mc.path();
-    Status s = env->NewRandomAccessFile(c.path, &c.file);
+    Status s = OpenChunkFile(env, mc.target, mc.file, &c.file, &c.file_bytes);
     const std::string placed = c.path;
     if (s.code() == Status::Code::kNotFound) {
       // The chunk may have been moved to another target of the store.
       for (const Target& t : store_.targets()) {
         const std::string alt = JoinPath(t.path, mc.file);
-        if (alt != c.path && env->NewRandomAccessFile(alt, &c.file).ok()) {
+        if (alt != c.path && OpenChunkFile(env, t.path, mc.file, &c.file, &c.file_bytes).ok()) {
           c.path = alt;
           s = Status::Ok();
           break;
@@ -102,8 +117,6 @@ void ObjectReader::Open() {
       if (s.code() != Status::Code::kNotFound) c.report.detail = s.message();
       continue;
     }
-    FileInfo info;
-    if (env->GetFileInfo(c.path, &info).ok()) c.file_bytes = info.size;
     std::uint8_t header[kChunkHeaderBytes];
     std::size_t got = 0;
     s = c.file->Read(0, sizeof header, header, &got);

@@ -31,6 +31,8 @@ class BufferedAppender {
   Status Flush();
   // Flush + fsync + close.
   Status SyncAndClose();
+  // Flush, then the file's mode and mtime (WritableFile::SetModeAndTime).
+  Status SetModeAndTime(std::uint32_t mode, std::int64_t mtime_ns);
   std::uint32_t crc() const { return crc_; }
   std::uint64_t bytes() const { return bytes_; }
   const std::string& path() const { return file_->path(); }
@@ -43,6 +45,13 @@ class BufferedAppender {
   std::uint32_t crc_ = 0;
   std::uint64_t bytes_ = 0;
 };
+
+// Opens chunk file `file` of `target` with O_NOFOLLOW (Env::
+// NewRandomAccessFileNoFollow): a chunk file that is a symbolic link (or a
+// FIFO, a device) is refused, never followed, so a chunk read stays inside
+// its target. `bytes` gets the size of the file opened.
+Status OpenChunkFile(Env* env, const std::string& target, const std::string& file,
+                     std::unique_ptr<RandomAccessFile>* f, std::uint64_t* bytes);
 
 // One chunk file of an object as found on the store.
 struct OpenedChunk {

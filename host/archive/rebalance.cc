@@ -61,7 +61,7 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
     const std::string final_path = JoinPath(dst.path, mc.file);
     const std::string tmp = TempPathFor(final_path);
     std::unique_ptr<RandomAccessFile> src;
-    Status s = env->NewRandomAccessFile(mc.path(), &src);
+    Status s = internal::OpenChunkFile(env, mc.target, mc.file, &src, nullptr);
     if (!s.ok()) {
       undo();
       *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +

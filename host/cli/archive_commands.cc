@@ -180,8 +180,11 @@ void AddRestore(CLI::App& app, int& exit_code) {
   AddCommon(cmd, a.get(), true);
   cmd->add_option("-o,--output", o->output, "Output file (default: ./NAME)");
   cmd->add_option("--range", *range, "Only OFFSET:LENGTH (sizes like 10M), block CRC checked");
+  auto no_follow = std::make_shared<bool>(false);
+  cmd->add_flag("--no-follow", *no_follow,
+                "Reach the output's directory from / without following any symbolic link");
   cmd->add_option("args", a->positional, "[STORE] NAME")->required();
-  cmd->callback([a, o, range, &exit_code] {
+  cmd->callback([a, o, range, no_follow, &exit_code] {
     std::unique_ptr<Store> store;
     Status s = OpenStore(a.get(), 1, &store);
     if (s.ok() && a->positional.size() != 1)
@@ -204,6 +207,18 @@ void AddRestore(CLI::App& app, int& exit_code) {
     }
     const std::string name = a->positional[0];
     if (opt.output.empty()) opt.output = BaseName(name);
+    const std::string shown_output = opt.output;
+    std::unique_ptr<Directory> out_dir;
+    if (*no_follow) {
+      std::string base;
+      s = OpenParentNoFollow(store->env(), opt.output, &out_dir, &base);
+      if (!s.ok()) {
+        exit_code = Fail("restore", s.WithContext("--output"));
+        return;
+      }
+      opt.output_dir = out_dir.get();
+      opt.output = base;
+    }
     opt.backend = a->backend;
     opt.threads = a->threads;
     ProgressBar bar(*a, "restore " + name);
@@ -221,7 +236,7 @@ void AddRestore(CLI::App& app, int& exit_code) {
     }
     if (a->json) {
       nlohmann::json j = {{"name", name},
-                          {"output", opt.output},
+                          {"output", shown_output},
                           {"bytes", r.bytes},
                           {"seconds", secs},
                           {"sha256_checked", r.sha256_checked},
@@ -229,8 +244,8 @@ void AddRestore(CLI::App& app, int& exit_code) {
                           {"problems", r.problems}};
       std::printf("%s\n", j.dump().c_str());
     } else if (!a->quiet) {
-      std::printf("restored '%s' -> %s: %llu bytes (%.2f s)%s\n", name.c_str(), opt.output.c_str(),
-                  static_cast<unsigned long long>(r.bytes), secs,
+      std::printf("restored '%s' -> %s: %llu bytes (%.2f s)%s\n", name.c_str(),
+                  shown_output.c_str(), static_cast<unsigned long long>(r.bytes), secs,
                   r.sha256_checked ? ", SHA-256 verified" : ", block CRCs verified");
       if (r.stripes_reconstructed)
         std::printf("  %llu stripe(s) rebuilt from parity\n",

@@ -70,9 +70,22 @@ struct ArchiveResult {
 // naming the file or target that failed (nothing of the object remains).
 Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& options,
                    ArchiveResult* result);
+// The same for a file the caller has opened already (e.g. below a root's
+// descriptor, fls/env.h Directory), with `info` from that open file: no name
+// is resolved again. The default object name is the base name of
+// source.path().
+Status ArchiveOpenFile(const Store& store, const RandomAccessFile& source, const FileInfo& info,
+                       const ArchiveOptions& options, ArchiveResult* result);
 
 struct RestoreOptions {
   std::string output;  // the file to create (replaced atomically if it exists)
+  // When set, `output` is a name in this directory, and every step (the
+  // temporary, its rename over `output`, the directory fsync) goes through
+  // its descriptor. Otherwise `output`'s directory is opened by path, symbolic
+  // links and all, as for any path a user types. Either way an existing
+  // `output` that is not a regular file (a directory, a symbolic link, a FIFO,
+  // a device) is refused, never replaced.
+  Directory* output_dir = nullptr;
   bool has_range = false;
   std::uint64_t offset = 0, length = 0;  // with has_range
   std::string backend = "auto";
@@ -161,5 +174,7 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
 
 // SHA-256 of `path` as 64 hex digits (OpenSSL EVP), for tests and tools.
 Status Sha256File(Env* env, const std::string& path, std::string* hex);
+// The same for a file already open.
+Status Sha256OfFile(const RandomAccessFile& file, std::string* hex);
 
 }  // namespace fls

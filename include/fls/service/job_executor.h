@@ -29,6 +29,9 @@ struct Job {
   std::string kind;                // archive | restore | verify | repair | stats
   nlohmann::json spec;             // the SUBMIT body, paths already resolved
   std::vector<std::string> items;  // the items still to do (done ones are left out)
+  // The service's roots (resolved): every path of the job is opened below
+  // one of them (service/confined_io.h), never by its name alone.
+  std::vector<std::string> source_roots, output_roots;
 };
 
 class JobContext {
