@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "chunk_checksum.h"
 #include "fls/backend_registry.h"
 #include "fls/codec.h"
 #include "fls/crc32c.h"
@@ -52,6 +53,7 @@ namespace {
 struct ArchiveSlot {
   std::uint64_t first = 0;
   std::size_t stripes = 0;
+  std::size_t block = 0;            // block bytes of these stripes (one size per slot)
   std::uint64_t bytes = 0;          // file bytes in this slot
   internal::AlignedBuffer data;     // stripes * W (page-aligned: see AlignedBuffer)
   internal::AlignedBuffer parity;   // stripes * m * B
@@ -111,7 +113,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   mf.stripe_width = W;
   mf.block_size = B;
   mf.size = info.size;
-  mf.stripes = (info.size + W - 1) / W;
+  const StripeGeometry g = StripeGeometry::Sized(k, B, info.size);
+  mf.stripes = g.stripes();
+  mf.last_block_size = g.last_block();
   mf.mode = info.mode;
   mf.mtime_ns = info.mtime_ns;
 
@@ -121,12 +125,11 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, k, m,
                                          opt.matrix, &backend));
 
-  const ChunkHeader h0 = mf.HeaderFor(0);
   std::vector<int> placement;
   std::uint64_t spread = 0;  // the id is random: objects start at different targets
   std::memcpy(&spread, mf.id.data(), sizeof spread);
   FLS_RETURN_IF_ERROR(
-      store.PlaceChunks(n, h0.ChunkFileBytes(), opt.allow_shared_targets, spread, &placement));
+      store.PlaceChunks(n, g.chunk_file_bytes(), opt.allow_shared_targets, spread, &placement));
   std::vector<std::string> tnames, tdomains;
   for (int i = 0; i < n; ++i) {
     const Target& t = store.targets()[placement[i]];
@@ -150,7 +153,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
     writers.temp_paths.push_back(tmp);
     writers.final_paths.push_back(final_path);
-    writers.files.push_back(std::make_unique<BufferedAppender>(std::move(f)));
+    writers.files.push_back(std::make_unique<BufferedAppender>(std::move(f), false));
     std::uint8_t header[kChunkHeaderBytes];
     EncodeChunkHeader(mf.HeaderFor(i), header);
     s = writers.files.back()->Append(header, sizeof header);
@@ -169,11 +172,6 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       s->crcs.resize(per * n);
       s->data_ptrs.resize(per * k);
       s->parity_ptrs.resize(per * m);
-      for (std::size_t st = 0; st < per; ++st) {
-        for (int j = 0; j < k; ++j) s->data_ptrs[st * k + j] = s->data.data() + st * W + j * B;
-        for (int p = 0; p < m; ++p)
-          s->parity_ptrs[st * m + p] = s->parity.data() + (st * m + p) * B;
-      }
       slots.push_back(std::move(s));
     }
   }
@@ -184,8 +182,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       return Status::Ok();
     }
     slot.first = next;
-    slot.stripes = static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - next));
-    const std::uint64_t off = next * W;
+    slot.stripes = static_cast<std::size_t>(g.uniform_run(next, per));
+    slot.block = static_cast<std::size_t>(g.block_size(next));
+    const std::uint64_t off = g.stripe_offset(next);
     slot.bytes = std::min<std::uint64_t>(slot.stripes * W, mf.size - off);
     std::size_t got = 0;
     FLS_RETURN_IF_ERROR(src->Read(off, slot.bytes, slot.data.data(), &got));
@@ -193,7 +192,16 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       return Status::IOError(path + ": file shrank while being archived (read " +
                              std::to_string(off + got) + " of " + std::to_string(mf.size) +
                              " bytes)");
+    // The file's bytes lie in the slot as the geometry cuts them: k blocks of
+    // slot.block per stripe back to back (k * block = W but in a short last
+    // stripe), then zero padding.
     std::memset(slot.data.data() + slot.bytes, 0, slot.stripes * W - slot.bytes);
+    const std::size_t b = slot.block;
+    for (std::size_t st = 0; st < slot.stripes; ++st) {
+      for (int j = 0; j < k; ++j) slot.data_ptrs[st * k + j] = slot.data.data() + (st * k + j) * b;
+      for (int p = 0; p < m; ++p)
+        slot.parity_ptrs[st * m + p] = slot.parity.data() + (st * m + p) * b;
+    }
     next += slot.stripes;
     *produced = true;
     return Status::Ok();
@@ -206,7 +214,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   auto encode = [&](ArchiveSlot& slot) -> Status {
     EncodeBatch eb;
     eb.stripes = slot.stripes;
-    eb.block_bytes = B;
+    eb.block_bytes = slot.block;
     eb.data = std::span<const std::uint8_t* const>(slot.data_ptrs.data(), slot.stripes * k);
     eb.parity = std::span<std::uint8_t* const>(slot.parity_ptrs.data(), slot.stripes * m);
     eb.block_crcs = std::span<std::uint32_t>(slot.crcs.data(), slot.stripes * n);
@@ -216,6 +224,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   };
   ThreadPool io_pool(std::min(n, 4));
   std::uint64_t done = 0;
+  const internal::ChunkChecksummer checksummer(mf);
+  std::vector<std::uint32_t> sums(n);
+  for (int i = 0; i < n; ++i) sums[i] = checksummer.Start(i);
   auto write = [&](ArchiveSlot& slot) -> Status {
     std::vector<Status> statuses(n);
     io_pool.Run(n, [&](std::size_t i) {
@@ -225,7 +236,8 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
                                         : slot.parity_ptrs[s * m + (i - k)];
         std::uint8_t crc[4];
         PutLe32(crc, slot.crcs[s * n + i]);
-        statuses[i] = writers.files[i]->Append(block, B);
+        sums[i] = checksummer.Add(sums[i], slot.first + s, slot.crcs[s * n + i]);
+        statuses[i] = writers.files[i]->Append(block, slot.block);
         if (statuses[i].ok()) statuses[i] = writers.files[i]->Append(crc, 4);
       }
     });
@@ -252,7 +264,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
                                        mf.chunks[i].target);
   }
   for (int i = 0; i < n; ++i) {
-    mf.chunks[i].crc32c = writers.files[i]->crc();
+    mf.chunks[i].crc32c = sums[i];
     mf.chunks[i].bytes = writers.files[i]->bytes();
     Status s = env->RenameFile(writers.temp_paths[i], writers.final_paths[i]);
     if (!s.ok())
@@ -274,6 +286,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   writers.committed = true;
   const FaultTolerance tol = ToleranceOf(tnames, tdomains, m);
   if (result) {
+    *result = ArchiveResult{};
     result->manifest = mf;
     result->target_failures_tolerated = tol.targets;
     result->domain_failures_tolerated = tol.domains;

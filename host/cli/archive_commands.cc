@@ -510,7 +510,9 @@ void AddInfo(CLI::App& app, int& exit_code) {
       j["matrix"] = std::string(MatrixKindName(mf.matrix));
       j["stripe_width"] = mf.stripe_width;
       j["block_size"] = mf.block_size;
+      j["last_block_size"] = mf.geometry().last_block();
       j["stripes"] = mf.stripes;
+      j["format_version"] = mf.format_version;
       j["sha256"] = mf.sha256;
       j["mode"] = mf.mode;
       j["mtime_ns"] = mf.mtime_ns;
@@ -520,15 +522,15 @@ void AddInfo(CLI::App& app, int& exit_code) {
     }
     std::printf(
         "name          %s\nid            %s\ngeneration    %llu\nsize          %llu bytes\n"
-        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s)\n"
+        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s, last %s)\n"
         "sha256        %s\nhealth        %s (quick: headers and sizes)\n"
         "manifests     %d of %d copies\n",
         mf.name.c_str(), ObjectIdToHex(mf.id).c_str(),
         static_cast<unsigned long long>(mf.generation), static_cast<unsigned long long>(mf.size),
         mf.k, mf.m, std::string(MatrixKindName(mf.matrix)).c_str(),
         FormatByteSize(mf.stripe_width).c_str(), static_cast<unsigned long long>(mf.stripes),
-        FormatByteSize(mf.block_size).c_str(), mf.sha256.c_str(), HealthName(r.health),
-        r.manifest_copies, r.manifest_copies_expected);
+        FormatByteSize(mf.block_size).c_str(), FormatByteSize(mf.geometry().last_block()).c_str(),
+        mf.sha256.c_str(), HealthName(r.health), r.manifest_copies, r.manifest_copies_expected);
     for (const ChunkReport& c : r.chunks)
       std::printf("  chunk %3d  %-16s %-10s %s\n", c.index, mf.chunks[c.index].domain.c_str(),
                   c.state.c_str(), c.path.c_str());

@@ -98,11 +98,17 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
 enum class Health { kHealthy, kDegraded, kUnrecoverable };
 const char* HealthName(Health h);
 
+// Every block passes its CRC, but the chunk's checksum differs from the
+// manifest's (blocks rewritten together with their CRCs): the chunk is not
+// used at all, and repair rebuilds it.
+inline constexpr char kBadChecksum[] = "bad-checksum";
+
 struct ChunkReport {
   int index = 0;
   std::string path;
   std::string state = "ok";  // ok | missing | bad-header | wrong-object | wrong-index |
                              // wrong-parameters | truncated | damaged | unreadable |
+                             // bad-checksum (kBadChecksum) |
                              // misplaced (good, but on another target than the
                              // manifest says: read from there; repair rebuilds
                              // it where placement allows)
