@@ -83,6 +83,45 @@ struct ChunkWriters {
   }
 };
 
+// An object named like the one being archived exists: the rsync quick check
+// (size, mtime and mode; the SHA-256 with compare_checksum) decides whether
+// `path` is what was archived under that name (unchanged: nothing to do) or
+// another file (refused).
+Status CheckExisting(const Store& store, const std::string& path, const FileInfo& info,
+                     const ArchiveOptions& opt, const CatalogEntry& existing,
+                     ArchiveResult* result) {
+  const Manifest& mf = existing.manifest;
+  bool same = info.size == mf.size;
+  std::string differs = "size";
+  if (same && opt.compare_checksum) {
+    std::string sha;
+    FLS_RETURN_IF_ERROR(Sha256File(store.env(), path, &sha));
+    same = sha == mf.sha256;
+    differs = "SHA-256";
+  } else if (same) {
+    same = info.mtime_ns == mf.mtime_ns && info.mode == mf.mode;
+    differs = "modification time or mode";
+  }
+  if (!same)
+    return Status::InvalidArgument("'" + mf.name + "' is already archived with other content (" +
+                                   differs + " differs from " + path +
+                                   "); archive it under another --name");
+  if (result) {
+    std::vector<std::string> tnames, tdomains;
+    for (const ManifestChunk& c : mf.chunks) {
+      tnames.push_back(c.target);
+      tdomains.push_back(c.domain);
+    }
+    const FaultTolerance tol = ToleranceOf(tnames, tdomains, mf.m);
+    *result = ArchiveResult{};
+    result->manifest = mf;
+    result->unchanged = true;
+    result->target_failures_tolerated = tol.targets;
+    result->domain_failures_tolerated = tol.domains;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
@@ -100,12 +139,10 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
   Manifest mf;
   mf.name = opt.name.empty() ? BaseName(path) : opt.name;
-  if (mf.name.empty() || mf.name.find('\n') != std::string::npos)
-    return Status::InvalidArgument("object name '" + mf.name + "' is empty or has a newline");
+  FLS_RETURN_IF_ERROR(ValidateObjectName(mf.name));
   CatalogEntry existing;
   if (store.FindObject(mf.name, &existing).ok())
-    return Status::InvalidArgument("an object named '" + mf.name +
-                                   "' already exists in the store (choose another --name)");
+    return CheckExisting(store, path, info, opt, existing, result);
   mf.id = RandomObjectId();
   mf.k = k;
   mf.m = m;

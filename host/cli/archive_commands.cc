@@ -101,6 +101,9 @@ void AddArchive(CLI::App& app, int& exit_code) {
   cmd->add_option("--name", o->name, "Object name (default: the file's base name; one file only)");
   cmd->add_flag("--allow-shared-targets", o->allow_shared_targets,
                 "Put several chunks on one target when there are fewer than k + m targets");
+  cmd->add_flag("--checksum", o->compare_checksum,
+                "A name archived already is unchanged when its SHA-256 matches (default: when "
+                "size, mtime and mode match)");
   cmd->add_option("args", a->positional, "[STORE] FILE...")->required();
   cmd->callback([a, o, stripe, matrix, &exit_code] {
     std::unique_ptr<Store> store;
@@ -133,6 +136,21 @@ void AddArchive(CLI::App& app, int& exit_code) {
         continue;
       }
       const Manifest& mf = r.manifest;
+      if (r.unchanged) {
+        if (a->json)
+          std::printf("%s\n", nlohmann::json{{"name", mf.name},
+                                             {"file", file},
+                                             {"unchanged", true},
+                                             {"size", mf.size},
+                                             {"sha256", mf.sha256},
+                                             {"seconds", secs}}
+                                  .dump()
+                                  .c_str());
+        else if (!a->quiet)
+          std::printf("unchanged %s: '%s' is archived already (%s match)\n", file.c_str(),
+                      mf.name.c_str(), opt.compare_checksum ? "SHA-256" : "size, mtime and mode");
+        continue;
+      }
       std::set<std::string> targets;
       for (const auto& c : mf.chunks) targets.insert(c.target);
       const bool shared = static_cast<int>(targets.size()) < mf.k + mf.m;
@@ -144,6 +162,7 @@ void AddArchive(CLI::App& app, int& exit_code) {
                             {"m", mf.m},
                             {"stripe_width", mf.stripe_width},
                             {"stripes", mf.stripes},
+                            {"unchanged", false},
                             {"sha256", mf.sha256},
                             {"backend", r.backend},
                             {"seconds", secs},
