@@ -301,8 +301,8 @@ class ArchiveExecutor : public JobExecutor {
       same = info.mtime_ns == e.mtime_ns && info.mode == e.mode;
     }
     if (same) return Status::Ok();
-    return Status::InvalidArgument("'" + name + "' is already archived (in " + e.pack +
-                                   ") with other content; archive it under another name");
+    return Status::InvalidArgument("'" + name + "' is already archived with other content (in " +
+                                   e.pack + "); archive it under another name");
   }
 
   Status Restore(const Job& job, JobContext& ctx) {

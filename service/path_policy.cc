@@ -1,5 +1,7 @@
 #include "path_policy.h"
 
+#include "fls/archive.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -25,7 +27,14 @@ Status RealPath(const std::string& path, std::string* out) {
 
 // Control characters in a name would reach logs, `fls ls` and terminals
 // as-is (a newline forges a log line, an escape sequence drives a terminal).
+// A path that is not UTF-8 can name no object (fls/archive.h) and cannot
+// travel in the protocol's JSON either.
 Status CheckControlCharacters(const std::string& path) {
+  const std::size_t bad = FindInvalidUtf8(path);
+  if (bad != std::string::npos)
+    return Status::InvalidArgument("path '" + path.substr(0, bad) +
+                                   "...' is not valid UTF-8 at byte " + std::to_string(bad) +
+                                   " (object names are UTF-8)");
   for (std::size_t i = 0; i < path.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(path[i]);
     if (c < 0x20 || c == 0x7f) {

@@ -55,6 +55,15 @@ std::size_t Utf8Sequence(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+std::size_t FindInvalidUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = Utf8Sequence(s, i);
+    if (len == 0) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 Status ValidateObjectName(std::string_view name) {
   if (name.empty()) return Status::InvalidArgument("object name is empty");
   if (name.size() > kMaxObjectNameBytes)

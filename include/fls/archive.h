@@ -43,6 +43,9 @@ inline constexpr std::size_t kMaxObjectNameBytes = 4096;
 // the fault and its byte offset otherwise (the name shown with odd bytes as
 // \xNN). Every writer checks names with this before it writes anything.
 Status ValidateObjectName(std::string_view name);
+// Offset of the first byte of `s` that does not begin a well-formed UTF-8
+// sequence (RFC 3629), or std::string_view::npos when all of `s` is UTF-8.
+std::size_t FindInvalidUtf8(std::string_view s);
 
 // done, total: bytes of the file processed so far.
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
