@@ -76,6 +76,7 @@ class ArchiveExecutor : public JobExecutor {
     o.matrix = matrix_;
     o.stripe_width = config_.stripe_bytes;
     o.backend = config_.backend;
+    o.compare_checksum = job.spec.value("checksum", false);
     std::shared_ptr<BatchingBackend> batcher;
     FLS_RETURN_IF_ERROR(BatcherFor(o.k, o.m, &batcher));
     o.backend_instance = batcher;
@@ -133,7 +134,15 @@ class ArchiveExecutor : public JobExecutor {
     }
     nlohmann::json result;
     std::uint64_t bytes = 0;
-    if (s.ok()) {
+    if (s.ok() && r.unchanged) {
+      // Archived before (a job resumed after kill -9, or the same file
+      // again): the archive layer's quick check found it unchanged.
+      result = {{"object", o.name},
+                {"size", r.manifest.size},
+                {"sha256", r.manifest.sha256},
+                {"already_archived", true},
+                {"unchanged", true}};
+    } else if (s.ok()) {
       SetBackend(r.backend);
       bytes = r.manifest.size;
       result = {{"object", o.name},
@@ -142,20 +151,6 @@ class ArchiveExecutor : public JobExecutor {
                 {"backend", r.backend},
                 {"targets_tolerated", r.target_failures_tolerated},
                 {"domains_tolerated", r.domain_failures_tolerated}};
-    } else if (s.code() == Status::Code::kInvalidArgument && src) {
-      // Re-running a job that was cut short (kill -9, a dead worker): the
-      // manifest is the commit point, so an object of that name with the
-      // same bytes means this file was archived before: done, not again.
-      CatalogEntry e;
-      std::string sha;
-      if (store_->FindObject(o.name, &e).ok() && Sha256OfFile(*src, &sha).ok() &&
-          sha == e.manifest.sha256) {
-        s = Status::Ok();
-        result = {{"object", o.name},
-                  {"size", e.manifest.size},
-                  {"sha256", sha},
-                  {"already_archived", true}};
-      }
     }
     ctx.ItemDone(path, s, result, bytes);
   }
@@ -213,6 +208,12 @@ class ArchiveExecutor : public JobExecutor {
     std::vector<Group> groups;
     for (const std::string& path : paths) {
       const std::string name = ArchiveObjectName(prefix, path);
+      // A bad name goes no further than its own item: it would reach the
+      // pack's index and the member's records.
+      if (Status bad = ValidateObjectName(name); !bad.ok()) {
+        ctx.ItemDone(path, bad.WithContext(path), nullptr, 0);
+        continue;
+      }
       std::unique_ptr<RandomAccessFile> src;
       FileInfo info;
       Status s = sources.OpenSource(path, &src, &info);
@@ -221,19 +222,16 @@ class ArchiveExecutor : public JobExecutor {
         continue;
       }
       if (const PackEntry* e = packed.Find(name)) {
-        // Packed before (a resumed job, or the same file again): done when
-        // the bytes are the same; a different file of that name is an error.
-        std::string sha;
-        s = Sha256OfFile(*src, &sha);
-        if (s.ok() && sha != e->sha256)
-          s = Status::InvalidArgument("an object named '" + name + "' already exists (in " +
-                                      e->pack + ") with other content");
+        // Packed before (a resumed job, or the same file again): unchanged
+        // when it passes the quick check; another file of that name is an error.
+        s = CheckPacked(*src, info, name, *e, o.compare_checksum);
         ctx.ItemDone(path, s,
                      s.ok() ? nlohmann::json{{"object", name},
                                              {"pack", e->pack},
                                              {"size", e->length},
-                                             {"sha256", sha},
-                                             {"already_archived", true}}
+                                             {"sha256", e->sha256},
+                                             {"already_archived", true},
+                                             {"unchanged", true}}
                             : nlohmann::json(),
                      0);
         continue;
@@ -299,6 +297,24 @@ class ArchiveExecutor : public JobExecutor {
     RunOnThreads(std::min<std::size_t>(groups.size(), kConcurrentPacks), run);
     if (cancelled) return Status::Cancelled("archive job cancelled");
     return Status::Ok();
+  }
+
+  // The archive layer's quick check (ArchiveOpenFile) for a packed file:
+  // size, mtime and mode as packed, or its SHA-256 with `checksum`, all from
+  // `src` as opened below its source root (never its path again).
+  Status CheckPacked(const RandomAccessFile& src, const FileInfo& info, const std::string& name,
+                     const PackEntry& e, bool checksum) {
+    bool same = info.size == e.length;
+    if (same && checksum) {
+      std::string sha;
+      FLS_RETURN_IF_ERROR(Sha256OfFile(src, &sha));
+      same = sha == e.sha256;
+    } else if (same) {
+      same = info.mtime_ns == e.mtime_ns && info.mode == e.mode;
+    }
+    if (same) return Status::Ok();
+    return Status::InvalidArgument("'" + name + "' is already archived with other content (in " +
+                                   e.pack + "); archive it under another name");
   }
 
   Status Restore(const Job& job, JobContext& ctx) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <system_error>
 
+#include "fls/archive.h"
 #include "fls/env.h"
 #include "confined_io.h"
 
@@ -73,6 +74,11 @@ Status Expand(Directory* dir, const std::string& path, int depth, std::size_t ma
 }  // namespace
 
 Status CheckControlCharacters(const std::string& path) {
+  const std::size_t bad = FindInvalidUtf8(path);
+  if (bad != std::string::npos)
+    return Status::InvalidArgument("path '" + path.substr(0, bad) +
+                                   "...' is not valid UTF-8 at byte " + std::to_string(bad) +
+                                   " (object names are UTF-8)");
   for (std::size_t i = 0; i < path.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(path[i]);
     if (c < 0x20 || c == 0x7f) {

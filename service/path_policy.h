@@ -68,8 +68,10 @@ bool IsUnder(const std::string& path, const std::string& root);
 bool SplitUnderRoot(const std::vector<std::string>& roots, const std::string& path,
                     std::string* root, std::string* rel);
 
-// InvalidArgument naming the first control character (0x00-0x1f, 0x7f) in
-// `path`: such names would forge log lines or drive terminals.
+// InvalidArgument naming the first byte that is not UTF-8 or the first
+// control character (0x00-0x1f, 0x7f) in `path`: control characters would
+// forge log lines or drive terminals; a path that is not UTF-8 can name no
+// object (fls/archive.h) and cannot travel in the protocol's JSON either.
 Status CheckControlCharacters(const std::string& path);
 
 }  // namespace fls::service

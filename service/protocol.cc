@@ -123,6 +123,8 @@ bool ValidateClientBody(const ClientRequest& r, int max_items, ProtocolError* er
         return Fail(error, errc::kBadRequest, std::string("field '") + key + "' must be 1 to 255");
     if (b.contains("name_prefix") && !b["name_prefix"].is_string())
       return Fail(error, errc::kBadRequest, "field 'name_prefix' must be a string");
+    if (b.contains("checksum") && !b["checksum"].is_boolean())
+      return Fail(error, errc::kBadRequest, "field 'checksum' must be true or false");
   } else if (kind == "restore") {
     if (!StringList(b, "objects", true, max_items, error)) return false;
     if (!b.contains("output") || !b["output"].is_string())

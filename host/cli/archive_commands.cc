@@ -101,6 +101,9 @@ void AddArchive(CLI::App& app, int& exit_code) {
   cmd->add_option("--name", o->name, "Object name (default: the file's base name; one file only)");
   cmd->add_flag("--allow-shared-targets", o->allow_shared_targets,
                 "Put several chunks on one target when there are fewer than k + m targets");
+  cmd->add_flag("--checksum", o->compare_checksum,
+                "A name archived already is unchanged when its SHA-256 matches (default: when "
+                "size, mtime and mode match)");
   cmd->add_option("args", a->positional, "[STORE] FILE...")->required();
   cmd->callback([a, o, stripe, matrix, &exit_code] {
     std::unique_ptr<Store> store;
@@ -133,6 +136,21 @@ void AddArchive(CLI::App& app, int& exit_code) {
         continue;
       }
       const Manifest& mf = r.manifest;
+      if (r.unchanged) {
+        if (a->json)
+          std::printf("%s\n", nlohmann::json{{"name", mf.name},
+                                             {"file", file},
+                                             {"unchanged", true},
+                                             {"size", mf.size},
+                                             {"sha256", mf.sha256},
+                                             {"seconds", secs}}
+                                  .dump()
+                                  .c_str());
+        else if (!a->quiet)
+          std::printf("unchanged %s: '%s' is archived already (%s match)\n", file.c_str(),
+                      mf.name.c_str(), opt.compare_checksum ? "SHA-256" : "size, mtime and mode");
+        continue;
+      }
       std::set<std::string> targets;
       for (const auto& c : mf.chunks) targets.insert(c.target);
       const bool shared = static_cast<int>(targets.size()) < mf.k + mf.m;
@@ -144,6 +162,7 @@ void AddArchive(CLI::App& app, int& exit_code) {
                             {"m", mf.m},
                             {"stripe_width", mf.stripe_width},
                             {"stripes", mf.stripes},
+                            {"unchanged", false},
                             {"sha256", mf.sha256},
                             {"backend", r.backend},
                             {"seconds", secs},
@@ -525,7 +544,9 @@ void AddInfo(CLI::App& app, int& exit_code) {
       j["matrix"] = std::string(MatrixKindName(mf.matrix));
       j["stripe_width"] = mf.stripe_width;
       j["block_size"] = mf.block_size;
+      j["last_block_size"] = mf.geometry().last_block();
       j["stripes"] = mf.stripes;
+      j["format_version"] = mf.format_version;
       j["sha256"] = mf.sha256;
       j["mode"] = mf.mode;
       j["mtime_ns"] = mf.mtime_ns;
@@ -535,15 +556,15 @@ void AddInfo(CLI::App& app, int& exit_code) {
     }
     std::printf(
         "name          %s\nid            %s\ngeneration    %llu\nsize          %llu bytes\n"
-        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s)\n"
+        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s, last %s)\n"
         "sha256        %s\nhealth        %s (quick: headers and sizes)\n"
         "manifests     %d of %d copies\n",
         mf.name.c_str(), ObjectIdToHex(mf.id).c_str(),
         static_cast<unsigned long long>(mf.generation), static_cast<unsigned long long>(mf.size),
         mf.k, mf.m, std::string(MatrixKindName(mf.matrix)).c_str(),
         FormatByteSize(mf.stripe_width).c_str(), static_cast<unsigned long long>(mf.stripes),
-        FormatByteSize(mf.block_size).c_str(), mf.sha256.c_str(), HealthName(r.health),
-        r.manifest_copies, r.manifest_copies_expected);
+        FormatByteSize(mf.block_size).c_str(), FormatByteSize(mf.geometry().last_block()).c_str(),
+        mf.sha256.c_str(), HealthName(r.health), r.manifest_copies, r.manifest_copies_expected);
     for (const ChunkReport& c : r.chunks)
       std::printf("  chunk %3d  %-16s %-10s %s\n", c.index, mf.chunks[c.index].domain.c_str(),
                   c.state.c_str(), c.path.c_str());
