@@ -55,11 +55,19 @@ class ArchiveExecutor : public JobExecutor {
   }
 
   Status Execute(const Job& job, JobContext& ctx) override {
-    if (job.kind == "archive") return Archive(job, ctx);
-    if (job.kind == "restore") return Restore(job, ctx);
-    if (job.kind == "verify" || job.kind == "repair") return VerifyOrRepair(job, ctx);
-    if (job.kind == "stats") return StoreStats(ctx);
-    return Status::InvalidArgument("unknown job kind '" + job.kind + "'");
+    switch (job.kind) {
+      case JobKind::kArchive:
+        return Archive(job, ctx);
+      case JobKind::kRestore:
+        return Restore(job, ctx);
+      case JobKind::kVerify:
+      case JobKind::kRepair:
+        return VerifyOrRepair(job, ctx);
+      case JobKind::kStats:
+        return StoreStats(ctx);
+    }
+    return Status::InvalidArgument("job kind " + std::to_string(static_cast<int>(job.kind)) +
+                                   " is out of range");
   }
 
   std::string backend() const override {
@@ -354,7 +362,7 @@ class ArchiveExecutor : public JobExecutor {
   }
 
   Status VerifyOrRepair(const Job& job, JobContext& ctx) {
-    const bool repair = job.kind == "repair";
+    const bool repair = job.kind == JobKind::kRepair;
     if (repair && job.items.empty() && !job.spec.contains("objects")) return Sweep(job, ctx);
     std::vector<CatalogEntry> entries;
     // Object checked -> the item names it answers for (a pack answers for
@@ -385,7 +393,7 @@ class ArchiveExecutor : public JobExecutor {
       }
     }
     for (const CatalogEntry& e : entries) {
-      if (ctx.Cancelled()) return Status::Cancelled(job.kind + " job cancelled");
+      if (ctx.Cancelled()) return Status::Cancelled(std::string(JobKindName(job.kind)) + " job cancelled");
       const std::string& name = e.manifest.name;
       nlohmann::json result;
       Status s;

@@ -48,7 +48,7 @@ PUBLIC = {
     'archive': ['env', 'fault_injection_env', 'geometry', 'chunk_format', 'manifest', 'store',
                 'archive', 'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util'],
     'service': ['service/' + n for n in
-                ['client', 'config', 'protocol', 'service', 'job_executor', 'zmq_util',
+                ['client', 'config', 'protocol', 'jobs', 'service', 'job_executor', 'zmq_util',
                  'worker']],
 }
 SOURCE_EXT = ('.h', '.cc', '.cu', '.cuh')
