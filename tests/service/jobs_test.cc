@@ -40,7 +40,11 @@ TEST(JobTypes, EveryKindRoundTripsThroughJson) {
   // the JSON form comes back field for field, absent fields absent.
   const std::vector<std::pair<JobKind, json>> cases = {
       {JobKind::kArchive,
-       {{"kind", "archive"}, {"paths", {"/a", "/b/c"}}, {"name_prefix", "p/"}, {"k", 6}, {"m", 3},
+       {{"kind", "archive"},
+        {"paths", {"/a", "/b/c"}},
+        {"name_prefix", "p/"},
+        {"k", 6},
+        {"m", 3},
         {"checksum", true}}},
       {JobKind::kArchive, {{"kind", "archive"}, {"paths", {"/a"}}}},
       {JobKind::kRestore, {{"kind", "restore"}, {"objects", {"x", "y/z"}}, {"output", "/out"}}},
