@@ -1,4 +1,4 @@
-#include "bench/catalogue_bench.h"
+#include "catalogue_bench.h"
 
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <map>
 #include <random>
 
-#include "bench/fls_process.h"
-#include "bench/store_files.h"
+#include "fls_process.h"
+#include "store_files.h"
 
 namespace fls::bench {
 namespace {

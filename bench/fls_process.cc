@@ -1,4 +1,4 @@
-#include "bench/fls_process.h"
+#include "fls_process.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>

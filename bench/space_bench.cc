@@ -1,4 +1,4 @@
-#include "bench/space_bench.h"
+#include "space_bench.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <numeric>
 #include <random>
 
-#include "bench/fls_process.h"
+#include "fls_process.h"
 
 namespace fls::bench {
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/store_files.h"
+#include "store_files.h"
 #include "fls/status.h"
 
 namespace fls::bench {

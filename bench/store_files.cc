@@ -1,4 +1,4 @@
-#include "bench/store_files.h"
+#include "store_files.h"
 
 #include <sys/stat.h>
 

@@ -23,7 +23,12 @@ void DecodeOne(const std::uint8_t* data, std::size_t size) {
   fls::EncodeChunkHeader(h, again);
   FLS_FUZZ_CHECK(std::memcmp(again, data, fls::kChunkHeaderBytes) == 0);
   // The layout arithmetic must not overflow for an accepted header.
-  FLS_FUZZ_CHECK(h.ChunkFileBytes() >= fls::kChunkHeaderBytes);
+  const fls::StripeGeometry g = h.geometry();
+  FLS_FUZZ_CHECK(g.chunk_file_bytes() >= fls::kChunkHeaderBytes);
+  FLS_FUZZ_CHECK(g.last_block() <= g.full_block());
+  FLS_FUZZ_CHECK(g.stripes() == 0 ||
+                 g.record_offset(g.stripes() - 1) + g.record_bytes(g.stripes() - 1) ==
+                     g.chunk_file_bytes());
 }
 
 }  // namespace

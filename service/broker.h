@@ -1,5 +1,6 @@
 // Broker: the heart of `fls serve`. One thread owns every socket and the
-// journal:
+// journal (broker.cc: start-up and the poll loop; broker_clients.cc: client
+// requests; broker_workers.cc: workers and dispatch):
 //   client ROUTER   Titanic-style requests: SUBMIT (journalled before the job
 //                   id is returned), STATUS, LIST, CANCEL, CLOSE, PING, STATS
 //   worker ROUTER   Majordomo-style workers, remote (config endpoint, Curve
@@ -22,8 +23,11 @@
 
 #include <zmq.hpp>
 
+#include "client_monitor.h"
 #include "fls/service/config.h"
+#include "fls/service/jobs.h"
 #include "fls/service/protocol.h"
+#include "fls/service/zmq_util.h"
 #include "fls/status.h"
 #include "journal.h"
 #include "path_policy.h"
@@ -60,9 +64,27 @@ class Broker {
   void HandleWorkerMessage(int socket_index, const std::string& identity,
                            const WorkerMessage& message);
   void HandleZap();
+  // One warning line per refused client request: peer, verb, code, reason.
+  void LogRefusal(const std::string& identity, const MessageSource& source,
+                  const std::vector<std::string>& frames, const ProtocolError& error);
   nlohmann::json HandleRequest(const ClientRequest& request, ProtocolError* error, bool* ok);
   bool Submit(const nlohmann::json& body, nlohmann::json* reply, ProtocolError* error);
+  // What a SUBMIT journals besides its spec: the items, and the lease keys
+  // of the objects (or outputs) it may write.
+  struct JobPlan {
+    std::vector<std::string> items, leases;
+  };
+  // Per kind: checks what the spec names against the roots, resolves its
+  // paths in place and plans the items and leases. False with `error` filled.
+  bool Plan(ArchiveSpec* spec, JobPlan* plan, ProtocolError* error);
+  bool Plan(RestoreSpec* spec, JobPlan* plan, ProtocolError* error);
+  bool Plan(VerifySpec* spec, JobPlan* plan, ProtocolError* error);
+  bool Plan(RepairSpec* spec, JobPlan* plan, ProtocolError* error);
+  bool Plan(StatsSpec* spec, JobPlan* plan, ProtocolError* error);
   void Dispatch();
+  // The REQUEST for a journalled job that `Journal::Start` just started;
+  // false (the job failed in the journal) when its spec cannot be read.
+  bool BuildRequest(const JobRecord& job, int attempt, WorkerRequest* request);
   void SendHeartbeats();
   void ExpireWorkers();
   void RemoveWorker(const std::string& key, const std::string& why);
@@ -81,6 +103,7 @@ class Broker {
   std::string inproc_endpoint_;
   std::unique_ptr<zmq::socket_t> clients_, events_, zap_;
   std::vector<std::unique_ptr<zmq::socket_t>> worker_sockets_;
+  ClientMonitor monitor_;                      // after clients_: stopped before it closes
   std::map<std::string, WorkerInfo> workers_;  // key: socket index + identity
   std::deque<std::string> idle_;
   bool dispatch_needed_ = true;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -20,7 +19,9 @@
 #include "fls/sha256.h"
 #include "fls/store.h"
 #include "fls/sweep.h"
+#include "confined_io.h"
 #include "pack.h"
+#include "restore_job.h"
 
 namespace fls::service {
 namespace {
@@ -35,24 +36,6 @@ std::string RandomHex() {
                 static_cast<unsigned long long>(rng()));
   return buf;
 }
-
-// A private temporary directory (pack files, index reads), removed on scope exit.
-struct Scratch {
-  Scratch() {
-    std::error_code ec;
-    dir = (std::filesystem::temp_directory_path(ec) /
-           ("fls-service-" + std::to_string(::getpid()) + "-" + RandomHex()))
-              .string();
-    if (!std::filesystem::create_directories(dir, ec))
-      status = Status::IOError("cannot create scratch directory '" + dir + "': " + ec.message());
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string dir;
-  Status status;
-};
 
 // Runs fn(0) .. fn(n - 1) on n threads (fn(0) on the caller) and joins them.
 void RunOnThreads(std::size_t n, const std::function<void(int)>& fn) {
@@ -72,11 +55,19 @@ class ArchiveExecutor : public JobExecutor {
   }
 
   Status Execute(const Job& job, JobContext& ctx) override {
-    if (job.kind == "archive") return Archive(job, ctx);
-    if (job.kind == "restore") return Restore(job, ctx);
-    if (job.kind == "verify" || job.kind == "repair") return VerifyOrRepair(job, ctx);
-    if (job.kind == "stats") return StoreStats(ctx);
-    return Status::InvalidArgument("unknown job kind '" + job.kind + "'");
+    switch (job.kind) {
+      case JobKind::kArchive:
+        return Archive(job, ctx);
+      case JobKind::kRestore:
+        return Restore(job, ctx);
+      case JobKind::kVerify:
+      case JobKind::kRepair:
+        return VerifyOrRepair(job, ctx);
+      case JobKind::kStats:
+        return StoreStats(ctx);
+    }
+    return Status::InvalidArgument("job kind " + std::to_string(static_cast<int>(job.kind)) +
+                                   " is out of range");
   }
 
   std::string backend() const override {
@@ -93,18 +84,27 @@ class ArchiveExecutor : public JobExecutor {
     o.matrix = matrix_;
     o.stripe_width = config_.stripe_bytes;
     o.backend = config_.backend;
+    o.compare_checksum = job.spec.value("checksum", false);
     std::shared_ptr<BatchingBackend> batcher;
     FLS_RETURN_IF_ERROR(BatcherFor(o.k, o.m, &batcher));
     o.backend_instance = batcher;
     const BatchingBackend::Stats before = batcher->stats();
+    // Every source is opened below its root's descriptor (confined_io.h);
+    // one that became a link, a FIFO or a second hard link since SUBMIT
+    // fails as an item, here or when it is opened.
+    RootDirs sources(store_->env(), job.source_roots, "source");
     std::vector<std::string> small, large;
     for (const std::string& path : job.items) {
-      std::error_code ec;
-      const auto size = std::filesystem::file_size(path, ec);
-      (!ec && size < config_.small_file_bytes ? small : large).push_back(path);
+      FileInfo info;
+      Status st = sources.StatSource(path, &info);
+      if (!st.ok()) {
+        ctx.ItemDone(path, st, nullptr, 0);
+        continue;
+      }
+      (info.size < config_.small_file_bytes ? small : large).push_back(path);
     }
     Status s;
-    if (!small.empty()) s = ArchivePacked(small, prefix, o, *batcher, ctx);
+    if (!small.empty()) s = ArchivePacked(small, prefix, o, sources, *batcher, ctx);
     // Large files: several pipelines at once over the one coalescing backend,
     // so that their stripe batches share backend calls.
     std::atomic<std::size_t> next{0};
@@ -115,7 +115,7 @@ class ArchiveExecutor : public JobExecutor {
           cancelled = true;
           return;
         }
-        ArchiveOne(large[i], prefix, o, *batcher, ctx);
+        ArchiveOne(large[i], prefix, o, sources, *batcher, ctx);
       }
     };
     if (s.ok())
@@ -128,16 +128,29 @@ class ArchiveExecutor : public JobExecutor {
 
   // One large file as its own object; reports the item.
   void ArchiveOne(const std::string& path, const std::string& prefix, ArchiveOptions o,
-                  BatchingBackend& batcher, JobContext& ctx) {
+                  RootDirs& sources, BatchingBackend& batcher, JobContext& ctx) {
     o.name = ArchiveObjectName(prefix, path);
-    BatchingBackend::Participant participant = batcher.Join();
-    o.encode_done = [&participant] { participant.Release(); };
+    std::unique_ptr<RandomAccessFile> src;
+    FileInfo info;
+    Status s = sources.OpenSource(path, &src, &info);
     ArchiveResult r;
-    Status s = ArchiveFile(*store_, path, o, &r);
-    participant.Release();
+    if (s.ok()) {
+      BatchingBackend::Participant participant = batcher.Join();
+      o.encode_done = [&participant] { participant.Release(); };
+      s = ArchiveOpenFile(*store_, *src, info, o, &r);
+      participant.Release();
+    }
     nlohmann::json result;
     std::uint64_t bytes = 0;
-    if (s.ok()) {
+    if (s.ok() && r.unchanged) {
+      // Archived before (a job resumed after kill -9, or the same file
+      // again): the archive layer's quick check found it unchanged.
+      result = {{"object", o.name},
+                {"size", r.manifest.size},
+                {"sha256", r.manifest.sha256},
+                {"already_archived", true},
+                {"unchanged", true}};
+    } else if (s.ok()) {
       SetBackend(r.backend);
       bytes = r.manifest.size;
       result = {{"object", o.name},
@@ -146,20 +159,6 @@ class ArchiveExecutor : public JobExecutor {
                 {"backend", r.backend},
                 {"targets_tolerated", r.target_failures_tolerated},
                 {"domains_tolerated", r.domain_failures_tolerated}};
-    } else if (s.code() == Status::Code::kInvalidArgument) {
-      // Re-running a job that was cut short (kill -9, a dead worker): the
-      // manifest is the commit point, so an object of that name with the
-      // same bytes means this file was archived before: done, not again.
-      CatalogEntry e;
-      std::string sha;
-      if (store_->FindObject(o.name, &e).ok() && Sha256File(store_->env(), path, &sha).ok() &&
-          sha == e.manifest.sha256) {
-        s = Status::Ok();
-        result = {{"object", o.name},
-                  {"size", e.manifest.size},
-                  {"sha256", sha},
-                  {"already_archived", true}};
-      }
     }
     ctx.ItemDone(path, s, result, bytes);
   }
@@ -200,11 +199,16 @@ class ArchiveExecutor : public JobExecutor {
   // pack_bytes and batch_max_files files, each pack one archived object, so
   // that one backend pipeline run and one set of fsyncs serve many files.
   Status ArchivePacked(const std::vector<std::string>& paths, const std::string& prefix,
-                       ArchiveOptions o, BatchingBackend& batcher, JobContext& ctx) {
-    Scratch scratch;
-    FLS_RETURN_IF_ERROR(scratch.status);
+                       ArchiveOptions o, RootDirs& sources, BatchingBackend& batcher,
+                       JobContext& ctx) {
+    std::unique_ptr<ScratchDir> scratch;
+    FLS_RETURN_IF_ERROR(ScratchDir::Create(store_->env(), &scratch));
     PackDirectory& packed = packs_;
-    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
+    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch->dir()));
+    const OpenSourceFn open = [&sources](const std::string& path,
+                                         std::unique_ptr<RandomAccessFile>* f, FileInfo* info) {
+      return sources.OpenSource(path, f, info);
+    };
     struct Group {
       std::vector<std::string> paths, names;
       std::uint64_t bytes = 0;
@@ -212,26 +216,35 @@ class ArchiveExecutor : public JobExecutor {
     std::vector<Group> groups;
     for (const std::string& path : paths) {
       const std::string name = ArchiveObjectName(prefix, path);
+      // A bad name goes no further than its own item: it would reach the
+      // pack's index and the member's records.
+      if (Status bad = ValidateObjectName(name); !bad.ok()) {
+        ctx.ItemDone(path, bad.WithContext(path), nullptr, 0);
+        continue;
+      }
+      std::unique_ptr<RandomAccessFile> src;
+      FileInfo info;
+      Status s = sources.OpenSource(path, &src, &info);
+      if (!s.ok()) {
+        ctx.ItemDone(path, s, nullptr, 0);
+        continue;
+      }
       if (const PackEntry* e = packed.Find(name)) {
-        // Packed before (a resumed job, or the same file again): done when
-        // the bytes are the same; a different file of that name is an error.
-        std::string sha;
-        Status s = Sha256File(store_->env(), path, &sha);
-        if (s.ok() && sha != e->sha256)
-          s = Status::InvalidArgument("an object named '" + name + "' already exists (in " +
-                                      e->pack + ") with other content");
+        // Packed before (a resumed job, or the same file again): unchanged
+        // when it passes the quick check; another file of that name is an error.
+        s = CheckPacked(*src, info, name, *e, o.compare_checksum);
         ctx.ItemDone(path, s,
                      s.ok() ? nlohmann::json{{"object", name},
                                              {"pack", e->pack},
                                              {"size", e->length},
-                                             {"sha256", sha},
-                                             {"already_archived", true}}
+                                             {"sha256", e->sha256},
+                                             {"already_archived", true},
+                                             {"unchanged", true}}
                             : nlohmann::json(),
                      0);
         continue;
       }
-      std::error_code ec;
-      const std::uint64_t size = std::filesystem::file_size(path, ec);
+      const std::uint64_t size = info.size;
       if (groups.empty() ||
           (!groups.back().paths.empty() &&
            (groups.back().bytes + size > config_.pack_bytes ||
@@ -247,7 +260,7 @@ class ArchiveExecutor : public JobExecutor {
     std::atomic<std::size_t> next{0};
     std::atomic<bool> cancelled{false};
     auto run = [&](int slot) {
-      const std::string pack_file = scratch.dir + "/pack-" + std::to_string(slot);
+      const std::string pack_name = "pack-" + std::to_string(slot);
       for (std::size_t g = next++; g < groups.size(); g = next++) {
         if (ctx.Cancelled()) {
           cancelled = true;
@@ -255,31 +268,37 @@ class ArchiveExecutor : public JobExecutor {
         }
         const Group& group = groups[g];
         std::vector<PackEntry> entries;
-        Status s = WritePackFile(group.paths, group.names, pack_file, &entries);
+        std::vector<Status> errors;
+        Status s = WritePackFile(open, group.paths, group.names, scratch->dir(), pack_name,
+                                 &entries, &errors);
         ArchiveResult r;
         ArchiveOptions po = o;
         po.name = kPackPrefix + RandomHex();
         if (s.ok()) {
+          std::unique_ptr<RandomAccessFile> pack;
+          FileInfo info;
+          s = scratch->dir()->NewRandomAccessFile(pack_name, &pack, &info);
           BatchingBackend::Participant participant = batcher.Join();
           po.encode_done = [&participant] { participant.Release(); };
-          s = ArchiveFile(*store_, pack_file, po, &r);
+          if (s.ok()) s = ArchiveOpenFile(*store_, *pack, info, po, &r);
         }
-        std::remove(pack_file.c_str());
+        scratch->dir()->RemoveFile(pack_name);
         if (s.ok()) {
           SetBackend(r.backend);
           std::lock_guard<std::mutex> lock(mu);
-          for (auto& e : entries) {
-            e.pack = po.name;
-            packed.Add(e);
+          for (std::size_t i = 0; i < entries.size(); ++i) {
+            entries[i].pack = po.name;
+            if (errors[i].ok()) packed.Add(entries[i]);
           }
         }
         for (std::size_t i = 0; i < group.paths.size(); ++i) {
+          const Status item = s.ok() ? errors[i] : s;
           nlohmann::json result;
-          if (s.ok())
+          if (item.ok())
             result = {{"object", group.names[i]},    {"pack", po.name},
                       {"offset", entries[i].offset}, {"size", entries[i].length},
                       {"sha256", entries[i].sha256}, {"backend", r.backend}};
-          ctx.ItemDone(group.paths[i], s, result, s.ok() ? entries[i].length : 0);
+          ctx.ItemDone(group.paths[i], item, result, item.ok() ? entries[i].length : 0);
         }
       }
     };
@@ -288,125 +307,26 @@ class ArchiveExecutor : public JobExecutor {
     return Status::Ok();
   }
 
-  Status Restore(const Job& job, JobContext& ctx) {
-    const std::string out_dir = job.spec.value("output", std::string());
-    if (out_dir.empty()) return Status::InvalidArgument("restore job without an output directory");
-    Scratch scratch;
-    FLS_RETURN_IF_ERROR(scratch.status);
-    PackDirectory& packed = packs_;
-    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
-    RestoreOptions o;
-    o.backend = config_.backend;
-    std::map<std::string, std::vector<PackEntry>> by_pack;
-    for (const std::string& name : job.items) {
-      if (const PackEntry* pe = packed.Find(name)) {
-        by_pack[pe->pack].push_back(*pe);
-        continue;
-      }
-      if (ctx.Cancelled()) return Status::Cancelled("restore job cancelled");
-      o.output = (std::filesystem::path(out_dir) / name).string();
-      Status s = store_->env()->CreateDirs(std::filesystem::path(o.output).parent_path().string());
-      RestoreResult r;
-      if (s.ok()) s = RestoreObject(*store_, name, o, &r);
-      nlohmann::json result;
-      if (s.ok())
-        result = {{"output", o.output},
-                  {"bytes", r.bytes},
-                  {"stripes_reconstructed", r.stripes_reconstructed},
-                  {"problems", r.problems},
-                  {"sha256_checked", r.sha256_checked}};
-      ctx.ItemDone(name, s, result, s.ok() ? r.bytes : 0);
+  // The archive layer's quick check (ArchiveOpenFile) for a packed file:
+  // size, mtime and mode as packed, or its SHA-256 with `checksum`, all from
+  // `src` as opened below its source root (never its path again).
+  Status CheckPacked(const RandomAccessFile& src, const FileInfo& info, const std::string& name,
+                     const PackEntry& e, bool checksum) {
+    bool same = info.size == e.length;
+    if (same && checksum) {
+      std::string sha;
+      FLS_RETURN_IF_ERROR(Sha256OfFile(src, &sha));
+      same = sha == e.sha256;
+    } else if (same) {
+      same = info.mtime_ns == e.mtime_ns && info.mode == e.mode;
     }
-    // Packed files: one range restore per run of nearby files of a pack
-    // (gaps under 4 MiB, runs under 256 MiB), then each file cut out of it,
-    // checked against its SHA-256 and written atomically.
-    constexpr std::uint64_t kMaxGap = 4u << 20, kMaxRun = 256u << 20;
-    for (auto& [pack, entries] : by_pack) {
-      std::sort(entries.begin(), entries.end(),
-                [](const PackEntry& x, const PackEntry& y) { return x.offset < y.offset; });
-      std::size_t i = 0;
-      while (i < entries.size()) {
-        if (ctx.Cancelled()) return Status::Cancelled("restore job cancelled");
-        const std::uint64_t begin = entries[i].offset;
-        std::uint64_t end = begin + entries[i].length;
-        std::size_t j = i + 1;
-        while (j < entries.size() && entries[j].offset <= end + kMaxGap &&
-               std::max(end, entries[j].offset + entries[j].length) - begin <= kMaxRun) {
-          end = std::max(end, entries[j].offset + entries[j].length);
-          ++j;
-        }
-        const std::string run_file = scratch.dir + "/run";
-        RestoreOptions ro = o;
-        ro.output = run_file;
-        ro.has_range = true;
-        ro.offset = begin;
-        ro.length = end - begin;
-        RestoreResult r;
-        Status s = RestoreObject(*store_, pack, ro, &r);
-        for (std::size_t k = i; k < j; ++k) {
-          const PackEntry& pe = entries[k];
-          const std::string out = (std::filesystem::path(out_dir) / pe.name).string();
-          Status fs = s;
-          if (fs.ok()) fs = CopyOutPackedFile(run_file, pe.offset - begin, pe, out);
-          nlohmann::json result;
-          if (fs.ok())
-            result = {{"output", out},          {"bytes", pe.length},
-                      {"pack", pack},           {"stripes_reconstructed", r.stripes_reconstructed},
-                      {"problems", r.problems}, {"sha256_checked", true}};
-          ctx.ItemDone(pe.name, fs, result, fs.ok() ? pe.length : 0);
-        }
-        std::remove(run_file.c_str());
-        i = j;
-      }
-    }
-    return Status::Ok();
+    if (same) return Status::Ok();
+    return Status::InvalidArgument("'" + name + "' is already archived with other content (in " +
+                                   e.pack + "); archive it under another name");
   }
 
-  // Writes [at, at + pe.length) of `run_file` to `out`: a temporary beside
-  // it, SHA-256 checked against the pack index, fsynced, renamed, directory
-  // fsynced; then the archived mode and mtime. No partial output remains on
-  // failure.
-  Status CopyOutPackedFile(const std::string& run_file, std::uint64_t at, const PackEntry& pe,
-                           const std::string& out) {
-    Env* env = store_->env();
-    const std::string dir = std::filesystem::path(out).parent_path().string();
-    FLS_RETURN_IF_ERROR(env->CreateDirs(dir));
-    std::unique_ptr<RandomAccessFile> in;
-    FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(run_file, &in));
-    const std::string tmp = out + ".fls-restore-tmp";
-    std::unique_ptr<WritableFile> w;
-    FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &w));
-    Sha256 sha;
-    std::vector<std::uint8_t> buf(1 << 20);
-    Status s;
-    for (std::uint64_t done = 0; s.ok() && done < pe.length;) {
-      const std::size_t want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), pe.length - done));
-      std::size_t got = 0;
-      s = in->Read(at + done, want, buf.data(), &got);
-      if (s.ok() && got != want)
-        s = Status::IOError("range restore of " + pe.pack + " came back short");
-      if (s.ok()) {
-        sha.Update(buf.data(), got);
-        s = w->Append(buf.data(), got);
-      }
-      done += got;
-    }
-    if (s.ok()) s = w->Sync();
-    if (s.ok()) s = w->Close();
-    if (s.ok()) {
-      const std::string got = sha.FinishHex();
-      if (got != pe.sha256)
-        s = Status::Corruption("'" + pe.name + "' from pack " + pe.pack + ": SHA-256 " + got +
-                               " differs from the index's " + pe.sha256);
-    }
-    if (s.ok()) s = env->RenameFile(tmp, out);
-    if (!s.ok()) {
-      env->RemoveFile(tmp);
-      return s;
-    }
-    FLS_RETURN_IF_ERROR(env->SyncDir(dir));
-    return env->SetFileModeAndTime(out, pe.mode, pe.mtime_ns);
+  Status Restore(const Job& job, JobContext& ctx) {
+    return RunRestoreJob(*store_, config_.backend, &packs_, job, ctx);
   }
 
   // A repair of everything is a sweep (fls/sweep.h): batched reconstruction
@@ -442,7 +362,7 @@ class ArchiveExecutor : public JobExecutor {
   }
 
   Status VerifyOrRepair(const Job& job, JobContext& ctx) {
-    const bool repair = job.kind == "repair";
+    const bool repair = job.kind == JobKind::kRepair;
     if (repair && job.items.empty() && !job.spec.contains("objects")) return Sweep(job, ctx);
     std::vector<CatalogEntry> entries;
     // Object checked -> the item names it answers for (a pack answers for
@@ -453,10 +373,10 @@ class ArchiveExecutor : public JobExecutor {
       entries = std::move(c.objects);
       for (const auto& e : entries) answers[e.manifest.name].push_back(e.manifest.name);
     } else {
-      Scratch scratch;
-      FLS_RETURN_IF_ERROR(scratch.status);
+      std::unique_ptr<ScratchDir> scratch;
+      FLS_RETURN_IF_ERROR(ScratchDir::Create(store_->env(), &scratch));
       PackDirectory& packed = packs_;
-      FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch.dir));
+      FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch->dir()));
       std::set<std::string> seen;
       for (const std::string& name : job.items) {
         // A packed file is checked (or healed) through its pack.
@@ -473,7 +393,7 @@ class ArchiveExecutor : public JobExecutor {
       }
     }
     for (const CatalogEntry& e : entries) {
-      if (ctx.Cancelled()) return Status::Cancelled(job.kind + " job cancelled");
+      if (ctx.Cancelled()) return Status::Cancelled(std::string(JobKindName(job.kind)) + " job cancelled");
       const std::string& name = e.manifest.name;
       nlohmann::json result;
       Status s;

@@ -1,11 +1,7 @@
 #include "pack.h"
 #include "json_int.h"
 
-#include <sys/stat.h>
-
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "fls/archive.h"
 #include "fls/sha256.h"
@@ -23,78 +19,91 @@ std::uint64_t GetU64(const char* p) {
   return v;
 }
 
-// Range-restores [offset, offset+length) of object `name` into memory.
+// Range-restores [offset, offset+length) of object `name` into memory,
+// through `scratch_name` in `scratch`.
 Status ReadObjectRange(const Store& store, const std::string& name, std::uint64_t offset,
-                       std::uint64_t length, const std::string& scratch, std::string* out) {
+                       std::uint64_t length, Directory* scratch, const std::string& scratch_name,
+                       std::string* out) {
   RestoreOptions o;
-  o.output = scratch;
+  o.output_dir = scratch;
+  o.output = scratch_name;
   o.has_range = true;
   o.offset = offset;
   o.length = length;
   RestoreResult r;
   FLS_RETURN_IF_ERROR(RestoreObject(store, name, o, &r));
-  std::ifstream in(scratch, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  std::remove(scratch.c_str());
+  Status s = ReadWholeFile(scratch, scratch_name, out, length + 1);
+  scratch->RemoveFile(scratch_name);
+  FLS_RETURN_IF_ERROR(s);
   if (out->size() != length)
     return Status::IOError("range read of pack '" + name + "' returned " +
                            std::to_string(out->size()) + " bytes, not " + std::to_string(length));
   return Status::Ok();
 }
 
+// Appends source `path` to the pack and fills `e` (length, SHA-256, mode,
+// mtime) from what was read and from the open descriptor. A failure of the
+// source is returned; a failed write of the pack itself goes to
+// `write_error` instead (it fails the whole pack).
+Status AppendSource(const OpenSourceFn& open, const std::string& path, WritableFile* out,
+                    std::vector<std::uint8_t>* buf, PackEntry* e, std::uint64_t* offset,
+                    Status* write_error) {
+  std::unique_ptr<RandomAccessFile> in;
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(open(path, &in, &info));
+  Sha256 sha;
+  std::uint64_t length = 0;
+  for (;;) {
+    std::size_t got = 0;
+    FLS_RETURN_IF_ERROR(in->Read(length, buf->size(), buf->data(), &got));
+    if (got == 0) break;
+    sha.Update(buf->data(), got);
+    *write_error = out->Append(buf->data(), got);
+    if (!write_error->ok()) return Status::Ok();
+    *offset += got;  // in the pack even if a later read fails: offsets stay true
+    length += got;
+  }
+  e->length = length;
+  e->sha256 = sha.FinishHex();
+  e->mode = info.mode;
+  e->mtime_ns = info.mtime_ns;
+  return Status::Ok();
+}
+
 }  // namespace
 
-Status WritePackFile(const std::vector<std::string>& paths, const std::vector<std::string>& names,
-                     const std::string& out_path, std::vector<PackEntry>* entries) {
-  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::IOError("cannot create pack file '" + out_path + "'");
-  entries->clear();
+Status WritePackFile(const OpenSourceFn& open, const std::vector<std::string>& paths,
+                     const std::vector<std::string>& names, Directory* dir,
+                     const std::string& out_name, std::vector<PackEntry>* entries,
+                     std::vector<Status>* errors) {
+  std::unique_ptr<WritableFile> out;
+  FLS_RETURN_IF_ERROR(dir->NewWritableFile(out_name, &out));
+  entries->assign(paths.size(), PackEntry());
+  errors->assign(paths.size(), Status::Ok());
   nlohmann::json files = nlohmann::json::array();
   std::uint64_t offset = 0;
-  std::vector<char> buf(1 << 20);
+  std::vector<std::uint8_t> buf(1 << 20);
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    struct stat st;
-    if (::stat(paths[i].c_str(), &st) != 0)
-      return Status::NotFound("'" + paths[i] + "': " + std::strerror(errno));
-    std::ifstream in(paths[i], std::ios::binary);
-    if (!in) return Status::IOError("cannot open '" + paths[i] + "'");
-    Sha256 sha;
-    std::uint64_t length = 0;
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      const std::streamsize got = in.gcount();
-      if (got <= 0) break;
-      sha.Update(buf.data(), static_cast<std::size_t>(got));
-      out.write(buf.data(), got);
-      length += static_cast<std::uint64_t>(got);
-    }
-    if (in.bad()) return Status::IOError("cannot read '" + paths[i] + "'");
-    PackEntry e;
+    PackEntry& e = (*entries)[i];
     e.name = names[i];
     e.offset = offset;
-    e.length = length;
-    e.sha256 = sha.FinishHex();
-    e.mode = st.st_mode & 07777;
-    e.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    Status write_error;
+    (*errors)[i] = AppendSource(open, paths[i], out.get(), &buf, &e, &offset, &write_error);
+    FLS_RETURN_IF_ERROR(write_error);
+    if (!(*errors)[i].ok()) continue;
     files.push_back({{"name", e.name},
                      {"offset", e.offset},
                      {"length", e.length},
                      {"sha256", e.sha256},
                      {"mode", e.mode},
                      {"mtime_ns", e.mtime_ns}});
-    offset += length;
-    entries->push_back(std::move(e));
   }
   std::string tail = nlohmann::json{{"format", "fls-pack/1"}, {"files", files}}.dump();
   const std::uint64_t index_len = tail.size();
   PutU64(&tail, index_len);
   tail.append(kPackMagic, 8);
-  out.write(tail.data(), static_cast<std::streamsize>(tail.size()));
-  out.close();
-  if (!out) return Status::IOError("cannot write pack file '" + out_path + "'");
-  return Status::Ok();
+  FLS_RETURN_IF_ERROR(out->Append(tail.data(), tail.size()));
+  return out->Close();
 }
 
 Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std::string& pack,
@@ -144,20 +153,20 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
   return Status::Ok();
 }
 
-Status PackDirectory::Refresh(const Store& store, const std::string& scratch_dir) {
+Status PackDirectory::Refresh(const Store& store, Directory* scratch) {
   warnings_.clear();
   const Catalog c = store.ReadCatalog();
   int n = 0;
   for (const CatalogEntry& e : c.objects) {
     const Manifest& m = e.manifest;
     if (m.name.rfind(kPackPrefix, 0) != 0 || loaded_.count(m.name)) continue;
-    const std::string scratch = scratch_dir + "/index-" + std::to_string(n++);
+    const std::string scratch_name = "index-" + std::to_string(n++);
     std::uint64_t want = std::min<std::uint64_t>(m.size, 64 << 10), needed = 0;
     std::vector<PackEntry> entries;
     Status s;
     for (int round = 0; round < 2; ++round) {
       std::string tail;
-      s = ReadObjectRange(store, m.name, m.size - want, want, scratch, &tail);
+      s = ReadObjectRange(store, m.name, m.size - want, want, scratch, scratch_name, &tail);
       if (s.ok()) s = ParsePackTail(tail, m.size, m.name, &entries, &needed);
       if (!s.ok() || needed == 0) break;
       want = needed;

@@ -16,13 +16,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "fls/env.h"
 #include "fls/status.h"
 #include "fls/store.h"
 
@@ -40,10 +43,21 @@ struct PackEntry {
   std::int64_t mtime_ns = 0;
 };
 
-// Writes the pack of `paths` (object names `names`) to `out_path` and fills
-// `entries` (pack left empty). IOError naming the file that failed.
-Status WritePackFile(const std::vector<std::string>& paths, const std::vector<std::string>& names,
-                     const std::string& out_path, std::vector<PackEntry>* entries);
+// Opens source file `path` for reading, `info` from the open descriptor (the
+// executor opens below the source roots: service/confined_io.h).
+using OpenSourceFn = std::function<Status(const std::string& path,
+                                          std::unique_ptr<RandomAccessFile>* file, FileInfo* info)>;
+
+// Writes the pack of `paths` (object names `names`) as `out_name`, created in
+// `dir`. entries and errors get one element per path: a file that cannot be
+// opened or read is left out of the index, with its error in (*errors)[i]
+// (the others are packed all the same); (*entries)[i] is valid when
+// (*errors)[i] is Ok (its `pack` left empty). The returned status fails only
+// when the pack file itself cannot be written.
+Status WritePackFile(const OpenSourceFn& open, const std::vector<std::string>& paths,
+                     const std::vector<std::string>& names, Directory* dir,
+                     const std::string& out_name, std::vector<PackEntry>* entries,
+                     std::vector<Status>* errors);
 
 // Parses the trailer + index at the end of a pack's bytes (`tail` holds the
 // last bytes; `pack_size` the whole size). When the tail is too short,
@@ -56,10 +70,10 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
 class PackDirectory {
  public:
   // Reads the catalogue and the index of every pack object not read before
-  // (range restores of each pack's tail into `scratch_dir`), so that a
+  // (range restores of each pack's tail into `scratch`), so that a
   // long-lived directory costs one catalogue read per call. Unreadable packs
   // are skipped and named in `warnings`.
-  Status Refresh(const Store& store, const std::string& scratch_dir);
+  Status Refresh(const Store& store, Directory* scratch);
   const PackEntry* Find(const std::string& name) const;
   void Add(const PackEntry& e) { by_name_[e.name] = e; }
   const std::vector<std::string>& warnings() const { return warnings_; }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "fls/service/jobs.h"
+
 namespace fls::service {
 namespace {
 
@@ -27,31 +29,6 @@ bool RequireJobId(const nlohmann::json& b, ProtocolError* error) {
   if (!b.contains("job_id")) return Fail(error, errc::kBadRequest, "field 'job_id' is required");
   if (!b["job_id"].is_number_integer() || b["job_id"].get<std::int64_t>() < 1)
     return Fail(error, errc::kBadRequest, "field 'job_id' must be a positive integer");
-  return true;
-}
-
-bool StringList(const nlohmann::json& b, const char* key, bool required, int max_items,
-                ProtocolError* error) {
-  if (!b.contains(key)) {
-    if (required)
-      return Fail(error, errc::kBadRequest, std::string("field '") + key + "' is required");
-    return true;
-  }
-  const auto& v = b[key];
-  if (!v.is_array())
-    return Fail(error, errc::kBadRequest,
-                std::string("field '") + key + "' must be a list of strings");
-  if (required && v.empty())
-    return Fail(error, errc::kBadRequest, std::string("field '") + key + "' must not be empty");
-  if (v.size() > static_cast<std::size_t>(max_items))
-    return Fail(error, errc::kTooLarge,
-                std::string("field '") + key + "' has " + std::to_string(v.size()) +
-                    " entries; the limit is " + std::to_string(max_items));
-  for (const auto& s : v)
-    if (!s.is_string() || s.get_ref<const std::string&>().empty() ||
-        s.get_ref<const std::string&>().find('\0') != std::string::npos)
-      return Fail(error, errc::kBadRequest,
-                  std::string("field '") + key + "' must hold non-empty strings");
   return true;
 }
 
@@ -108,44 +85,22 @@ bool ValidateClientBody(const ClientRequest& r, int max_items, ProtocolError* er
       return Fail(error, errc::kBadRequest, "field 'limit' must be an integer from 1 to 100000");
     return true;
   }
-  // SUBMIT
+  // SUBMIT: a job spec. Its list is held to the limit before its entries
+  // are read, so that an oversized one is too_large whatever it holds.
   if (!b.contains("kind") || !b["kind"].is_string())
-    return Fail(error, errc::kBadRequest,
-                "field 'kind' is required (archive, restore, verify, repair, stats)");
-  const std::string& kind = b["kind"].get_ref<const std::string&>();
-  if (std::find(std::begin(kJobKinds), std::end(kJobKinds), kind) == std::end(kJobKinds))
-    return Fail(error, errc::kBadRequest, "unknown job kind '" + kind.substr(0, 32) + "'");
-  if (kind == "archive") {
-    if (!StringList(b, "paths", true, max_items, error)) return false;
-    for (const char* key : {"k", "m"})
-      if (b.contains(key) && (!b[key].is_number_integer() || b[key].get<std::int64_t>() < 1 ||
-                              b[key].get<std::int64_t>() > 255))
-        return Fail(error, errc::kBadRequest, std::string("field '") + key + "' must be 1 to 255");
-    if (b.contains("name_prefix") && !b["name_prefix"].is_string())
-      return Fail(error, errc::kBadRequest, "field 'name_prefix' must be a string");
-  } else if (kind == "restore") {
-    if (!StringList(b, "objects", true, max_items, error)) return false;
-    if (!b.contains("output") || !b["output"].is_string())
-      return Fail(error, errc::kBadRequest,
-                  "field 'output' (a directory under an output root) is required");
-  } else if (kind == "verify" || kind == "repair") {
-    if (!StringList(b, "objects", false, max_items, error)) return false;
-    if (b.contains("deep") && !b["deep"].is_boolean())
-      return Fail(error, errc::kBadRequest, "field 'deep' must be true or false");
-    if (b.contains("sweep")) {
-      const auto& sw = b["sweep"];
-      if (kind != "repair" || !sw.is_object())
-        return Fail(error, errc::kBadRequest, "field 'sweep' is an object of repair jobs only");
-      for (const auto& [key, v] : sw.items()) {
-        if ((key == "verify_only" || key == "deep") && v.is_boolean()) continue;
-        if (key == "rate_bytes_per_s" && v.is_number_unsigned()) continue;
-        return Fail(error, errc::kBadRequest,
-                    "field 'sweep." + key.substr(0, 32) +
-                        "' unknown or mistyped (verify_only, deep: booleans; rate_bytes_per_s: "
-                        "a non-negative integer)");
-      }
-    }
-  }
+    return Fail(error, errc::kBadRequest, "field 'kind' is required (" + JobKindList() + ")");
+  JobKind kind;
+  if (Status s = ParseJobKind(b["kind"].get_ref<const std::string&>(), &kind); !s.ok())
+    return Fail(error, errc::kBadRequest, s.message());
+  const char* list = kind == JobKind::kArchive ? "paths" : "objects";
+  if (b.contains(list) && b[list].is_array() &&
+      b[list].size() > static_cast<std::size_t>(max_items))
+    return Fail(error, errc::kTooLarge,
+                std::string("field '") + list + "' has " + std::to_string(b[list].size()) +
+                    " entries; the limit is " + std::to_string(max_items));
+  JobSpec spec;
+  if (Status s = JobSpecFromJson(kind, b, &spec); !s.ok())
+    return Fail(error, errc::kBadRequest, s.message());
   return true;
 }
 

@@ -43,6 +43,8 @@ Status RunService(const ServiceConfig& config, const ExecutorFactory& factory,
 }
 
 Status RunWorkers(const WorkerOptions& options, int count, const std::atomic<bool>& stop) {
+  spdlog::info("fls worker {} (version {}, pid {}) starting: {} worker(s), broker {}", options.name,
+               FLS_VERSION, ::getpid(), count, options.endpoint);
   zmq::context_t context(1);
   std::vector<std::thread> threads;
   std::vector<Status> results(count);
@@ -57,6 +59,7 @@ Status RunWorkers(const WorkerOptions& options, int count, const std::atomic<boo
   for (auto& t : threads) t.join();
   for (const auto& s : results)
     if (!s.ok()) return s;
+  spdlog::info("fls worker {} stopped", options.name);
   return Status::Ok();
 }
 

@@ -1,5 +1,4 @@
 #include "fls/service/worker.h"
-#include "json_int.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "fls/service/jobs.h"
 #include "fls/service/protocol.h"
 
 namespace fls::service {
@@ -96,60 +96,160 @@ class RunningJob : public JobContext {
   std::unique_ptr<zmq::socket_t> notify_;  // guarded by notify_mu_
 };
 
-}  // namespace
+// One worker's connection to the broker: the socket, the job it runs and the
+// executors it keeps; Worker::Run drives it on the worker's thread.
+class WorkerLoop {
+ public:
+  WorkerLoop(zmq::context_t& context, const WorkerOptions& options, const std::atomic<bool>& stop,
+             std::string notify_endpoint)
+      : context_(context),
+        options_(options),
+        stop_(stop),
+        notify_endpoint_(std::move(notify_endpoint)),
+        notify_(context, zmq::socket_type::pull),
+        backoff_ms_(options.reconnect_min_ms),
+        liveness_(options.liveness),
+        hb_(options.heartbeat_ms) {
+    notify_.bind(notify_endpoint_);
+  }
 
-Worker::Worker(zmq::context_t& context, WorkerOptions options)
-    : context_(context), options_(std::move(options)) {}
-
-Status Worker::Run(const std::atomic<bool>& stop) {
-  if (!options_.factory) return Status::InvalidArgument("worker: no executor factory");
-  const std::string notify_endpoint =
-      "inproc://fls-worker-notify-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-  zmq::socket_t notify(context_, zmq::socket_type::pull);
-  notify.bind(notify_endpoint);
-
-  std::map<std::string, std::unique_ptr<JobExecutor>> executors;  // by store settings
-  std::unique_ptr<RunningJob> running;
-  std::unique_ptr<zmq::socket_t> socket;
-  int backoff_ms = options_.reconnect_min_ms;
-  int liveness = options_.liveness;
-  Clock::time_point next_heartbeat;
-  const auto hb = std::chrono::milliseconds(options_.heartbeat_ms);
-
-  auto send = [&](std::string_view command, const nlohmann::json& body) {
-    if (socket) SendFrames(*socket, WorkerFrames(command, body));
-  };
-  auto connect = [&]() -> Status {
-    socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-    socket->set(zmq::sockopt::linger, 0);
-    socket->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_message_bytes * 4));
-    FLS_RETURN_IF_ERROR(ApplyCurveClient(*socket, options_.curve));
-    socket->connect(options_.endpoint);
-    send("READY", {{"name", options_.name}});
-    liveness = options_.liveness;
-    next_heartbeat = Clock::now() + hb;
+  Status Run() {
+    FLS_RETURN_IF_ERROR(Connect());
+    while (!stop_.load()) {
+      zmq::pollitem_t items[] = {{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0},
+                                 {static_cast<void*>(notify_), 0, ZMQ_POLLIN, 0}};
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat_ - Clock::now());
+      PollItems(items, 2, std::max<long>(0, std::min<long>(wait.count(), 100)));
+      if (items[1].revents & ZMQ_POLLIN) {
+        std::vector<std::string> drop;
+        while (RecvFrames(notify_, &drop)) {
+        }
+        Flush();
+      }
+      if (items[0].revents & ZMQ_POLLIN) FLS_RETURN_IF_ERROR(ReadBroker());
+      if (Clock::now() >= next_heartbeat_) FLS_RETURN_IF_ERROR(Heartbeat());
+    }
+    Abandon("stopping");
+    Send("DISCONNECT", nlohmann::json::object());
     return Status::Ok();
-  };
+  }
+
+ private:
+  void Send(std::string_view command, const nlohmann::json& body) {
+    if (socket_) SendFrames(*socket_, WorkerFrames(command, body));
+  }
+
+  Status Connect() {
+    socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    socket_->set(zmq::sockopt::linger, 0);
+    socket_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_message_bytes * 4));
+    FLS_RETURN_IF_ERROR(ApplyCurveClient(*socket_, options_.curve));
+    socket_->connect(options_.endpoint);
+    Send("READY", {{"name", options_.name}});
+    spdlog::info("worker {}: connecting to {}", options_.name, options_.endpoint);
+    connected_ = false;
+    liveness_ = options_.liveness;
+    next_heartbeat_ = Clock::now() + hb_;
+    return Status::Ok();
+  }
+
+  // Reads what the broker sent. A DISCONNECT replaces the socket, so the
+  // rest of the old one's messages are dropped with it.
+  Status ReadBroker() {
+    std::vector<std::string> frames;
+    while (RecvFrames(*socket_, &frames)) {
+      WorkerMessage msg;
+      ProtocolError perr;
+      if (!ParseWorkerMessage(frames, options_.max_message_bytes * 4, &msg, &perr)) {
+        spdlog::warn("worker {}: dropped a malformed message: {}", options_.name, perr.message);
+        continue;
+      }
+      liveness_ = options_.liveness;
+      backoff_ms_ = options_.reconnect_min_ms;
+      if (!connected_) {
+        connected_ = true;
+        spdlog::info("worker {}: connected to the broker at {}", options_.name, options_.endpoint);
+      }
+      if (msg.command == "REQUEST") {
+        HandleRequest(msg.body);
+      } else if (msg.command == "CANCEL") {
+        if (running_ && msg.body.value("job_id", std::int64_t{0}) == running_->job().id)
+          running_->Cancel();
+      } else if (msg.command == "DISCONNECT") {
+        // The broker does not know us (it restarted, or declared us dead):
+        // whatever we run has been re-queued, so stop it and start afresh.
+        Abandon("broker sent DISCONNECT");
+        return Connect();
+      } else if (msg.command != "HEARTBEAT") {
+        spdlog::warn("worker {}: unknown command '{}'", options_.name, msg.command);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // A REQUEST: starts the job on its own thread, or REPLYs an error at once
+  // when the request is malformed or no executor can be built for its store.
+  void HandleRequest(const nlohmann::json& body) {
+    if (running_) {
+      spdlog::warn("worker {}: REQUEST while busy; ignored", options_.name);
+      return;
+    }
+    WorkerRequest request;
+    Status s = WorkerRequest::FromJson(body, &request);
+    const std::string key = s.ok() ? request.store.ToJson().dump() : std::string();
+    if (s.ok() && !executors_.count(key)) {
+      std::unique_ptr<JobExecutor> ex;
+      s = options_.factory(request.store, &ex);
+      if (s.ok()) {
+        executors_.clear();
+        executors_[key] = std::move(ex);
+      }
+    }
+    if (!s.ok()) {
+      spdlog::warn("worker {}: job {} refused: {}", options_.name, request.job_id, s.ToString());
+      Send("REPLY", {{"job_id", request.job_id},
+                     {"attempt", request.attempt},
+                     {"status", "error"},
+                     {"error", s.ToString()},
+                     {"seconds", 0.0},
+                     {"backend", ""}});
+      return;
+    }
+    Job job;
+    job.id = request.job_id;
+    job.attempt = request.attempt;
+    job.kind = KindOf(request.spec);
+    job.spec = JobSpecToJson(request.spec);
+    job.items = std::move(request.items);
+    job.source_roots = std::move(request.source_roots);
+    job.output_roots = std::move(request.output_roots);
+    spdlog::info("worker {}: job {} attempt {}: {}, {} item(s)", options_.name, job.id, job.attempt,
+                 JobKindName(job.kind), job.items.size());
+    running_ = std::make_unique<RunningJob>(context_, notify_endpoint_, std::move(job));
+    running_->Start(executors_[key].get());
+  }
+
   // Sends the results reported so far; REPLY once the executor has returned.
-  auto flush = [&]() {
-    if (!running) return;
+  void Flush() {
+    if (!running_) return;
     bool finished = false;
     Status status;
     double seconds = 0;
-    nlohmann::json items = running->Drain(&finished, &status, &seconds);
-    const Job& job = running->job();
+    nlohmann::json items = running_->Drain(&finished, &status, &seconds);
+    const Job& job = running_->job();
     // Keep each message well under the size cap.
     for (std::size_t i = 0; i < items.size(); i += 256) {
       nlohmann::json part = nlohmann::json::array();
       for (std::size_t j = i; j < items.size() && j < i + 256; ++j) part.push_back(items[j]);
-      send("PROGRESS", {{"job_id", job.id}, {"attempt", job.attempt}, {"items", part}});
+      Send("PROGRESS", {{"job_id", job.id}, {"attempt", job.attempt}, {"items", part}});
     }
     if (!finished) return;
-    running->Join();
+    running_->Join();
     nlohmann::json reply = {{"job_id", job.id}, {"attempt", job.attempt}, {"seconds", seconds}};
-    auto it = executors.begin();
-    reply["backend"] = it != executors.end() ? it->second->backend() : "";
-    for (auto& [key, executor] : executors) {
+    auto it = executors_.begin();
+    reply["backend"] = it != executors_.end() ? it->second->backend() : "";
+    for (auto& [key, executor] : executors_) {
       nlohmann::json batching = executor->TakeBatchingStats();
       if (!batching.is_null()) reply["batching"] = std::move(batching);
     }
@@ -161,121 +261,68 @@ Status Worker::Run(const std::atomic<bool>& stop) {
       reply["status"] = "error";
       reply["error"] = status.ToString();
     }
-    send("REPLY", reply);
-    running.reset();
-  };
-  auto abandon = [&](const char* why) {
-    if (!running) return;
-    spdlog::warn("worker {}: abandoning job {} ({})", options_.name, running->job().id, why);
-    running->Cancel();
-    running->Join();
-    running.reset();
-  };
-
-  FLS_RETURN_IF_ERROR(connect());
-  while (!stop.load()) {
-    zmq::pollitem_t items[] = {{static_cast<void*>(*socket), 0, ZMQ_POLLIN, 0},
-                               {static_cast<void*>(notify), 0, ZMQ_POLLIN, 0}};
-    const auto now = Clock::now();
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - now);
-    const long timeout = std::max<long>(0, std::min<long>(wait.count(), 100));
-    PollItems(items, 2, timeout);
-
-    if (items[1].revents & ZMQ_POLLIN) {
-      std::vector<std::string> drop;
-      while (RecvFrames(notify, &drop)) {
-      }
-      flush();
-    }
-    if (items[0].revents & ZMQ_POLLIN) {
-      std::vector<std::string> frames;
-      while (RecvFrames(*socket, &frames)) {
-        WorkerMessage msg;
-        ProtocolError perr;
-        if (!ParseWorkerMessage(frames, options_.max_message_bytes * 4, &msg, &perr)) {
-          spdlog::warn("worker {}: dropped a malformed message: {}", options_.name, perr.message);
-          continue;
-        }
-        liveness = options_.liveness;
-        backoff_ms = options_.reconnect_min_ms;
-        if (msg.command == "REQUEST") {
-          if (running) {
-            spdlog::warn("worker {}: REQUEST while busy; ignored", options_.name);
-            continue;
-          }
-          Job job;
-          StoreConfig store;
-          Status s;
-          try {
-            job.id = JsonInt<std::int64_t>(msg.body.at("job_id"), "job_id");
-            job.attempt = JsonInt<int>(msg.body.at("attempt"), "attempt");
-            job.kind = msg.body.at("kind").get<std::string>();
-            job.spec = msg.body.at("spec");
-            job.items = msg.body.at("items").get<std::vector<std::string>>();
-            s = StoreConfig::FromJson(msg.body.at("store"), &store);
-          } catch (const std::exception& e) {
-            s = Status::InvalidArgument(std::string("bad REQUEST: ") + e.what());
-          }
-          const std::string key = msg.body.contains("store") ? msg.body["store"].dump() : "";
-          if (s.ok() && !executors.count(key)) {
-            std::unique_ptr<JobExecutor> ex;
-            s = options_.factory(store, &ex);
-            if (s.ok()) {
-              executors.clear();
-              executors[key] = std::move(ex);
-            }
-          }
-          if (!s.ok()) {
-            send("REPLY", {{"job_id", job.id},
-                           {"attempt", job.attempt},
-                           {"status", "error"},
-                           {"error", s.ToString()},
-                           {"seconds", 0.0},
-                           {"backend", ""}});
-            continue;
-          }
-          spdlog::debug("worker {}: job {} attempt {} ({}, {} items)", options_.name, job.id,
-                        job.attempt, job.kind, job.items.size());
-          running = std::make_unique<RunningJob>(context_, notify_endpoint, std::move(job));
-          running->Start(executors[key].get());
-        } else if (msg.command == "CANCEL") {
-          if (running && msg.body.value("job_id", std::int64_t{0}) == running->job().id)
-            running->Cancel();
-        } else if (msg.command == "DISCONNECT") {
-          // The broker does not know us (it restarted, or declared us dead):
-          // whatever we run has been re-queued, so stop it and start afresh.
-          abandon("broker sent DISCONNECT");
-          FLS_RETURN_IF_ERROR(connect());
-          break;
-        } else if (msg.command != "HEARTBEAT") {
-          spdlog::warn("worker {}: unknown command '{}'", options_.name, msg.command);
-        }
-      }
-    }
-    if (Clock::now() >= next_heartbeat) {
-      // While a job runs, a silent broker is more likely busy (an fsync of
-      // its journal behind our own writes) than dead; a broker that did die
-      // and restart answers our next heartbeat with DISCONNECT, and then we
-      // stop the job. So only an idle worker reconnects on silence.
-      if (running) liveness = std::max(liveness, 1);
-      if (!running && --liveness <= 0) {
-        spdlog::warn("worker {}: broker silent for {} heartbeats; reconnecting in {} ms",
-                     options_.name, options_.liveness, backoff_ms);
-        abandon("broker silent");
-        socket.reset();
-        for (int waited = 0; waited < backoff_ms && !stop.load(); waited += 20)
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        backoff_ms = std::min(backoff_ms * 2, options_.reconnect_max_ms);
-        FLS_RETURN_IF_ERROR(connect());
-        continue;
-      }
-      send("HEARTBEAT", nlohmann::json::object());
-      next_heartbeat = Clock::now() + hb;
-    }
+    spdlog::info("worker {}: job {} attempt {} {} after {:.3f} s{}{}", options_.name, job.id,
+                 job.attempt, reply["status"].get<std::string>(), seconds, status.ok() ? "" : ": ",
+                 status.ok() ? "" : status.ToString());
+    Send("REPLY", reply);
+    running_.reset();
   }
-  abandon("stopping");
-  send("DISCONNECT", nlohmann::json::object());
-  return Status::Ok();
+
+  void Abandon(const char* why) {
+    if (!running_) return;
+    spdlog::warn("worker {}: abandoning job {} ({})", options_.name, running_->job().id, why);
+    running_->Cancel();
+    running_->Join();
+    running_.reset();
+  }
+
+  Status Heartbeat() {
+    // While a job runs, a silent broker is more likely busy (an fsync of its
+    // journal behind our own writes) than dead; a broker that did die and
+    // restart answers our next heartbeat with DISCONNECT, and then we stop
+    // the job. So only an idle worker reconnects on silence.
+    if (running_) liveness_ = std::max(liveness_, 1);
+    if (!running_ && --liveness_ <= 0) {
+      spdlog::warn("worker {}: broker silent for {} heartbeats; reconnecting in {} ms",
+                   options_.name, options_.liveness, backoff_ms_);
+      Abandon("broker silent");
+      socket_.reset();
+      for (int waited = 0; waited < backoff_ms_ && !stop_.load(); waited += 20)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      backoff_ms_ = std::min(backoff_ms_ * 2, options_.reconnect_max_ms);
+      return Connect();
+    }
+    Send("HEARTBEAT", nlohmann::json::object());
+    next_heartbeat_ = Clock::now() + hb_;
+    return Status::Ok();
+  }
+
+  zmq::context_t& context_;
+  const WorkerOptions& options_;
+  const std::atomic<bool>& stop_;
+  const std::string notify_endpoint_;
+  zmq::socket_t notify_;  // wakes the loop when the job reports
+  std::map<std::string, std::unique_ptr<JobExecutor>> executors_;  // by store settings
+  std::unique_ptr<RunningJob> running_;  // destroyed before executors_, which it runs on
+  std::unique_ptr<zmq::socket_t> socket_;
+  int backoff_ms_;
+  bool connected_ = false;  // the broker has answered since the last connect
+  int liveness_;
+  Clock::time_point next_heartbeat_;
+  const std::chrono::milliseconds hb_;
+};
+
+}  // namespace
+
+Worker::Worker(zmq::context_t& context, WorkerOptions options)
+    : context_(context), options_(std::move(options)) {}
+
+Status Worker::Run(const std::atomic<bool>& stop) {
+  if (!options_.factory) return Status::InvalidArgument("worker: no executor factory");
+  WorkerLoop loop(
+      context_, options_, stop,
+      "inproc://fls-worker-notify-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+  return loop.Run();
 }
 
 }  // namespace fls::service

@@ -2,12 +2,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 namespace fls::service {
 
-bool RecvFrames(zmq::socket_t& socket, std::vector<std::string>* frames, bool dontwait) {
+bool RecvFrames(zmq::socket_t& socket, std::vector<std::string>* frames, bool dontwait,
+                MessageSource* source) {
   frames->clear();
   while (true) {
     zmq::message_t msg;
@@ -19,6 +21,17 @@ bool RecvFrames(zmq::socket_t& socket, std::vector<std::string>* frames, bool do
       return !frames->empty();
     }
     if (!r) return false;
+    if (source != nullptr) {
+      if (frames->empty()) *source = MessageSource();
+      // A ROUTER makes the identity frame itself: only the frames that came
+      // over the wire carry the connection's properties.
+      const int fd = zmq_msg_get(msg.handle(), ZMQ_SRCFD);
+      if (source->fd < 0 && fd >= 0) {
+        source->fd = fd;
+        const char* peer = zmq_msg_gets(msg.handle(), "Peer-Address");
+        source->peer_address = peer != nullptr ? peer : "";
+      }
+    }
     frames->emplace_back(static_cast<const char*>(msg.data()), msg.size());
     if (!msg.more()) return true;
   }
@@ -41,6 +54,22 @@ bool SendFrames(zmq::socket_t& socket, const std::vector<std::string>& frames, i
     return false;
   }
   return true;
+}
+
+std::string LogSafe(std::string_view text, std::size_t max) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\x%02x", c);
+      out += esc;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
 }
 
 void PollItems(zmq::pollitem_t* items, std::size_t count, long timeout_ms) {

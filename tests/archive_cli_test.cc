@@ -1,7 +1,10 @@
 // The real `fls` binary: exit codes, --json output, the store forms.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +21,29 @@ using testing::CmdResult;
 
 CmdResult Fls(const std::string& args) {
   return testing::Shell(std::string(FLS_BINARY) + " " + args);
+}
+
+// Runs fls with `args` passed byte for byte (no shell in between), its
+// stdout and stderr going to `log`.
+CmdResult FlsArgv(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), FLS_BINARY);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  CmdResult r;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  r.out = ReadFile(log);
+  return r;
 }
 
 class Cli : public ::testing::Test {
@@ -106,6 +132,122 @@ TEST_F(Cli, UsageAndIoErrors) {
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("fault tolerance is 1 target failure(s), not 2"), std::string::npos)
       << r.out;
+}
+
+// `restore --no-follow` reaches the output's directory from / without
+// following a link: a link on the way is refused (exit 2, the path named)
+// and nothing is written where it points; without the flag the same path is
+// followed, as for any path a user types. An output that is a symbolic link
+// is never replaced, with or without the flag.
+TEST_F(Cli, RestoreNoFollowRefusesALinkOnTheWay) {
+  CmdResult r = Fls("archive -q " + Store() + " --stripe 20K " + dir_ / "sample.bin");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::filesystem::create_directories(dir_ / "real");
+  std::filesystem::create_directory_symlink(dir_ / "real", dir_ / "link");
+  r = Fls("restore " + Store() + " sample.bin --no-follow -o " + dir_ / "link/out.bin");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("symbolic link"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(dir_ / "link"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "real"));
+  r = Fls("restore " + Store() + " sample.bin --no-follow -o " + dir_ / "real/out.bin");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(dir_ / "real/out.bin"), data_);
+  r = Fls("restore " + Store() + " sample.bin -o " + dir_ / "link/again.bin");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(dir_ / "real/again.bin"), data_);
+  fls::testing::WriteFile(dir_ / "victim", "untouched");
+  std::filesystem::create_symlink(dir_ / "victim", dir_ / "real/final-link");
+  for (const char* flag : {"", " --no-follow"}) {
+    r = Fls("restore " + Store() + " sample.bin" + flag + " -o " + dir_ / "real/final-link");
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find("is a symbolic link; restore replaces regular files only"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(ReadFile(dir_ / "victim"), "untouched");
+  }
+}
+
+// A name that is not valid UTF-8, holds a control character or is too long
+// is refused (exit 2) before anything is written: no chunk file, no
+// manifest, no temporary on any target. (It used to abort the process and
+// leave 14 chunk files behind.)
+TEST_F(Cli, BadNamesAreRefusedBeforeAnythingIsWritten) {
+  struct Case {
+    std::string name, expect;
+  } cases[] = {
+      {"\xff\xfe", "not valid UTF-8"},
+      {"caf\xc3", "not valid UTF-8"},
+      {"a\x01"
+       "b",
+       "control character (0x01 at byte 1)"},
+      {"line\nbreak", "control character (0x0a at byte 4)"},
+      {"del\x7f", "control character (0x7f at byte 3)"},
+      {std::string(4097, 'n'), "more than 4096"},
+  };
+  for (const Case& c : cases) {
+    const CmdResult r =
+        FlsArgv({"archive", Store(), "--name", c.name, dir_ / "sample.bin"}, dir_ / "log.txt");
+    EXPECT_EQ(r.rc, 2) << c.expect << ": " << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << r.out;
+  }
+  // The default name, the file's base name, is checked the same way.
+  const std::string odd = dir_ / "odd-\xff.bin";
+  fls::testing::WriteFile(odd, "some bytes");
+  CmdResult r = FlsArgv({"archive", Store(), odd}, dir_ / "log.txt");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("not valid UTF-8 (at byte 4)"), std::string::npos) << r.out;
+  for (int i = 0; i < 14; ++i) {
+    const std::string t = dir_ / ("t" + std::to_string(i));
+    EXPECT_TRUE(fls::testing::AllFiles(t).empty()) << t;
+  }
+  // A good name with non-ASCII letters goes through and comes back.
+  r = FlsArgv({"archive", Store(), "--name", "caf\xc3\xa9/\xe2\x82\xac.bin", dir_ / "sample.bin"},
+              dir_ / "log.txt");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = FlsArgv({"restore", Store(), "caf\xc3\xa9/\xe2\x82\xac.bin", "-o", dir_ / "back.bin"},
+              dir_ / "log.txt");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(dir_ / "back.bin"), data_);
+}
+
+// Archiving a name again: unchanged (exit 0, nothing written) when size,
+// mtime and mode match (or, with --checksum, the SHA-256); refused (exit 2)
+// when they differ.
+TEST_F(Cli, ReArchiveIsUnchangedOrRefused) {
+  const std::string file = dir_ / "sample.bin";
+  ASSERT_EQ(Fls("archive -q " + Store() + " --stripe 20K " + file).rc, 0);
+  auto files = [&] {
+    std::vector<std::string> v = fls::testing::AllFiles(Store());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const std::vector<std::string> before = files();
+  CmdResult r = Fls("archive " + Store() + " --stripe 20K " + file);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("unchanged"), std::string::npos) << r.out;
+  r = Fls("archive --json " + Store() + " " + file);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["unchanged"], true) << r.out;
+  EXPECT_EQ(files(), before) << "an unchanged file wrote something";
+  // Touched: the quick check sees another file; the checksum sees the same bytes.
+  namespace fs = std::filesystem;
+  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
+  r = Fls("archive " + Store() + " " + file);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("already archived with other content"), std::string::npos) << r.out;
+  r = Fls("archive --checksum " + Store() + " " + file);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("unchanged"), std::string::npos) << r.out;
+  // Other bytes of the same size and time: only the checksum tells.
+  const auto mtime = fs::last_write_time(file);
+  std::string other = data_;
+  other[1000] ^= 1;
+  fls::testing::WriteFile(file, other);
+  fs::last_write_time(file, mtime);
+  r = Fls("archive --checksum " + Store() + " " + file);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("SHA-256 differs"), std::string::npos) << r.out;
+  EXPECT_EQ(files(), before);
 }
 
 }  // namespace

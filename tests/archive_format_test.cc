@@ -32,6 +32,7 @@ ChunkHeader SampleHeader() {
   h.stripe_width = 10000;
   h.file_size = 25001;
   h.stripe_count = 3;
+  h.last_block_size = 512;
   return h;
 }
 
@@ -39,7 +40,7 @@ TEST(ChunkHeader, RoundTripsAndHasDocumentedLayout) {
   std::uint8_t buf[kChunkHeaderBytes];
   EncodeChunkHeader(SampleHeader(), buf);
   EXPECT_EQ(0, std::memcmp(buf, "FLSCHUNK", 8));
-  EXPECT_EQ(buf[8], 1);     // format version, little-endian
+  EXPECT_EQ(buf[8], 2);     // format version, little-endian
   EXPECT_EQ(buf[10], 128);  // header size
   EXPECT_EQ(buf[16], 0x00);
   EXPECT_EQ(buf[31], 0xff);  // object id bytes in order
@@ -47,14 +48,44 @@ TEST(ChunkHeader, RoundTripsAndHasDocumentedLayout) {
   EXPECT_EQ(buf[34], 10);    // k
   EXPECT_EQ(buf[36], 4);     // m
   EXPECT_EQ(buf[38], 1);     // cauchy
+  // last_block_size: 5001 bytes in the last stripe, ceil(5001 / 10) = 501,
+  // rounded up to 512.
+  EXPECT_EQ(buf[72], 0x00);
+  EXPECT_EQ(buf[73], 0x02);
+  for (int i = 74; i < 124; ++i) EXPECT_EQ(buf[i], 0) << i;
   EXPECT_EQ(GetLe32(buf + 124), Crc32c(buf, 124));
   ChunkHeader h;
   ASSERT_TRUE(DecodeChunkHeader(buf, sizeof buf, &h).ok());
   EXPECT_EQ(h.object_id, SampleHeader().object_id);
   EXPECT_EQ(h.chunk_index, 3);
   EXPECT_EQ(h.file_size, 25001u);
-  EXPECT_EQ(h.ChunkFileBytes(), 128u + 3 * 1004);
-  EXPECT_EQ(h.BlockOffset(2), 128u + 2 * 1004);
+  EXPECT_EQ(h.format_version, 2);
+  EXPECT_EQ(h.last_block_size, 512u);
+  EXPECT_EQ(h.geometry().chunk_file_bytes(), 128u + 2 * 1004 + 516);
+  EXPECT_EQ(h.geometry().record_offset(2), 128u + 2 * 1004);
+}
+
+// Version-1 headers (last block = block size, bytes 72..123 reserved) are
+// still read, and keep their layout when written again.
+TEST(ChunkHeader, ReadsVersionOne) {
+  ChunkHeader v1 = SampleHeader();
+  v1.format_version = 1;
+  v1.last_block_size = 0;
+  std::uint8_t buf[kChunkHeaderBytes];
+  EncodeChunkHeader(v1, buf);
+  EXPECT_EQ(buf[8], 1);
+  for (int i = 72; i < 124; ++i) EXPECT_EQ(buf[i], 0) << i;
+  ChunkHeader h;
+  ASSERT_TRUE(DecodeChunkHeader(buf, sizeof buf, &h).ok());
+  EXPECT_EQ(h.format_version, 1);
+  EXPECT_EQ(h.geometry().last_block(), 1000u);
+  EXPECT_TRUE(h.geometry().uniform_last_block());
+  EXPECT_EQ(h.geometry().chunk_file_bytes(), 128u + 3 * 1004);
+  // A version-1 header with something in the bytes version 2 uses is not
+  // trusted (it was never written so).
+  buf[72] = 1;
+  PutLe32(buf + 124, Crc32c(buf, 124));
+  EXPECT_NE(DecodeChunkHeader(buf, sizeof buf, &h).message().find("reserved"), std::string::npos);
 }
 
 TEST(ChunkHeader, RejectsGarbageWithClearErrors) {
@@ -67,8 +98,8 @@ TEST(ChunkHeader, RejectsGarbageWithClearErrors) {
   b[0] = 'X';
   EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("magic"), std::string::npos);
   std::memcpy(b, good, sizeof b);
-  b[8] = 2;
-  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("version 2"), std::string::npos);
+  b[8] = 3;
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("version 3"), std::string::npos);
   for (std::size_t i = 12; i < 124; ++i) {  // any flipped byte after the version fails the CRC
     std::memcpy(b, good, sizeof b);
     b[i] ^= 1;
@@ -84,6 +115,11 @@ TEST(ChunkHeader, RejectsGarbageWithClearErrors) {
   bad.chunk_index = 14;
   EncodeChunkHeader(bad, b);
   EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("chunk index"), std::string::npos);
+  bad = SampleHeader();
+  bad.last_block_size = 1000;  // a v1 last block in a v2 header
+  EncodeChunkHeader(bad, b);
+  EXPECT_NE(DecodeChunkHeader(b, sizeof b, &h).message().find("last block size"),
+            std::string::npos);
   bad = SampleHeader();
   bad.stripe_width = 9999;
   EncodeChunkHeader(bad, b);
@@ -107,12 +143,13 @@ Manifest SampleManifest() {
   m.stripe_width = 2000;
   m.size = 4500;
   m.stripes = 3;
+  m.last_block_size = 256;  // 500 bytes left: ceil(500 / 2) = 250, rounded up to 64
   m.mode = 0640;
   m.mtime_ns = 1700000000123456789;
   m.sha256 = std::string(64, 'a');
   for (int i = 0; i < 3; ++i)
     m.chunks.push_back({i, "/t" + std::to_string(i), "rack" + std::to_string(i),
-                        ChunkFileName(m.id, i), 0x1234u + i, 128 + 3 * 1004});
+                        ChunkFileName(m.id, i), 0x1234u + i, 128 + 2 * 1004 + 260});
   m.manifest_targets = {"/t0", "/t1", "/t2"};
   return m;
 }
@@ -129,6 +166,29 @@ TEST(Manifest, RoundTrips) {
   EXPECT_EQ(back.chunks[2].crc32c, 0x1236u);
   EXPECT_EQ(back.chunks[1].domain, "rack1");
   EXPECT_EQ(back.manifest_targets, m.manifest_targets);
+  EXPECT_EQ(back.format_version, 2);
+  EXPECT_EQ(back.last_block_size, 256u);
+  EXPECT_NE(text.find("\"last_block_size\""), std::string::npos);
+}
+
+// A version-1 manifest (no last_block_size; chunks of format 1) is read and
+// written back in version 1.
+TEST(Manifest, ReadsVersionOne) {
+  Manifest m = SampleManifest();
+  m.format_version = 1;
+  m.chunk_format_version = 1;
+  m.last_block_size = 0;
+  for (auto& c : m.chunks) c.bytes = 128 + 3 * 1004;
+  const std::string text = EncodeManifest(m);
+  EXPECT_EQ(text.find("last_block_size"), std::string::npos);
+  Manifest back;
+  Status s = DecodeManifest(text, &back);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(back.format_version, 1);
+  EXPECT_EQ(back.chunk_format_version, 1);
+  EXPECT_EQ(back.geometry().last_block(), 1000u);
+  EXPECT_EQ(back.HeaderFor(0).format_version, 1);
+  EXPECT_EQ(EncodeManifest(back), text);
 }
 
 TEST(Manifest, RejectsDamageAndNamesTheField) {
@@ -199,6 +259,11 @@ TEST(Manifest, BadFieldsBehindAValidChecksumAreNamed) {
       {"stripes", [](nlohmann::json& j) { j["stripes"] = 7; }, "stripe count"},
       {"too few chunks", [](nlohmann::json& j) { j["chunks"].erase(2); }, "2 chunks listed"},
       {"version", [](nlohmann::json& j) { j["format_version"] = 9; }, "format_version 9"},
+      {"no last block", [](nlohmann::json& j) { j.erase("last_block_size"); },
+       "missing field 'last_block_size'"},
+      {"last block", [](nlohmann::json& j) { j["last_block_size"] = 1000; }, "last block size"},
+      {"chunk version", [](nlohmann::json& j) { j["chunk_format_version"] = 1; },
+       "chunk_format_version 1"},
   };
   for (const Case& c : cases) {
     nlohmann::json j = good;

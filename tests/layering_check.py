@@ -45,10 +45,10 @@ PUBLIC = {
     'engine': ['status', 'gf256', 'matrix', 'codec', 'backend', 'crc32c', 'thread_pool',
                'byte_size', 'batching_backend', 'backend_entries'],
     'backends': ['backend_registry'],
-    'archive': ['env', 'fault_injection_env', 'chunk_format', 'manifest', 'store', 'archive',
-                'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util'],
+    'archive': ['env', 'fault_injection_env', 'geometry', 'chunk_format', 'manifest', 'store',
+                'archive', 'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util'],
     'service': ['service/' + n for n in
-                ['client', 'config', 'protocol', 'service', 'job_executor', 'zmq_util',
+                ['client', 'config', 'protocol', 'jobs', 'service', 'job_executor', 'zmq_util',
                  'worker']],
 }
 SOURCE_EXT = ('.h', '.cc', '.cu', '.cuh')

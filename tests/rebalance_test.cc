@@ -243,11 +243,14 @@ TEST(RebalancePlan, NeverLowersDomainToleranceAndEvensOut) {
 
 // An Env that, the first time a generation-1 manifest is about to be read,
 // plays a writer committing generation 2 and removing generation 1: the
-// catalogue listed copies that are gone when it reads them.
+// catalogue listed copies that are gone when it reads them. (Manifests are
+// opened with NewRandomAccessFileNoFollow.)
 class CommitWhileListingEnv : public EnvWrapper {
  public:
   using EnvWrapper::EnvWrapper;
-  Status GetFileInfo(const std::string& path, FileInfo* info) override {
+  Status NewRandomAccessFileNoFollow(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file,
+                                     FileInfo* info) override {
     const std::string g1 = ".g1.manifest";
     if (!done_ && path.size() > g1.size() &&
         path.compare(path.size() - g1.size(), g1.size(), g1) == 0) {
@@ -263,7 +266,7 @@ class CommitWhileListingEnv : public EnvWrapper {
       for (const std::string& t : old.manifest_targets)
         EXPECT_TRUE(target()->RemoveFile(JoinPath(t, ManifestFileName(old.id, 1))).ok());
     }
-    return EnvWrapper::GetFileInfo(path, info);
+    return EnvWrapper::NewRandomAccessFileNoFollow(path, file, info);
   }
 
  private:

@@ -92,9 +92,8 @@ inline void BuildSweepStore(SweepStore* s, int objects) {
 
 // Flips one byte in block `stripe` of chunk file `path`.
 inline void FlipBlock(const Manifest& mf, int chunk, std::uint64_t stripe, std::uint64_t seed) {
-  const std::uint64_t off =
-      kChunkHeaderBytes + stripe * (mf.block_size + kBlockCrcBytes) + seed % mf.block_size;
-  FlipByte(mf.chunks[chunk].path(), off);
+  const StripeGeometry g = mf.geometry();
+  FlipByte(mf.chunks[chunk].path(), g.record_offset(stripe) + seed % g.block_size(stripe));
 }
 
 // Removes target `lost` entirely and flips a byte in about `percent`% of the

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "chunk_checksum.h"
 #include "fls/backend_registry.h"
 #include "fls/codec.h"
 #include "fls/crc32c.h"
@@ -33,6 +34,11 @@ const char* HealthName(Health h) {
 Status Sha256File(Env* env, const std::string& path, std::string* hex) {
   std::unique_ptr<RandomAccessFile> f;
   FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &f));
+  return Sha256OfFile(*f, hex);
+}
+
+Status Sha256OfFile(const RandomAccessFile& file, std::string* hex) {
+  const RandomAccessFile* f = &file;
   Sha256 sha;
   std::vector<std::uint8_t> buf(4u << 20);
   std::uint64_t off = 0;
@@ -52,6 +58,7 @@ namespace {
 struct ArchiveSlot {
   std::uint64_t first = 0;
   std::size_t stripes = 0;
+  std::size_t block = 0;            // block bytes of these stripes (one size per slot)
   std::uint64_t bytes = 0;          // file bytes in this slot
   internal::AlignedBuffer data;     // stripes * W (page-aligned: see AlignedBuffer)
   internal::AlignedBuffer parity;   // stripes * m * B
@@ -81,11 +88,64 @@ struct ChunkWriters {
   }
 };
 
+// An object named like the one being archived exists: the rsync quick check
+// (size, mtime and mode; the SHA-256 with compare_checksum) decides whether
+// `input` is what was archived under that name (unchanged: nothing to do) or
+// another file (refused). The SHA-256 is read through the open `input`: its
+// path is never opened again (a service source was opened below its root).
+Status CheckExisting(const RandomAccessFile& input, const FileInfo& info, const ArchiveOptions& opt,
+                     const CatalogEntry& existing, ArchiveResult* result) {
+  const std::string& path = input.path();
+  const Manifest& mf = existing.manifest;
+  bool same = info.size == mf.size;
+  std::string differs = "size";
+  if (same && opt.compare_checksum) {
+    std::string sha;
+    FLS_RETURN_IF_ERROR(Sha256OfFile(input, &sha));
+    same = sha == mf.sha256;
+    differs = "SHA-256";
+  } else if (same) {
+    same = info.mtime_ns == mf.mtime_ns && info.mode == mf.mode;
+    differs = "modification time or mode";
+  }
+  if (!same)
+    return Status::InvalidArgument("'" + mf.name + "' is already archived with other content (" +
+                                   differs + " differs from " + path +
+                                   "); archive it under another --name");
+  if (result) {
+    std::vector<std::string> tnames, tdomains;
+    for (const ManifestChunk& c : mf.chunks) {
+      tnames.push_back(c.target);
+      tdomains.push_back(c.domain);
+    }
+    const FaultTolerance tol = ToleranceOf(tnames, tdomains, mf.m);
+    *result = ArchiveResult{};
+    result->manifest = mf;
+    result->unchanged = true;
+    result->target_failures_tolerated = tol.targets;
+    result->domain_failures_tolerated = tol.domains;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
                    ArchiveResult* result) {
   Env* env = store.env();
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
+  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
+  std::unique_ptr<RandomAccessFile> src;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
+  return ArchiveOpenFile(store, *src, info, opt, result);
+}
+
+Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const FileInfo& info,
+                       const ArchiveOptions& opt, ArchiveResult* result) {
+  Env* env = store.env();
+  const std::string& path = input.path();
+  const RandomAccessFile* src = &input;
   FLS_RETURN_IF_ERROR(ValidateCodecShape(opt.k, opt.m));
   if (opt.stripe_width == 0) return Status::InvalidArgument("--stripe must be at least 1 byte");
   const int k = opt.k, m = opt.m, n = k + m;
@@ -93,17 +153,13 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   const std::uint64_t W = B * k;
   if (B > (std::uint64_t{1} << 30))
     return Status::InvalidArgument("--stripe too large (1 GiB blocks at most)");
-  FileInfo info;
-  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
   if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
   Manifest mf;
   mf.name = opt.name.empty() ? BaseName(path) : opt.name;
-  if (mf.name.empty() || mf.name.find('\n') != std::string::npos)
-    return Status::InvalidArgument("object name '" + mf.name + "' is empty or has a newline");
+  FLS_RETURN_IF_ERROR(ValidateObjectName(mf.name));
   CatalogEntry existing;
   if (store.FindObject(mf.name, &existing).ok())
-    return Status::InvalidArgument("an object named '" + mf.name +
-                                   "' already exists in the store (choose another --name)");
+    return CheckExisting(input, info, opt, existing, result);
   mf.id = RandomObjectId();
   mf.k = k;
   mf.m = m;
@@ -111,22 +167,21 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   mf.stripe_width = W;
   mf.block_size = B;
   mf.size = info.size;
-  mf.stripes = (info.size + W - 1) / W;
+  const StripeGeometry g = StripeGeometry::Sized(k, B, info.size);
+  mf.stripes = g.stripes();
+  mf.last_block_size = g.last_block();
   mf.mode = info.mode;
   mf.mtime_ns = info.mtime_ns;
 
-  std::unique_ptr<RandomAccessFile> src;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
   std::shared_ptr<Backend> backend;
   FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, k, m,
                                          opt.matrix, &backend));
 
-  const ChunkHeader h0 = mf.HeaderFor(0);
   std::vector<int> placement;
   std::uint64_t spread = 0;  // the id is random: objects start at different targets
   std::memcpy(&spread, mf.id.data(), sizeof spread);
   FLS_RETURN_IF_ERROR(
-      store.PlaceChunks(n, h0.ChunkFileBytes(), opt.allow_shared_targets, spread, &placement));
+      store.PlaceChunks(n, g.chunk_file_bytes(), opt.allow_shared_targets, spread, &placement));
   std::vector<std::string> tnames, tdomains;
   for (int i = 0; i < n; ++i) {
     const Target& t = store.targets()[placement[i]];
@@ -150,7 +205,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
     writers.temp_paths.push_back(tmp);
     writers.final_paths.push_back(final_path);
-    writers.files.push_back(std::make_unique<BufferedAppender>(std::move(f)));
+    writers.files.push_back(std::make_unique<BufferedAppender>(std::move(f), false));
     std::uint8_t header[kChunkHeaderBytes];
     EncodeChunkHeader(mf.HeaderFor(i), header);
     s = writers.files.back()->Append(header, sizeof header);
@@ -169,11 +224,6 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       s->crcs.resize(per * n);
       s->data_ptrs.resize(per * k);
       s->parity_ptrs.resize(per * m);
-      for (std::size_t st = 0; st < per; ++st) {
-        for (int j = 0; j < k; ++j) s->data_ptrs[st * k + j] = s->data.data() + st * W + j * B;
-        for (int p = 0; p < m; ++p)
-          s->parity_ptrs[st * m + p] = s->parity.data() + (st * m + p) * B;
-      }
       slots.push_back(std::move(s));
     }
   }
@@ -184,8 +234,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       return Status::Ok();
     }
     slot.first = next;
-    slot.stripes = static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - next));
-    const std::uint64_t off = next * W;
+    slot.stripes = static_cast<std::size_t>(g.uniform_run(next, per));
+    slot.block = static_cast<std::size_t>(g.block_size(next));
+    const std::uint64_t off = g.stripe_offset(next);
     slot.bytes = std::min<std::uint64_t>(slot.stripes * W, mf.size - off);
     std::size_t got = 0;
     FLS_RETURN_IF_ERROR(src->Read(off, slot.bytes, slot.data.data(), &got));
@@ -193,7 +244,16 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       return Status::IOError(path + ": file shrank while being archived (read " +
                              std::to_string(off + got) + " of " + std::to_string(mf.size) +
                              " bytes)");
+    // The file's bytes lie in the slot as the geometry cuts them: k blocks of
+    // slot.block per stripe back to back (k * block = W but in a short last
+    // stripe), then zero padding.
     std::memset(slot.data.data() + slot.bytes, 0, slot.stripes * W - slot.bytes);
+    const std::size_t b = slot.block;
+    for (std::size_t st = 0; st < slot.stripes; ++st) {
+      for (int j = 0; j < k; ++j) slot.data_ptrs[st * k + j] = slot.data.data() + (st * k + j) * b;
+      for (int p = 0; p < m; ++p)
+        slot.parity_ptrs[st * m + p] = slot.parity.data() + (st * m + p) * b;
+    }
     next += slot.stripes;
     *produced = true;
     return Status::Ok();
@@ -206,7 +266,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   auto encode = [&](ArchiveSlot& slot) -> Status {
     EncodeBatch eb;
     eb.stripes = slot.stripes;
-    eb.block_bytes = B;
+    eb.block_bytes = slot.block;
     eb.data = std::span<const std::uint8_t* const>(slot.data_ptrs.data(), slot.stripes * k);
     eb.parity = std::span<std::uint8_t* const>(slot.parity_ptrs.data(), slot.stripes * m);
     eb.block_crcs = std::span<std::uint32_t>(slot.crcs.data(), slot.stripes * n);
@@ -216,6 +276,9 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   };
   ThreadPool io_pool(std::min(n, 4));
   std::uint64_t done = 0;
+  const internal::ChunkChecksummer checksummer(mf);
+  std::vector<std::uint32_t> sums(n);
+  for (int i = 0; i < n; ++i) sums[i] = checksummer.Start(i);
   auto write = [&](ArchiveSlot& slot) -> Status {
     std::vector<Status> statuses(n);
     io_pool.Run(n, [&](std::size_t i) {
@@ -225,7 +288,8 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
                                         : slot.parity_ptrs[s * m + (i - k)];
         std::uint8_t crc[4];
         PutLe32(crc, slot.crcs[s * n + i]);
-        statuses[i] = writers.files[i]->Append(block, B);
+        sums[i] = checksummer.Add(sums[i], slot.first + s, slot.crcs[s * n + i]);
+        statuses[i] = writers.files[i]->Append(block, slot.block);
         if (statuses[i].ok()) statuses[i] = writers.files[i]->Append(crc, 4);
       }
     });
@@ -252,7 +316,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
                                        mf.chunks[i].target);
   }
   for (int i = 0; i < n; ++i) {
-    mf.chunks[i].crc32c = writers.files[i]->crc();
+    mf.chunks[i].crc32c = sums[i];
     mf.chunks[i].bytes = writers.files[i]->bytes();
     Status s = env->RenameFile(writers.temp_paths[i], writers.final_paths[i]);
     if (!s.ok())
@@ -274,6 +338,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   writers.committed = true;
   const FaultTolerance tol = ToleranceOf(tnames, tdomains, m);
   if (result) {
+    *result = ArchiveResult{};
     result->manifest = mf;
     result->target_failures_tolerated = tol.targets;
     result->domain_failures_tolerated = tol.domains;
@@ -301,15 +366,34 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   std::shared_ptr<Backend> backend;
   FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, mf.k, mf.m,
                                          mf.matrix, &backend));
+  // Every step of the write goes through the output directory's
+  // descriptor: nothing re-resolves the output's path after this.
+  std::unique_ptr<Directory> opened;
+  Directory* dir = opt.output_dir;
+  std::string out_name = opt.output;
+  if (dir == nullptr) {
+    FLS_RETURN_IF_ERROR(env->OpenDirectory(DirName(opt.output), &opened));
+    dir = opened.get();
+    out_name = BaseName(opt.output);
+  }
+  {
+    FileInfo existing;
+    Status e = dir->GetFileInfo(out_name, &existing);
+    if (e.ok() && existing.type != FileType::kRegular)
+      return Status::InvalidArgument("output " + JoinPath(dir->path(), out_name) + " is a " +
+                                     FileTypeName(existing.type) +
+                                     "; restore replaces regular files only");
+    if (!e.ok() && e.code() != Status::Code::kNotFound) return e;
+  }
   internal::ObjectReader reader(store, mf);
   reader.Open();
 
   // A restore killed earlier left its temporary here; only this restore
   // would ever look at it. Failing to remove it is not this restore's error.
-  RemoveDeadWritersTempsFor(env, opt.output, nullptr);
-  const std::string tmp = TempPathFor(opt.output);
+  RemoveDeadWritersTempsIn(dir, out_name, nullptr);
+  const std::string tmp = BaseName(TempPathFor(out_name));
   std::unique_ptr<WritableFile> f;
-  FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &f));
+  FLS_RETURN_IF_ERROR(dir->NewWritableFile(tmp, &f));
   BufferedAppender out(std::move(f), false);
   Sha256 sha;
   const bool whole = !opt.has_range;
@@ -330,14 +414,14 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
       s = Status::Corruption("object '" + name + "': SHA-256 of the restored bytes " + digest +
                              " differs from the manifest's " + mf.sha256);
   }
+  if (s.ok() && whole) s = out.SetModeAndTime(mf.mode, mf.mtime_ns);
   if (s.ok()) s = out.SyncAndClose();
-  if (s.ok() && whole) s = env->SetFileModeAndTime(tmp, mf.mode, mf.mtime_ns);
-  if (s.ok()) s = env->RenameFile(tmp, opt.output);
+  if (s.ok()) s = dir->RenameFile(tmp, out_name);
   if (!s.ok()) {
-    env->RemoveFile(tmp);
+    dir->RemoveFile(tmp);
     return s;
   }
-  FLS_RETURN_IF_ERROR(env->SyncDir(DirName(opt.output)));
+  FLS_RETURN_IF_ERROR(dir->Sync());
   if (result) {
     result->bytes = end - begin;
     result->stripes_reconstructed = stats.stripes_reconstructed;

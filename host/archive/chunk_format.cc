@@ -29,8 +29,8 @@ std::uint64_t GetLe64(const std::uint8_t* p) {
 constexpr std::size_t kOffMagic = 0, kOffVersion = 8, kOffHeaderBytes = 10, kOffFlags = 12,
                       kOffObjectId = 16, kOffIndex = 32, kOffK = 34, kOffM = 36, kOffMatrix = 38,
                       kOffReserved1 = 39, kOffStripeWidth = 40, kOffBlockSize = 48,
-                      kOffFileSize = 56, kOffStripeCount = 64, kOffReserved2 = 72,
-                      kOffHeaderCrc = 124;
+                      kOffFileSize = 56, kOffStripeCount = 64, kOffLastBlock = 72,
+                      kOffReserved2 = 80, kOffHeaderCrc = 124;
 
 }  // namespace
 
@@ -78,6 +78,9 @@ ObjectId RandomObjectId() {
 }
 
 Status ValidateChunkHeader(const ChunkHeader& h) {
+  if (h.format_version != 1 && h.format_version != 2)
+    return Status::Corruption("chunk header: unsupported format version " +
+                              std::to_string(h.format_version) + " (this fls reads 1 and 2)");
   if (h.k < 1 || h.m < 1 || h.k + h.m > kMaxShards)
     return Status::Corruption("chunk header: k=" + std::to_string(h.k) + " m=" +
                               std::to_string(h.m) + " out of range (k, m >= 1, k + m <= 256)");
@@ -101,13 +104,21 @@ Status ValidateChunkHeader(const ChunkHeader& h) {
     return Status::Corruption("chunk header: stripe count " + std::to_string(h.stripe_count) +
                               " does not match file size " + std::to_string(h.file_size) +
                               " (expected " + std::to_string(stripes) + ")");
+  if (h.format_version >= 2) {
+    const std::uint64_t last = h.geometry().last_block();
+    if (h.last_block_size != last)
+      return Status::Corruption("chunk header: last block size " +
+                                std::to_string(h.last_block_size) + " does not match file size " +
+                                std::to_string(h.file_size) + " (expected " + std::to_string(last) +
+                                ")");
+  }
   return Status::Ok();
 }
 
 void EncodeChunkHeader(const ChunkHeader& h, std::uint8_t out[kChunkHeaderBytes]) {
   std::memset(out, 0, kChunkHeaderBytes);
   std::memcpy(out + kOffMagic, kChunkMagic, 8);
-  PutLe16(out + kOffVersion, kChunkFormatVersion);
+  PutLe16(out + kOffVersion, h.format_version);
   PutLe16(out + kOffHeaderBytes, kChunkHeaderBytes);
   PutLe32(out + kOffFlags, 0);
   std::memcpy(out + kOffObjectId, h.object_id.data(), 16);
@@ -120,6 +131,7 @@ void EncodeChunkHeader(const ChunkHeader& h, std::uint8_t out[kChunkHeaderBytes]
   PutLe64(out + kOffBlockSize, h.block_size);
   PutLe64(out + kOffFileSize, h.file_size);
   PutLe64(out + kOffStripeCount, h.stripe_count);
+  if (h.format_version >= 2) PutLe64(out + kOffLastBlock, h.last_block_size);
   PutLe32(out + kOffHeaderCrc, Crc32c(out, kOffHeaderCrc));
 }
 
@@ -130,9 +142,9 @@ Status DecodeChunkHeader(const std::uint8_t* data, std::size_t n, ChunkHeader* h
   if (std::memcmp(data + kOffMagic, kChunkMagic, 8) != 0)
     return Status::Corruption("chunk header: bad magic (not an fls chunk file)");
   const std::uint16_t version = GetLe16(data + kOffVersion);
-  if (version != kChunkFormatVersion)
+  if (version != 1 && version != 2)
     return Status::Corruption("chunk header: unsupported format version " +
-                              std::to_string(version) + " (this fls reads version 1)");
+                              std::to_string(version) + " (this fls reads versions 1 and 2)");
   const std::uint16_t header_bytes = GetLe16(data + kOffHeaderBytes);
   if (header_bytes != kChunkHeaderBytes)
     return Status::Corruption("chunk header: header size " + std::to_string(header_bytes) +
@@ -142,9 +154,11 @@ Status DecodeChunkHeader(const std::uint8_t* data, std::size_t n, ChunkHeader* h
   if (stored_crc != crc) return Status::Corruption("chunk header: header checksum mismatch");
   if (GetLe32(data + kOffFlags) != 0 || data[kOffReserved1] != 0)
     return Status::Corruption("chunk header: reserved flags are not zero");
-  for (std::size_t i = kOffReserved2; i < kOffHeaderCrc; ++i)
+  // Version 1 reserved the bytes that version 2 holds last_block_size in.
+  for (std::size_t i = version == 1 ? kOffLastBlock : kOffReserved2; i < kOffHeaderCrc; ++i)
     if (data[i] != 0) return Status::Corruption("chunk header: reserved bytes are not zero");
   ChunkHeader out;
+  out.format_version = version;
   std::memcpy(out.object_id.data(), data + kOffObjectId, 16);
   out.chunk_index = GetLe16(data + kOffIndex);
   out.k = GetLe16(data + kOffK);
@@ -154,6 +168,7 @@ Status DecodeChunkHeader(const std::uint8_t* data, std::size_t n, ChunkHeader* h
   out.block_size = GetLe64(data + kOffBlockSize);
   out.file_size = GetLe64(data + kOffFileSize);
   out.stripe_count = GetLe64(data + kOffStripeCount);
+  if (version >= 2) out.last_block_size = GetLe64(data + kOffLastBlock);
   FLS_RETURN_IF_ERROR(ValidateChunkHeader(out));
   *h = out;
   return Status::Ok();

@@ -1,6 +1,8 @@
 // PosixEnv and the Env helpers.
 #include "fls/env.h"
 
+#include "posix_file.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 namespace fls {
@@ -77,117 +80,28 @@ bool IsTempName(std::string_view name) {
 
 namespace {
 
-// The most one write() hands the kernel. Linux (6.x) sizes the page-cache
-// folio of a buffered write by the write's length: one 1 MiB write at a
-// 1 MiB-aligned offset gets one 1 MiB folio, and large folios come from
-// large free blocks. A VM with free page reporting (virtio-balloon, as on the
-// team's Firecracker VMs) hands every such block back to the host as soon as
-// it is free, so each first touch of a large folio faults in the host: 1 MiB
-// writes cost about 4 times the system time of 64 KiB ones there, and a
-// healthy restore ran at 3 to 4 times `cp` (docs/BENCHMARKS.md). 64 KiB is
-// what cp writes (copy_file_range through a 64 KiB pipe).
-constexpr std::size_t kMaxWriteBytes = 64u << 10;
-
-class PosixWritableFile final : public WritableFile {
- public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  ~PosixWritableFile() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status Append(const void* data, std::size_t n) override {
-    if (fd_ < 0) return Status::IOError("write " + path_ + ": file is closed");
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, std::min(n, kMaxWriteBytes));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("write", path_, errno);
-      }
-      if (w == 0) return Status::IOError("write " + path_ + ": wrote 0 bytes");
-      p += w;
-      n -= static_cast<std::size_t>(w);
-      written_ += static_cast<std::uint64_t>(w);
-    }
-    // Start writeback of every full 8 MiB behind us without waiting for it:
-    // the disk works while we compute, so the final fsync has little left to
-    // do. Durability still comes only from Sync().
-    constexpr std::uint64_t kWritebackChunk = 8u << 20;
-    if (written_ - writeback_start_ >= kWritebackChunk) {
-      const std::uint64_t len = (written_ - writeback_start_) / kWritebackChunk * kWritebackChunk;
-      ::sync_file_range(fd_, static_cast<off_t>(writeback_start_), static_cast<off_t>(len),
-                        SYNC_FILE_RANGE_WRITE);
-      writeback_start_ += len;
-    }
-    return Status::Ok();
-  }
-  Status Sync() override {
-    if (fd_ < 0) return Status::IOError("fsync " + path_ + ": file is closed");
-    if (::fdatasync(fd_) != 0) return PosixError("fsync", path_, errno);
-    return Status::Ok();
-  }
-  Status Close() override {
-    if (fd_ < 0) return Status::Ok();
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) return PosixError("close", path_, errno);
-    return Status::Ok();
-  }
-  const std::string& path() const override { return path_; }
-
- private:
-  std::string path_;
-  int fd_;
-  std::uint64_t written_ = 0, writeback_start_ = 0;
-};
-
-class PosixRandomAccessFile final : public RandomAccessFile {
- public:
-  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  ~PosixRandomAccessFile() override { ::close(fd_); }
-  Status Read(std::uint64_t offset, std::size_t n, void* buf, std::size_t* read) const override {
-    auto* p = static_cast<std::uint8_t*>(buf);
-    std::size_t done = 0;
-    while (done < n) {
-      const ssize_t r = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("read", path_, errno);
-      }
-      if (r == 0) break;
-      done += static_cast<std::size_t>(r);
-    }
-    *read = done;
-    return Status::Ok();
-  }
-  const std::string& path() const override { return path_; }
-
- private:
-  std::string path_;
-  int fd_;
-};
-
 class PosixEnv final : public Env {
  public:
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // O_NOFOLLOW: the names written here are fls's own temporaries; a
+    // symbolic link planted under one must fail, never redirect the write.
+    const int fd =
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return PosixError("create", path, errno);
-    *file = std::make_unique<PosixWritableFile>(path, fd);
+    *file = internal::NewPosixWritableFile(path, fd);
     return Status::Ok();
   }
   Status NewRandomAccessFile(const std::string& path,
                              std::unique_ptr<RandomAccessFile>* file) override {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return PosixError("open", path, errno);
-    *file = std::make_unique<PosixRandomAccessFile>(path, fd);
+    *file = internal::NewPosixRandomAccessFile(path, fd);
     return Status::Ok();
   }
   Status GetFileInfo(const std::string& path, FileInfo* info) override {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
-    info->size = static_cast<std::uint64_t>(st.st_size);
-    info->mode = st.st_mode & 07777;
-    info->mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    info->is_directory = S_ISDIR(st.st_mode);
+    internal::FillFileInfo(st, info);
     return Status::Ok();
   }
   Status GetChildren(const std::string& dir, std::vector<std::string>* names) override {
@@ -249,6 +163,40 @@ class PosixEnv final : public Env {
       return PosixError("utimensat", path, errno);
     return Status::Ok();
   }
+  Status NewRandomAccessFileNoFollow(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file,
+                                     FileInfo* info) override {
+    // O_NONBLOCK | O_NOCTTY: a FIFO or device planted here returns at once
+    // and is refused below; reads of a regular file ignore O_NONBLOCK.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ELOOP)
+        return Status::InvalidArgument("'" + path + "' is a symbolic link, not a regular file");
+      return PosixError("open", path, errno);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return PosixError("fstat", path, err);
+    }
+    FileInfo got;
+    internal::FillFileInfo(st, &got);
+    if (got.type != FileType::kRegular) {
+      ::close(fd);
+      return Status::InvalidArgument("'" + path + "' is a " + FileTypeName(got.type) +
+                                     ", not a regular file");
+    }
+    if (info != nullptr) *info = got;
+    *file = internal::NewPosixRandomAccessFile(path, fd);
+    return Status::Ok();
+  }
+  Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open directory", path, errno);
+    *dir = internal::NewPosixDirectory(path, fd);
+    return Status::Ok();
+  }
 };
 
 }  // namespace
@@ -256,6 +204,30 @@ class PosixEnv final : public Env {
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv();
   return env;
+}
+
+Status WritableFile::SetModeAndTime(std::uint32_t, std::int64_t) {
+  return Status::IOError("chmod " + path() + ": not supported by this kind of file");
+}
+
+const char* FileTypeName(FileType type) {
+  switch (type) {
+    case FileType::kRegular:
+      return "regular file";
+    case FileType::kDirectory:
+      return "directory";
+    case FileType::kSymlink:
+      return "symbolic link";
+    case FileType::kFifo:
+      return "FIFO";
+    case FileType::kSocket:
+      return "socket";
+    case FileType::kCharDevice:
+      return "character device";
+    case FileType::kBlockDevice:
+      return "block device";
+  }
+  return "?";
 }
 
 Status WriteFileDurably(Env* env, const std::string& path, std::string_view data) {
@@ -282,6 +254,43 @@ Status ReadWholeFile(Env* env, const std::string& path, std::string* data, std::
                               std::to_string(max_bytes) + " expected at most");
   std::unique_ptr<RandomAccessFile> f;
   FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &f));
+  data->resize(info.size);
+  std::size_t got = 0;
+  FLS_RETURN_IF_ERROR(f->Read(0, data->size(), data->data(), &got));
+  data->resize(got);
+  return Status::Ok();
+}
+
+Status OpenParentNoFollow(Env* env, const std::string& path, std::unique_ptr<Directory>* dir,
+                          std::string* name) {
+  if (path.empty()) return Status::InvalidArgument("empty output path");
+  std::filesystem::path p(path);
+  if (p.is_relative()) {
+    std::error_code ec;
+    const std::filesystem::path cwd = std::filesystem::current_path(ec);
+    if (ec) return Status::IOError("getcwd: " + ec.message());
+    p = cwd / p;
+  }
+  p = p.lexically_normal();
+  const std::string full = p.string();
+  if (full.empty() || full.back() == '/')
+    return Status::InvalidArgument("'" + path + "' names a directory, not a file");
+  *name = BaseName(full);
+  std::unique_ptr<Directory> root;
+  FLS_RETURN_IF_ERROR(env->OpenDirectory("/", &root));
+  const std::string parent = DirName(full);
+  return root->OpenDirectory(parent == "/" ? "" : parent.substr(1), false, dir);
+}
+
+Status ReadWholeFile(Directory* dir, const std::string& rel, std::string* data,
+                     std::size_t max_bytes) {
+  FileInfo info;
+  std::unique_ptr<RandomAccessFile> f;
+  FLS_RETURN_IF_ERROR(dir->NewRandomAccessFile(rel, &f, &info));
+  if (info.size > max_bytes)
+    return Status::Corruption(f->path() + ": " + std::to_string(info.size) +
+                              " bytes, more than the " + std::to_string(max_bytes) +
+                              " expected at most");
   data->resize(info.size);
   std::size_t got = 0;
   FLS_RETURN_IF_ERROR(f->Read(0, data->size(), data->data(), &got));
@@ -353,6 +362,24 @@ Status RemoveDeadWritersTempsFor(Env* env, const std::string& final_path,
     Status r = env->RemoveFile(path);
     if (r.ok()) {
       if (removed != nullptr) removed->push_back(path);
+    } else if (r.code() != Status::Code::kNotFound && first_error.ok()) {
+      first_error = r;
+    }
+  }
+  return first_error;
+}
+
+Status RemoveDeadWritersTempsIn(Directory* dir, const std::string& name,
+                                std::vector<std::string>* removed) {
+  const std::string prefix = "." + name + ".tmp-";
+  std::vector<std::string> names;
+  FLS_RETURN_IF_ERROR(dir->GetChildren(&names));
+  Status first_error;
+  for (const std::string& n : names) {
+    if (n.rfind(prefix, 0) != 0 || !TempWriterIsGone(n)) continue;
+    Status r = dir->RemoveFile(n);
+    if (r.ok()) {
+      if (removed != nullptr) removed->push_back(JoinPath(dir->path(), n));
     } else if (r.code() != Status::Code::kNotFound && first_error.ok()) {
       first_error = r;
     }

@@ -52,11 +52,77 @@ class FaultWritableFile final : public WritableFile {
     return Status::Ok();
   }
   Status Close() override { return base_->Close(); }
+  Status SetModeAndTime(std::uint32_t mode, std::int64_t mtime_ns) override {
+    return base_->SetModeAndTime(mode, mtime_ns);
+  }
   const std::string& path() const override { return base_->path(); }
 
  private:
   FaultInjectionEnv* env_;
   std::unique_ptr<WritableFile> base_;
+};
+
+// The directory calls that change something go through the same rules and
+// bookkeeping as the path-based ones, under "<directory>/<name>".
+class FaultDirectory final : public Directory {
+ public:
+  FaultDirectory(FaultInjectionEnv* env, std::unique_ptr<Directory> base)
+      : env_(env), base_(std::move(base)) {}
+  const std::string& path() const override { return base_->path(); }
+  Status OpenDirectory(const std::string& rel, bool create,
+                       std::unique_ptr<Directory>* dir) override {
+    std::unique_ptr<Directory> sub;
+    FLS_RETURN_IF_ERROR(base_->OpenDirectory(rel, create, &sub));
+    *dir = std::make_unique<FaultDirectory>(env_, std::move(sub));
+    return Status::Ok();
+  }
+  Status NewRandomAccessFile(const std::string& rel, std::unique_ptr<RandomAccessFile>* file,
+                             FileInfo* info) override {
+    return base_->NewRandomAccessFile(rel, file, info);
+  }
+  Status NewWritableFile(const std::string& name, std::unique_ptr<WritableFile>* file) override {
+    const std::string full = JoinPath(path(), name);
+    FLS_RETURN_IF_ERROR(Fail(FaultOp::kCreate, full));
+    std::unique_ptr<WritableFile> f;
+    FLS_RETURN_IF_ERROR(base_->NewWritableFile(name, &f));
+    env_->OnCreate(full);
+    *file = std::make_unique<FaultWritableFile>(env_, std::move(f));
+    return Status::Ok();
+  }
+  Status GetFileInfo(const std::string& rel, FileInfo* info) override {
+    return base_->GetFileInfo(rel, info);
+  }
+  Status GetChildren(std::vector<std::string>* names) override { return base_->GetChildren(names); }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    FLS_RETURN_IF_ERROR(Fail(FaultOp::kRename, JoinPath(path(), to)));
+    FLS_RETURN_IF_ERROR(base_->RenameFile(from, to));
+    env_->OnRename(JoinPath(path(), from), JoinPath(path(), to));
+    return Status::Ok();
+  }
+  Status RemoveFile(const std::string& name) override {
+    FLS_RETURN_IF_ERROR(Fail(FaultOp::kRemove, JoinPath(path(), name)));
+    FLS_RETURN_IF_ERROR(base_->RemoveFile(name));
+    env_->OnRemove(JoinPath(path(), name));
+    return Status::Ok();
+  }
+  Status RemoveDir(const std::string& name) override {
+    FLS_RETURN_IF_ERROR(Fail(FaultOp::kRemove, JoinPath(path(), name)));
+    return base_->RemoveDir(name);
+  }
+  Status Sync() override {
+    FLS_RETURN_IF_ERROR(Fail(FaultOp::kSyncDir, path()));
+    FLS_RETURN_IF_ERROR(base_->Sync());
+    env_->OnSyncDir(path());
+    return Status::Ok();
+  }
+
+ private:
+  Status Fail(FaultOp op, const std::string& path) {
+    bool unused = false;
+    return env_->MaybeFail(op, path, &unused);
+  }
+  FaultInjectionEnv* env_;
+  std::unique_ptr<Directory> base_;
 };
 
 }  // namespace
@@ -122,17 +188,39 @@ void FaultInjectionEnv::OnSync(const std::string& path) {
   f.synced = f.size;
 }
 
+void FaultInjectionEnv::OnCreate(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  files_[path] = FileState{};
+  pending_[DirName(path)].push_back({false, "", path});
+}
+
+void FaultInjectionEnv::OnRename(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(from);
+  if (it != files_.end()) {
+    files_[to] = it->second;
+    files_.erase(from);
+  }
+  pending_[DirName(to)].push_back({true, from, to});
+}
+
+void FaultInjectionEnv::OnRemove(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.erase(path);
+}
+
+void FaultInjectionEnv::OnSyncDir(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase(dir);
+}
+
 Status FaultInjectionEnv::NewWritableFile(const std::string& path,
                                           std::unique_ptr<WritableFile>* file) {
   bool unused = false;
   FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kCreate, path, &unused));
   std::unique_ptr<WritableFile> base;
   FLS_RETURN_IF_ERROR(target()->NewWritableFile(path, &base));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    files_[path] = FileState{};
-    pending_[DirName(path)].push_back({false, "", path});
-  }
+  OnCreate(path);
   *file = std::make_unique<FaultWritableFile>(this, std::move(base));
   return Status::Ok();
 }
@@ -141,13 +229,7 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
   bool unused = false;
   FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kRename, to, &unused));
   FLS_RETURN_IF_ERROR(target()->RenameFile(from, to));
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(from);
-  if (it != files_.end()) {
-    files_[to] = it->second;
-    files_.erase(from);
-  }
-  pending_[DirName(to)].push_back({true, from, to});
+  OnRename(from, to);
   return Status::Ok();
 }
 
@@ -155,8 +237,7 @@ Status FaultInjectionEnv::SyncDir(const std::string& dir) {
   bool unused = false;
   FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kSyncDir, dir, &unused));
   FLS_RETURN_IF_ERROR(target()->SyncDir(dir));
-  std::lock_guard<std::mutex> lock(mu_);
-  pending_.erase(dir);
+  OnSyncDir(dir);
   return Status::Ok();
 }
 
@@ -164,8 +245,14 @@ Status FaultInjectionEnv::RemoveFile(const std::string& path) {
   bool unused = false;
   FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kRemove, path, &unused));
   FLS_RETURN_IF_ERROR(target()->RemoveFile(path));
-  std::lock_guard<std::mutex> lock(mu_);
-  files_.erase(path);
+  OnRemove(path);
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) {
+  std::unique_ptr<Directory> base;
+  FLS_RETURN_IF_ERROR(target()->OpenDirectory(path, &base));
+  *dir = std::make_unique<FaultDirectory>(this, std::move(base));
   return Status::Ok();
 }
 

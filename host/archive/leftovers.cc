@@ -4,32 +4,10 @@
 #include <map>
 #include <memory>
 
-#include "fls/crc32c.h"
+#include "chunk_checksum.h"
 #include "manifest_commit.h"
 
 namespace fls::internal {
-namespace {
-
-constexpr std::size_t kCopyBuffer = 1u << 20;
-
-// CRC32C and size of a whole file.
-Status CrcOfFile(Env* env, const std::string& path, std::uint32_t* crc, std::uint64_t* bytes) {
-  std::unique_ptr<RandomAccessFile> f;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &f));
-  std::vector<std::uint8_t> buf(kCopyBuffer);
-  *crc = 0;
-  *bytes = 0;
-  for (;;) {
-    std::size_t got = 0;
-    FLS_RETURN_IF_ERROR(f->Read(*bytes, buf.size(), buf.data(), &got));
-    if (got == 0) return Status::Ok();
-    *crc = Crc32c(buf.data(), got, *crc);
-    *bytes += got;
-  }
-}
-
-}  // namespace
-
 bool CleanLeftovers(const Store& store, const Catalog& catalog, std::vector<std::string>* cleaned,
                     std::vector<std::string>* warnings, std::set<ObjectId>* in_flux) {
   Env* env = store.env();
@@ -85,11 +63,8 @@ bool CleanLeftovers(const Store& store, const Catalog& catalog, std::vector<std:
       if (index >= static_cast<int>(mf.chunks.size()) || mf.chunks[index].target == t.path)
         continue;
       const ManifestChunk& placed = mf.chunks[index];
-      std::uint32_t crc = 0;
-      std::uint64_t bytes = 0;
       const std::string path = JoinPath(t.path, n);
-      Status s = CrcOfFile(env, placed.path(), &crc, &bytes);
-      if (!s.ok() || crc != placed.crc32c || bytes != placed.bytes) {
+      if (!CheckChunkFile(env, placed.path(), mf, index).ok()) {
         warnings->push_back("kept " + path + ": the copy the manifest of '" + mf.name +
                             "' names (" + placed.path() +
                             ") is missing or damaged; run `fls repair`");

@@ -15,6 +15,7 @@ std::string ManifestChunk::path() const { return JoinPath(target, file); }
 
 ChunkHeader Manifest::HeaderFor(int index) const {
   ChunkHeader h;
+  h.format_version = static_cast<std::uint16_t>(chunk_format_version);
   h.object_id = id;
   h.chunk_index = static_cast<std::uint16_t>(index);
   h.k = static_cast<std::uint16_t>(k);
@@ -24,7 +25,12 @@ ChunkHeader Manifest::HeaderFor(int index) const {
   h.block_size = block_size;
   h.file_size = size;
   h.stripe_count = stripes;
+  if (chunk_format_version >= 2) h.last_block_size = last_block_size;
   return h;
+}
+
+StripeGeometry Manifest::geometry() const {
+  return StripeGeometry::ForChunkFormat(chunk_format_version, k, block_size, size);
 }
 
 std::string ChunkFileName(const ObjectId& id, int index) {
@@ -101,7 +107,7 @@ bool ParseHex32(const std::string& s, std::uint32_t* v) {
 nlohmann::json ToJson(const Manifest& m) {
   nlohmann::json j;
   j["format"] = "fls-manifest";
-  j["format_version"] = kManifestFormatVersion;
+  j["format_version"] = m.format_version;
   j["name"] = m.name;
   j["id"] = ObjectIdToHex(m.id);
   j["generation"] = m.generation;
@@ -111,11 +117,12 @@ nlohmann::json ToJson(const Manifest& m) {
   j["stripe_width"] = m.stripe_width;
   j["block_size"] = m.block_size;
   j["stripes"] = m.stripes;
+  if (m.format_version >= 2) j["last_block_size"] = m.last_block_size;
   j["size"] = m.size;
   j["mode"] = m.mode;
   j["mtime_ns"] = m.mtime_ns;
   j["sha256"] = m.sha256;
-  j["chunk_format_version"] = kChunkFormatVersion;
+  j["chunk_format_version"] = m.chunk_format_version;
   j["chunks"] = nlohmann::json::array();
   for (const ManifestChunk& c : m.chunks)
     j["chunks"].push_back({{"index", c.index},
@@ -161,6 +168,15 @@ Status Get(const nlohmann::json& j, const char* key, const std::string& where, T
 }  // namespace
 
 Status ValidateManifest(const Manifest& m) {
+  if (m.format_version != 1 && m.format_version != 2)
+    return Status::Corruption("manifest: unsupported format_version " +
+                              std::to_string(m.format_version));
+  // Each manifest version goes with its chunk format: the checksum rule and
+  // the last block follow from it.
+  if (m.chunk_format_version != m.format_version)
+    return Status::Corruption(
+        "manifest: chunk_format_version " + std::to_string(m.chunk_format_version) +
+        " does not go with format_version " + std::to_string(m.format_version));
   if (m.name.empty()) return Status::Corruption("manifest: empty name");
   if (m.generation == 0) return Status::Corruption("manifest: generation 0");
   if (m.k < 1 || m.m < 1 || m.k + m.m > kMaxShards)
@@ -184,10 +200,10 @@ Status ValidateManifest(const Manifest& m) {
     if (c.file.find('/') != std::string::npos)
       return Status::Corruption("manifest: chunks[" + std::to_string(i) + "].file '" + c.file +
                                 "' contains '/'");
-    if (c.bytes != h.ChunkFileBytes())
+    if (c.bytes != h.geometry().chunk_file_bytes())
       return Status::Corruption("manifest: chunks[" + std::to_string(i) + "].bytes " +
                                 std::to_string(c.bytes) + " is not the chunk size " +
-                                std::to_string(h.ChunkFileBytes()));
+                                std::to_string(h.geometry().chunk_file_bytes()));
   }
   return Status::Ok();
 }
@@ -216,7 +232,7 @@ Status DecodeManifest(std::string_view text, Manifest* out) {
     return Status::Corruption("manifest: field 'format' is '" + format + "', not 'fls-manifest'");
   int version = 0;
   FLS_RETURN_IF_ERROR(Get(j, "format_version", "", &version));
-  if (version != kManifestFormatVersion)
+  if (version != 1 && version != 2)
     return Status::Corruption("manifest: unsupported format_version " + std::to_string(version));
   FLS_RETURN_IF_ERROR(Get(j, "checksum", "", &checksum));
   std::uint32_t stored = 0;
@@ -228,8 +244,8 @@ Status DecodeManifest(std::string_view text, Manifest* out) {
     return Status::Corruption("manifest: checksum mismatch (the manifest was altered or damaged)");
 
   Manifest m;
+  m.format_version = version;
   std::string id, matrix;
-  int chunk_version = 0;
   FLS_RETURN_IF_ERROR(Get(j, "name", "", &m.name));
   FLS_RETURN_IF_ERROR(Get(j, "id", "", &id));
   Status s = ObjectIdFromHex(id, &m.id);
@@ -243,14 +259,12 @@ Status DecodeManifest(std::string_view text, Manifest* out) {
   FLS_RETURN_IF_ERROR(Get(j, "stripe_width", "", &m.stripe_width));
   FLS_RETURN_IF_ERROR(Get(j, "block_size", "", &m.block_size));
   FLS_RETURN_IF_ERROR(Get(j, "stripes", "", &m.stripes));
+  if (version >= 2) FLS_RETURN_IF_ERROR(Get(j, "last_block_size", "", &m.last_block_size));
   FLS_RETURN_IF_ERROR(Get(j, "size", "", &m.size));
   FLS_RETURN_IF_ERROR(Get(j, "mode", "", &m.mode));
   FLS_RETURN_IF_ERROR(Get(j, "mtime_ns", "", &m.mtime_ns));
   FLS_RETURN_IF_ERROR(Get(j, "sha256", "", &m.sha256));
-  FLS_RETURN_IF_ERROR(Get(j, "chunk_format_version", "", &chunk_version));
-  if (chunk_version != kChunkFormatVersion)
-    return Status::Corruption("manifest: unsupported chunk_format_version " +
-                              std::to_string(chunk_version));
+  FLS_RETURN_IF_ERROR(Get(j, "chunk_format_version", "", &m.chunk_format_version));
   auto chunks = j.find("chunks");
   if (chunks == j.end() || !chunks->is_array())
     return Status::Corruption("manifest: field 'chunks' missing or not an array");

@@ -50,6 +50,21 @@ Status BufferedAppender::SyncAndClose() {
   return file_->Close();
 }
 
+Status BufferedAppender::SetModeAndTime(std::uint32_t mode, std::int64_t mtime_ns) {
+  FLS_RETURN_IF_ERROR(Flush());
+  return file_->SetModeAndTime(mode, mtime_ns);
+}
+
+Status OpenChunkFile(Env* env, const std::string& target, const std::string& file,
+                     std::unique_ptr<RandomAccessFile>* f, std::uint64_t* bytes) {
+  // The target directory is trusted; the manifest's file name has no '/'
+  // (ValidateManifest), so the last component is the only one to guard.
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(JoinPath(target, file), f, &info));
+  if (bytes != nullptr) *bytes = info.size;
+  return Status::Ok();
+}
+
 const char* BadReasonName(std::uint8_t r) {
   switch (r) {
     case kGood:
@@ -71,7 +86,7 @@ const char* BadReasonName(std::uint8_t r) {
 }
 
 ObjectReader::ObjectReader(const Store& store, const Manifest& manifest)
-    : store_(store), manifest_(manifest) {}
+    : store_(store), manifest_(manifest), geometry_(manifest.geometry()) {}
 
 void ObjectReader::Open() {
   Env* env = store_.env();
@@ -83,13 +98,13 @@ void ObjectReader::Open() {
     const ManifestChunk& mc = manifest_.chunks[i];
     c.report.index = i;
     c.path = mc.path();
-    Status s = env->NewRandomAccessFile(c.path, &c.file);
+    Status s = OpenChunkFile(env, mc.target, mc.file, &c.file, &c.file_bytes);
     const std::string placed = c.path;
     if (s.code() == Status::Code::kNotFound) {
       // The chunk may have been moved to another target of the store.
       for (const Target& t : store_.targets()) {
         const std::string alt = JoinPath(t.path, mc.file);
-        if (alt != c.path && env->NewRandomAccessFile(alt, &c.file).ok()) {
+        if (alt != c.path && OpenChunkFile(env, t.path, mc.file, &c.file, &c.file_bytes).ok()) {
           c.path = alt;
           s = Status::Ok();
           break;
@@ -102,8 +117,6 @@ void ObjectReader::Open() {
       if (s.code() != Status::Code::kNotFound) c.report.detail = s.message();
       continue;
     }
-    FileInfo info;
-    if (env->GetFileInfo(c.path, &info).ok()) c.file_bytes = info.size;
     std::uint8_t header[kChunkHeaderBytes];
     std::size_t got = 0;
     s = c.file->Read(0, sizeof header, header, &got);
@@ -132,21 +145,22 @@ void ObjectReader::Open() {
           "holds chunk index " + std::to_string(h.chunk_index) + ", expected " + std::to_string(i);
       continue;
     }
-    if (h.k != want.k || h.m != want.m || h.matrix != want.matrix ||
-        h.block_size != want.block_size || h.file_size != want.file_size) {
+    if (h.format_version != want.format_version || h.k != want.k || h.m != want.m ||
+        h.matrix != want.matrix || h.block_size != want.block_size ||
+        h.file_size != want.file_size || h.last_block_size != want.last_block_size) {
       c.report.state = "wrong-parameters";
       c.report.detail = "header parameters differ from the manifest";
       continue;
     }
     c.usable = true;
-    if (c.file_bytes < want.ChunkFileBytes()) {
+    const std::uint64_t expected = geometry_.chunk_file_bytes();
+    if (c.file_bytes < expected) {
       c.report.state = "truncated";
-      c.report.detail =
-          std::to_string(c.file_bytes) + " of " + std::to_string(want.ChunkFileBytes()) + " bytes";
-    } else if (c.file_bytes > want.ChunkFileBytes()) {
+      c.report.detail = std::to_string(c.file_bytes) + " of " + std::to_string(expected) + " bytes";
+    } else if (c.file_bytes > expected) {
       c.report.state = "damaged";
       c.report.detail = "longer than expected (" + std::to_string(c.file_bytes) + " of " +
-                        std::to_string(want.ChunkFileBytes()) + " bytes)";
+                        std::to_string(expected) + " bytes)";
     }
     if (c.report.state == "ok" && c.path != placed) {
       // Readable, but not where the manifest says: counted as damaged so that
@@ -155,6 +169,17 @@ void ObjectReader::Open() {
       c.report.state = "misplaced";
       c.report.detail = "found at " + c.path + "; the manifest places it at " + placed;
     }
+  }
+}
+
+void ObjectReader::Exclude(const std::vector<ChunkReport>& reports) {
+  for (const ChunkReport& r : reports) {
+    if (r.state != kBadChecksum || r.index < 0 || r.index >= static_cast<int>(chunks_.size()))
+      continue;
+    OpenedChunk& c = chunks_[r.index];
+    c.usable = false;
+    c.report.state = r.state;
+    c.report.detail = r.detail;
   }
 }
 
@@ -172,10 +197,17 @@ constexpr std::uint64_t kAlignedReadMinBlock = 64u << 10;
 // A check-only batch passes each chunk through a slot of about this many bytes.
 constexpr std::uint64_t kCheckSlotBytes = 1u << 20;
 
+// Record stride in a batch buffer for blocks of `block` bytes.
+std::size_t StrideFor(std::uint64_t block) {
+  const std::uint64_t rec = block + kBlockCrcBytes;
+  return static_cast<std::size_t>(block >= kAlignedReadMinBlock ? (rec + 4095) / 4096 * 4096 : rec);
+}
+
 void ObjectReader::Prepare(StripeBatch* b, std::size_t capacity, bool keep_data) const {
   const int n = manifest_.k + manifest_.m;
-  const std::uint64_t rec = manifest_.block_size + kBlockCrcBytes;
-  b->stride = manifest_.block_size >= kAlignedReadMinBlock ? (rec + 4095) / 4096 * 4096 : rec;
+  // Sized for full blocks: a batch of the (smaller) last block fits too.
+  b->block = geometry_.full_block();
+  b->stride = b->max_stride = StrideFor(b->block);
   b->keep_data = keep_data;
   b->slot_records = keep_data
                         ? capacity
@@ -188,19 +220,18 @@ void ObjectReader::Prepare(StripeBatch* b, std::size_t capacity, bool keep_data)
   b->reason.assign(capacity * n, kNotRead);
   b->loaded.assign(n, false);
   b->got.assign(n, 0);
-  b->record_crc.assign(capacity * n, 0);
+  b->block_crc.assign(capacity * n, 0);
 }
 
 void ObjectReader::LoadChunk(StripeBatch* b, int i) {
   const int n = manifest_.k + manifest_.m;
-  const std::uint64_t rec = manifest_.block_size + kBlockCrcBytes;
+  const std::uint64_t rec = b->block + kBlockCrcBytes;
   b->loaded[i] = true;
   OpenedChunk& c = chunks_[i];
   if (!c.usable) {
     for (std::size_t s = 0; s < b->stripes; ++s) b->reason[s * n + i] = kChunkUnusable;
     return;
   }
-  const ChunkHeader h = manifest_.HeaderFor(i);
   std::uint8_t* slot = b->buf[b->keep_data ? i : 0].data();
   std::size_t got = 0;  // record bytes read so far, in order
   Status st;
@@ -213,11 +244,12 @@ void ObjectReader::LoadChunk(StripeBatch* b, int i) {
     std::size_t piece_got = 0;
     if (st.ok() && !at_end) {
       if (b->stride == rec) {
-        st = c.file->Read(h.BlockOffset(b->first + p0), pn * rec, base, &piece_got);
+        st = c.file->Read(geometry_.record_offset(b->first + p0), pn * rec, base, &piece_got);
       } else {
         for (std::size_t s = 0; s < pn && st.ok(); ++s) {
           std::size_t one = 0;
-          st = c.file->Read(h.BlockOffset(b->first + p0 + s), rec, base + s * b->stride, &one);
+          st = c.file->Read(geometry_.record_offset(b->first + p0 + s), rec, base + s * b->stride,
+                            &one);
           piece_got += one;
           if (one < rec) break;
         }
@@ -233,9 +265,9 @@ void ObjectReader::LoadChunk(StripeBatch* b, int i) {
       } else if ((s + 1) * rec > got) {
         why = kShortRead;
       } else {
-        const std::uint32_t crc = Crc32c(block, manifest_.block_size);
-        b->record_crc[s * n + i] = Crc32c(block + manifest_.block_size, kBlockCrcBytes, crc);
-        why = crc == GetLe32(block + manifest_.block_size) ? kGood : kCrcMismatch;
+        const std::uint32_t crc = Crc32c(block, b->block);
+        b->block_crc[s * n + i] = crc;
+        why = crc == GetLe32(block + b->block) ? kGood : kCrcMismatch;
       }
       if (why == kGood) {
         if (b->keep_data) b->shards[s * n + i] = block;
@@ -252,8 +284,14 @@ void ObjectReader::LoadChunk(StripeBatch* b, int i) {
 Status ObjectReader::Read(StripeBatch* b, std::uint64_t first, std::size_t stripes, bool all,
                           bool fail_unrecoverable) {
   const int k = manifest_.k, n = manifest_.k + manifest_.m;
+  if (stripes == 0 || geometry_.uniform_run(first, stripes) != stripes)
+    return Status::Internal("object '" + manifest_.name + "': stripes " + std::to_string(first) +
+                            " + " + std::to_string(stripes) +
+                            " are not one run of equal block size");
   b->first = first;
   b->stripes = stripes;
+  b->block = geometry_.block_size(first);
+  b->stride = StrideFor(b->block);
   std::fill(b->shards.begin(), b->shards.end(), nullptr);
   std::fill(b->reason.begin(), b->reason.end(), kNotRead);
   std::fill(b->loaded.begin(), b->loaded.end(), false);
@@ -291,8 +329,8 @@ std::string ObjectReader::DescribeStripe(const StripeBatch& b, std::size_t s) co
     if (why == kChunkUnusable) list += ": " + chunks_[i].report.state;
     list += " at " + chunks_[i].path + ")";
   }
-  const std::uint64_t begin = stripe * manifest_.stripe_width;
-  const std::uint64_t end = std::min(manifest_.size, begin + manifest_.stripe_width);
+  const std::uint64_t begin = geometry_.stripe_offset(stripe);
+  const std::uint64_t end = begin + geometry_.stripe_bytes(stripe);
   return "object '" + manifest_.name + "' stripe " + std::to_string(stripe) + " (file bytes " +
          std::to_string(begin) + ".." + std::to_string(end) + ") has " + std::to_string(bad) +
          " bad or missing blocks, more than m = " + std::to_string(manifest_.m) +
@@ -317,10 +355,11 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
                     const ProgressFn& progress, StreamStats* stats) {
   const Manifest& mf = reader.manifest();
   const int k = mf.k, m = mf.m, n = k + m;
-  const std::uint64_t B = mf.block_size, W = mf.stripe_width;
+  const StripeGeometry& g = reader.geometry();
+  const std::uint64_t B = g.full_block();
   if (clip_end <= clip_begin) return Status::Ok();
-  const std::uint64_t first = clip_begin / W, last = (clip_end - 1) / W;
-  const std::size_t per = StripesPerBatch(W, last - first + 1);
+  const std::uint64_t first = g.stripe_of(clip_begin), last = g.stripe_of(clip_end - 1);
+  const std::size_t per = StripesPerBatch(g.stripe_width(), last - first + 1);
   std::vector<std::unique_ptr<RestoreSlot>> slots;
   for (int i = 0; i < kPipelineSlots; ++i) {
     auto s = std::make_unique<RestoreSlot>();
@@ -335,8 +374,8 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
       *produced = false;
       return Status::Ok();
     }
-    const std::size_t count =
-        static_cast<std::size_t>(std::min<std::uint64_t>(per, last - next + 1));
+    const std::size_t count = static_cast<std::size_t>(
+        g.uniform_run(next, std::min<std::uint64_t>(per, last - next + 1)));
     FLS_RETURN_IF_ERROR(reader.Read(&slot.batch, next, count, false, true));
     next += count;
     *produced = true;
@@ -369,7 +408,7 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
       }
       ReconstructBatch rb;
       rb.stripes = list.size();
-      rb.block_bytes = B;
+      rb.block_bytes = b.block;
       rb.shards = shards;
       rb.wanted = wanted;
       rb.outputs = outputs;
@@ -385,11 +424,11 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
     const StripeBatch& b = slot.batch;
     for (std::size_t s = 0; s < b.stripes; ++s) {
       for (int j = 0; j < k; ++j) {
-        const std::uint64_t begin = (b.first + s) * W + j * B;
-        const std::uint64_t lo = std::max(begin, clip_begin);
-        const std::uint64_t hi = std::min(begin + B, clip_end);
+        const ByteRange r = g.data_block_range(b.first + s, j);
+        const std::uint64_t lo = std::max(r.begin, clip_begin);
+        const std::uint64_t hi = std::min(r.end, clip_end);
         if (lo >= hi) continue;
-        FLS_RETURN_IF_ERROR(fn(slot.data[s * k + j] + (lo - begin), hi - lo));
+        FLS_RETURN_IF_ERROR(fn(slot.data[s * k + j] + (lo - r.begin), hi - lo));
       }
     }
     return Status::Ok();
@@ -400,7 +439,8 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
   if (hash_sink) stages.push_back([&](RestoreSlot& slot) { return visit(slot, hash_sink); });
   stages.push_back([&](RestoreSlot& slot) -> Status {
     if (write_sink) FLS_RETURN_IF_ERROR(visit(slot, write_sink));
-    const std::uint64_t end = std::min(clip_end, (slot.batch.first + slot.batch.stripes) * W);
+    const std::uint64_t end =
+        std::min(clip_end, g.stripe_offset(slot.batch.first + slot.batch.stripes));
     written = end - clip_begin;
     if (progress) progress(written, clip_end - clip_begin);
     return Status::Ok();

@@ -13,6 +13,7 @@
 #include "fls/backend.h"
 #include "fls/chunk_format.h"
 #include "fls/env.h"
+#include "fls/geometry.h"
 #include "fls/manifest.h"
 #include "fls/store.h"
 
@@ -31,6 +32,8 @@ class BufferedAppender {
   Status Flush();
   // Flush + fsync + close.
   Status SyncAndClose();
+  // Flush, then the file's mode and mtime (WritableFile::SetModeAndTime).
+  Status SetModeAndTime(std::uint32_t mode, std::int64_t mtime_ns);
   std::uint32_t crc() const { return crc_; }
   std::uint64_t bytes() const { return bytes_; }
   const std::string& path() const { return file_->path(); }
@@ -43,6 +46,13 @@ class BufferedAppender {
   std::uint32_t crc_ = 0;
   std::uint64_t bytes_ = 0;
 };
+
+// Opens chunk file `file` of `target` with O_NOFOLLOW (Env::
+// NewRandomAccessFileNoFollow): a chunk file that is a symbolic link (or a
+// FIFO, a device) is refused, never followed, so a chunk read stays inside
+// its target. `bytes` gets the size of the file opened.
+Status OpenChunkFile(Env* env, const std::string& target, const std::string& file,
+                     std::unique_ptr<RandomAccessFile>* f, std::uint64_t* bytes);
 
 // One chunk file of an object as found on the store.
 struct OpenedChunk {
@@ -71,11 +81,13 @@ class AlignedBuffer {
   std::size_t size_ = 0;
 };
 
-// A batch of stripes read from the chunks: chunk i's record (block + CRC) of
-// stripe first + s lies at buf[i] + s * stride. Large blocks are read one
-// record at a time into page-aligned slots (stride rounded up to 4 KiB);
-// small ones in one read (stride = block + 4). Shard pointers are null for
-// blocks that are missing or fail their CRC.
+// A batch of stripes read from the chunks, all of one block size (`block`:
+// the last stripe of an object may have a smaller one than the rest, so it is
+// read in a batch of its own; StripeGeometry::uniform_run). Chunk i's record
+// (block + CRC) of stripe first + s lies at buf[i] + s * stride. Large blocks
+// are read one record at a time into page-aligned slots (stride rounded up to
+// 4 KiB); small ones in one read (stride = block + 4). Shard pointers are
+// null for blocks that are missing or fail their CRC.
 //
 // A batch prepared without `keep_data` only checks: each chunk's records pass
 // through one small slot (about 1 MiB, so it stays in the CPU cache while its
@@ -85,7 +97,9 @@ class AlignedBuffer {
 struct StripeBatch {
   std::uint64_t first = 0;
   std::size_t stripes = 0;
-  std::size_t stride = 0;
+  std::size_t block = 0;       // block bytes of these stripes
+  std::size_t stride = 0;      // for `block`
+  std::size_t max_stride = 0;  // what buf was sized for (the full block's stride)
   bool keep_data = true;
   std::size_t slot_records = 0;             // records buf[i] holds
   std::vector<AlignedBuffer> buf;           // k + m, each slot_records * stride
@@ -93,9 +107,9 @@ struct StripeBatch {
   std::vector<std::uint8_t> reason;         // stripes * (k + m): why a block is bad
   std::vector<bool> loaded;                 // chunk i read for this batch
   std::vector<std::size_t> got;             // record bytes of chunk i read (in order)
-  // stripes * (k + m): CRC32C of each whole record read (block and its CRC),
-  // so whole-chunk checks combine them instead of reading the bytes again.
-  std::vector<std::uint32_t> record_crc;
+  // stripes * (k + m): CRC32C of each block read, so that whole-chunk checks
+  // combine them instead of reading the bytes again.
+  std::vector<std::uint32_t> block_crc;
 };
 
 enum BadReason : std::uint8_t {
@@ -115,10 +129,15 @@ class ObjectReader {
   // Opens every chunk and checks its header against the manifest. Problems
   // are recorded in the chunk reports, never returned.
   void Open();
+  // Treats the chunks that `reports` (a verify's) found kBadChecksum as
+  // unusable: their blocks pass their CRCs but cannot be trusted.
+  void Exclude(const std::vector<ChunkReport>& reports);
   const Manifest& manifest() const { return manifest_; }
+  const StripeGeometry& geometry() const { return geometry_; }
   std::vector<OpenedChunk>& chunks() { return chunks_; }
 
   void Prepare(StripeBatch* batch, std::size_t capacity, bool keep_data = true) const;
+  // Reads stripes [first, first + stripes), which must share one block size.
   // all = true: reads every chunk. Otherwise data chunks, then parity chunks
   // only while some stripe has fewer than k good blocks. Unrecoverable naming
   // the stripe and chunks when a stripe ends with fewer than k good blocks
@@ -133,6 +152,7 @@ class ObjectReader {
   void LoadChunk(StripeBatch* batch, int i);
   const Store& store_;
   Manifest manifest_;
+  StripeGeometry geometry_;
   std::vector<OpenedChunk> chunks_;
 };
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 
+#include "chunk_checksum.h"
 #include "fls/crc32c.h"
 #include "fls/rebalance.h"
 #include "fls/thread_pool.h"
@@ -61,7 +62,7 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
     const std::string final_path = JoinPath(dst.path, mc.file);
     const std::string tmp = TempPathFor(final_path);
     std::unique_ptr<RandomAccessFile> src;
-    Status s = env->NewRandomAccessFile(mc.path(), &src);
+    Status s = internal::OpenChunkFile(env, mc.target, mc.file, &src, nullptr);
     if (!s.ok()) {
       undo();
       *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
@@ -75,7 +76,8 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
       return s.WithContext(what);
     }
     temps.push_back(tmp);
-    internal::BufferedAppender out(std::move(wf));
+    internal::BufferedAppender out(std::move(wf), false);
+    internal::ChunkStreamChecksum sum(mf, mv.chunk);
     std::uint64_t off = 0;
     for (;;) {
       std::size_t got = 0;
@@ -88,6 +90,7 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
       }
       if (got == 0) break;
       off += got;
+      sum.Update(buf.data(), got);
       s = out.Append(buf.data(), got);
       if (!s.ok()) {
         undo();
@@ -101,10 +104,11 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
     }
     // The bytes written are checked against the manifest, not against the
     // source: a source that rotted is not spread further.
-    if (out.crc() != mc.crc32c || out.bytes() != mc.bytes) {
+    if (!sum.Matches(mc)) {
       undo();
       *skipped = "chunk " + std::to_string(mv.chunk) + " (" + mc.path() +
-                 ") is damaged: its CRC32C or size differs from the manifest's; not moved, run "
+                 ") is damaged: its header, a block CRC, its checksum or its size differs from the "
+                 "manifest's; not moved, run "
                  "`fls repair`";
       return Status::Ok();
     }

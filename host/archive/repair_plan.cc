@@ -1,6 +1,8 @@
 // Shared repair pieces (host/archive/repair_plan.h).
 #include "repair_plan.h"
 
+#include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "fls/chunk_format.h"
@@ -81,8 +83,36 @@ Manifest MovedManifest(const Store& store, const Manifest& mf, const std::vector
   return next;
 }
 
+std::size_t RepairGroupBlock(std::size_t block, std::size_t full) {
+  if (block >= full) return full;
+  std::size_t pow2 = std::size_t{64} << 10;
+  while (pow2 < block) pow2 <<= 1;
+  return std::min(pow2, full);
+}
+
+std::shared_ptr<StripeBatch> PaddedBatch(const StripeBatch& b, int n, std::size_t block) {
+  auto out = std::make_shared<StripeBatch>();
+  out->first = b.first;
+  out->stripes = b.stripes;
+  out->block = out->stride = block;
+  out->buf.emplace_back(b.stripes * n * block);
+  std::memset(out->buf[0].data(), 0, out->buf[0].size());
+  out->shards.assign(b.stripes * n, nullptr);
+  for (std::size_t i = 0; i < b.stripes * n; ++i) {
+    if (b.shards[i] == nullptr) continue;
+    std::uint8_t* dst = out->buf[0].data() + i * block;
+    std::memcpy(dst, b.shards[i], b.block);
+    out->shards[i] = dst;
+  }
+  return out;
+}
+
 RebuiltChunkWriter::RebuiltChunkWriter(Env* env, const Manifest& next, std::vector<int> bad)
-    : env_(env), next_(next), bad_(std::move(bad)) {}
+    : env_(env),
+      next_(next),
+      geometry_(next.geometry()),
+      checksummer_(next),
+      bad_(std::move(bad)) {}
 
 Status RebuiltChunkWriter::Open() {
   for (int i : bad_) {
@@ -94,7 +124,8 @@ Status RebuiltChunkWriter::Open() {
     if (!s.ok())
       return s.WithContext("rebuilding chunk " + std::to_string(i) + " on " +
                            next_.chunks[i].target);
-    o.file = std::make_unique<BufferedAppender>(std::move(f));
+    o.file = std::make_unique<BufferedAppender>(std::move(f), false);
+    o.sum = checksummer_.Start(i);
     outs_.push_back(std::move(o));
     std::uint8_t header[kChunkHeaderBytes];
     EncodeChunkHeader(next_.HeaderFor(i), header);
@@ -105,25 +136,52 @@ Status RebuiltChunkWriter::Open() {
   return Status::Ok();
 }
 
-Status RebuiltChunkWriter::AppendBlock(std::size_t x, const std::uint8_t* block) {
-  const std::size_t B = next_.block_size;
+Status RebuiltChunkWriter::Write(Out& o, int index, const std::uint8_t* block) {
+  const std::size_t b = geometry_.block_size(o.stripe);
+  const std::uint32_t block_crc = Crc32c(block, b);
   std::uint8_t crc[kBlockCrcBytes];
-  PutLe32(crc, Crc32c(block, B));
-  FLS_RETURN_IF_ERROR(outs_[x].file->Append(block, B));
-  return outs_[x].file->Append(crc, sizeof crc);
+  PutLe32(crc, block_crc);
+  o.sum = checksummer_.Add(o.sum, o.stripe++, block_crc);
+  FLS_RETURN_IF_ERROR(
+      o.file->Append(block, b).WithContext("rebuilding chunk " + std::to_string(index)));
+  return o.file->Append(crc, sizeof crc);
+}
+
+Status RebuiltChunkWriter::AppendBlock(std::size_t x, std::uint64_t stripe,
+                                       const std::uint8_t* block) {
+  Out& o = outs_[x];
+  if (stripe < o.stripe || stripe >= geometry_.stripes() || o.early.count(stripe))
+    return Status::Internal("rebuilt chunk " + std::to_string(bad_[x]) + " of object '" +
+                            next_.name + "': stripe " + std::to_string(stripe) +
+                            " given twice or out of range");
+  if (stripe > o.stripe) {
+    o.early[stripe].assign(block, block + geometry_.block_size(stripe));
+    return Status::Ok();
+  }
+  FLS_RETURN_IF_ERROR(Write(o, bad_[x], block));
+  for (auto it = o.early.begin(); it != o.early.end() && it->first == o.stripe;
+       it = o.early.erase(it))
+    FLS_RETURN_IF_ERROR(Write(o, bad_[x], it->second.data()));
+  return Status::Ok();
 }
 
 Status RebuiltChunkWriter::AppendStripe(const std::uint8_t* const* blocks) {
-  for (std::size_t x = 0; x < outs_.size(); ++x) FLS_RETURN_IF_ERROR(AppendBlock(x, blocks[x]));
+  for (std::size_t x = 0; x < outs_.size(); ++x)
+    FLS_RETURN_IF_ERROR(AppendBlock(x, outs_[x].stripe, blocks[x]));
   return Status::Ok();
 }
 
 Status RebuiltChunkWriter::Finish(std::vector<std::string>* final_paths) {
   for (std::size_t x = 0; x < outs_.size(); ++x) {
     const int i = bad_[x];
+    if (outs_[x].stripe != geometry_.stripes())
+      return Status::Internal("rebuilt chunk " + std::to_string(i) + " of object '" + next_.name +
+                              "' has " + std::to_string(outs_[x].stripe) + " of " +
+                              std::to_string(geometry_.stripes()) +
+                              " stripes; nothing was changed");
     Status s = outs_[x].file->SyncAndClose();
-    if (s.ok() && (outs_[x].file->crc() != next_.chunks[i].crc32c ||
-                   outs_[x].file->bytes() != next_.chunks[i].bytes))
+    if (s.ok() &&
+        (outs_[x].sum != next_.chunks[i].crc32c || outs_[x].file->bytes() != next_.chunks[i].bytes))
       s = Status::Internal("rebuilt chunk " + std::to_string(i) + " of object '" + next_.name +
                            "' does not match the manifest's checksum; nothing was changed");
     if (!s.ok()) return s.WithContext("rebuilding chunk " + std::to_string(i));

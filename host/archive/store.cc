@@ -243,6 +243,22 @@ void ListManifests(Env* env, const std::vector<Target>& targets, const ObjectId*
   }
 }
 
+// A manifest copy, opened with O_NOFOLLOW: a symbolic link planted under a
+// manifest's name is refused, never followed.
+Status ReadManifestText(Env* env, const std::string& path, std::string* text) {
+  std::unique_ptr<RandomAccessFile> f;
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
+  if (info.size > (16u << 20))
+    return Status::Corruption(path + ": " + std::to_string(info.size) +
+                              " bytes, more than a manifest can be");
+  text->resize(info.size);
+  std::size_t got = 0;
+  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
+  text->resize(got);
+  return Status::Ok();
+}
+
 // Reads the newest readable generation of object `id` into `entry`. A copy
 // that was listed but is gone when read was superseded meanwhile (a writer
 // committed a newer generation and removed this one): it sets `vanished`
@@ -261,7 +277,7 @@ bool ReadEntry(Env* env, const ObjectId& id, const Generations& gens, CatalogEnt
       }
       std::string text;
       Manifest m;
-      Status s = ReadWholeFile(env, path, &text, 16 << 20);
+      Status s = ReadManifestText(env, path, &text);
       if (s.code() == Status::Code::kNotFound) {
         *vanished = true;
         continue;

@@ -134,10 +134,11 @@ class SweepRun {
 // file system commits them in groups).
 constexpr int kFinishThreads = 16;
 
-std::string GroupKey(const Manifest& mf, const std::vector<int>& wanted) {
+// A backend call takes one code and one block size: an object's short last
+// stripe goes to the group of its own block size.
+std::string GroupKey(const Manifest& mf, std::size_t block, const std::vector<int>& wanted) {
   std::string key = std::to_string(mf.k) + "/" + std::to_string(mf.m) + "/" +
-                    std::string(MatrixKindName(mf.matrix)) + "/" + std::to_string(mf.block_size) +
-                    ":";
+                    std::string(MatrixKindName(mf.matrix)) + "/" + std::to_string(block) + ":";
   for (int w : wanted) key += std::to_string(w) + ",";
   return key;
 }
@@ -206,40 +207,51 @@ Status SweepRun::StartRepair(WindowObject& obj,
   fls::Backend* backend = nullptr;
   FLS_RETURN_IF_ERROR(Backend(mf, &backend));
   const int n = mf.k + mf.m;
-  const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
-  r.pieces_left = static_cast<std::size_t>((mf.stripes + per - 1) / per) * r.bad.size();
+  internal::ObjectReader reader(store_, mf);
+  reader.Open();
+  reader.Exclude(obj.report.chunks);
+  const StripeGeometry& geo = reader.geometry();
+  const std::size_t per = internal::StripesPerBatch(geo.stripe_width(), geo.stripes());
+  // Batches of stripes of one block size each.
+  std::vector<std::pair<std::uint64_t, std::size_t>> runs;
+  for (std::uint64_t first = 0; first < geo.stripes();) {
+    const std::size_t count = static_cast<std::size_t>(geo.uniform_run(first, per));
+    runs.emplace_back(first, count);
+    first += count;
+  }
+  r.pieces_left = runs.size() * r.bad.size();
   if (r.pieces_left == 0) {
     ready_.push_back(&r);
     return Status::Ok();
   }
-  // One group per chunk index wanted: with a whole target lost, every object
-  // misses one chunk, but which one varies; grouping by single index keeps
-  // the groups few (at most k + m per code) and the batches large.
-  std::vector<Group*> groups;
-  for (int i : r.bad) {
-    Group& g = groups_[GroupKey(mf, {i})];
-    g.backend = backend;
-    g.n = n;
-    g.block = mf.block_size;
-    g.wanted = {i};
-    groups.push_back(&g);
-  }
-  internal::ObjectReader reader(store_, mf);
-  reader.Open();
-  for (std::uint64_t first = 0; first < mf.stripes; first += per) {
-    const std::size_t count =
-        static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
+  for (const auto& [first, count] : runs) {
+    const std::size_t block = internal::RepairGroupBlock(
+        static_cast<std::size_t>(geo.block_size(first)), geo.full_block());
+    // One group per chunk index wanted: with a whole target lost, every
+    // object misses one chunk, but which one varies; grouping by single index
+    // keeps the groups few (at most k + m per code and block size) and the
+    // batches large.
+    std::vector<Group*> groups;
+    for (int i : r.bad) {
+      Group& g = groups_[GroupKey(mf, block, {i})];
+      g.backend = backend;
+      g.n = n;
+      g.block = block;
+      g.wanted = {i};
+      groups.push_back(&g);
+    }
     auto batch = std::make_shared<internal::StripeBatch>();
     reader.Prepare(batch.get(), count);
     // Data chunks first, parity only for stripes that need it.
     FLS_RETURN_IF_ERROR(reader.Read(batch.get(), first, count, false, true));
     std::uint64_t read = 0;
     for (std::size_t got : batch->got) read += got;
+    if (batch->block != block) batch = internal::PaddedBatch(*batch, n, block);
     limiter_.Charge(read);
     report_->bytes_read += read;
     for (std::size_t x = 0; x < groups.size(); ++x) {
       Group& g = *groups[x];
-      g.bytes += count * n * mf.block_size;
+      g.bytes += count * n * block;
       g.pieces.push_back(Piece{&r, batch, count, x});
       if (g.bytes >= opt_.batch_bytes) Flush(g);
     }
@@ -278,7 +290,7 @@ void SweepRun::Flush(Group& g) {
     PendingRepair& r = *p.repair;
     if (r.status.ok() && !s.ok()) r.status = s;
     for (std::size_t st = 0; st < p.stripes && r.status.ok(); ++st)
-      r.status = r.writer->AppendBlock(p.x, outputs[(at + st) * w]);
+      r.status = r.writer->AppendBlock(p.x, p.batch->first + st, outputs[(at + st) * w]);
     at += p.stripes;
     if (--r.pieces_left == 0) ready_.push_back(&r);
   }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <set>
 
+#include "chunk_checksum.h"
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
 #include "fls/codec.h"
@@ -34,13 +35,102 @@ std::string StripeList(const std::vector<std::uint64_t>& v) {
   return s;
 }
 
+// Recomputes the parity of the stripes of `batch` whose data blocks are all
+// good; a stored parity block that differs is marked bad. `scratch` holds
+// stripes * m blocks.
+Status CheckParity(Backend& backend, internal::ObjectReader& reader, internal::StripeBatch* b,
+                   std::uint8_t* scratch) {
+  const Manifest& mf = reader.manifest();
+  const int k = mf.k, m = mf.m, n = k + m;
+  std::vector<std::size_t> full;
+  std::vector<const std::uint8_t*> data;
+  std::vector<std::uint8_t*> out;
+  for (std::size_t s = 0; s < b->stripes; ++s) {
+    bool ok = true;
+    for (int j = 0; j < k; ++j) ok = ok && b->shards[s * n + j] != nullptr;
+    if (!ok) continue;
+    for (int j = 0; j < k; ++j) data.push_back(b->shards[s * n + j]);
+    for (int p = 0; p < m; ++p) out.push_back(scratch + (full.size() * m + p) * b->block);
+    full.push_back(s);
+  }
+  if (full.empty()) return Status::Ok();
+  EncodeBatch eb;
+  eb.stripes = full.size();
+  eb.block_bytes = b->block;
+  eb.data = data;
+  eb.parity = out;
+  FLS_RETURN_IF_ERROR(backend.Encode(eb));
+  for (std::size_t f = 0; f < full.size(); ++f) {
+    const std::size_t s = full[f];
+    for (int p = 0; p < m; ++p) {
+      const std::uint8_t* stored = b->shards[s * n + k + p];
+      if (stored == nullptr || std::memcmp(stored, out[f * m + p], b->block) == 0) continue;
+      b->shards[s * n + k + p] = nullptr;
+      b->reason[s * n + k + p] = internal::kParityMismatch;
+      ChunkReport& r = reader.chunks()[k + p].report;
+      MarkBad(&r, b->first + s, "damaged");
+      if (r.detail.empty()) r.detail = "parity differs from the data (deep check)";
+    }
+  }
+  return Status::Ok();
+}
+
+// What one read of every chunk found.
+struct Scan {
+  std::vector<std::uint32_t> sums;  // each chunk's checksum over the blocks read
+  std::vector<std::uint64_t> unrecoverable;
+  std::vector<std::string> notes;  // one per unrecoverable stripe
+};
+
+// Reads every block of every usable chunk of `reader` (Open()ed), checking
+// block CRCs and building the chunk checksums; with `backend` (deep) also
+// recomputes the parity of every stripe whose data blocks are good.
+Status ScanObject(internal::ObjectReader& reader, Backend* backend, const ProgressFn& progress,
+                  Scan* scan) {
+  const Manifest& mf = reader.manifest();
+  const int k = mf.k, m = mf.m, n = k + m;
+  auto& chunks = reader.chunks();
+  const StripeGeometry& g = reader.geometry();
+  const internal::ChunkChecksummer checksummer(mf);
+  *scan = Scan{};
+  for (int i = 0; i < n; ++i) scan->sums.push_back(checksummer.Start(i));
+  const std::size_t per = internal::StripesPerBatch(g.stripe_width(), g.stripes());
+  internal::StripeBatch batch;
+  // Only the deep check needs the blocks after their CRCs are checked.
+  reader.Prepare(&batch, per, /*keep_data=*/backend != nullptr);
+  std::vector<std::uint8_t> parity(backend ? per * m * g.full_block() : 0);
+  for (std::uint64_t first = 0; first < g.stripes();) {
+    const std::size_t count = static_cast<std::size_t>(g.uniform_run(first, per));
+    FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
+    const std::uint64_t rec = batch.block + kBlockCrcBytes;
+    for (int i = 0; i < n; ++i) {
+      if (!chunks[i].usable) continue;
+      // A short read has already marked the chunk bad, so its checksum no
+      // longer matters.
+      for (std::size_t s = 0; s < count && (s + 1) * rec <= batch.got[i]; ++s)
+        scan->sums[i] = checksummer.Add(scan->sums[i], first + s, batch.block_crc[s * n + i]);
+    }
+    if (backend) FLS_RETURN_IF_ERROR(CheckParity(*backend, reader, &batch, parity.data()));
+    for (std::size_t s = 0; s < count; ++s) {
+      int good = 0;
+      for (int i = 0; i < n; ++i) good += batch.reason[s * n + i] == internal::kGood;
+      if (good < k) {
+        scan->unrecoverable.push_back(first + s);
+        scan->notes.push_back(reader.DescribeStripe(batch, s));
+      }
+    }
+    first += count;
+    if (progress) progress(std::min(mf.size, g.stripe_offset(first)), mf.size);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyOptions& opt,
                     ObjectReport* report) {
   const Manifest& mf = entry.manifest;
   const int k = mf.k, m = mf.m, n = k + m;
-  const std::uint64_t B = mf.block_size;
   *report = ObjectReport{};
   report->name = mf.name;
   report->id = ObjectIdToHex(mf.id);
@@ -55,85 +145,33 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
 
   internal::ObjectReader reader(store, mf);
   reader.Open();
-  auto& chunks = reader.chunks();
-  // Whole-chunk CRC, chained over the header and every record read.
-  std::vector<std::uint32_t> whole(n, 0);
+  Scan scan;
+  FLS_RETURN_IF_ERROR(ScanObject(reader, backend.get(), opt.progress, &scan));
+  // A chunk whose every block passed its CRC but whose checksum differs from
+  // the manifest's was rewritten block and CRC alike: none of its blocks can
+  // be trusted, and which is wrong is not known. Scanned again without it
+  // (rare), so that stripe counts and the deep parity check hold.
+  std::vector<ChunkReport> distrusted;
   for (int i = 0; i < n; ++i) {
-    if (!chunks[i].usable) continue;
-    std::uint8_t header[kChunkHeaderBytes];
-    EncodeChunkHeader(mf.HeaderFor(i), header);  // usable => identical to the file's header
-    whole[i] = Crc32c(header, sizeof header);
+    const internal::OpenedChunk& c = reader.chunks()[i];
+    if (c.usable && c.report.state == "ok" && scan.sums[i] != mf.chunks[i].crc32c) {
+      ChunkReport r = c.report;
+      r.state = kBadChecksum;
+      r.detail =
+          "every block passes its CRC32C but the chunk's checksum differs from the "
+          "manifest's: the chunk is not used";
+      distrusted.push_back(r);
+    }
   }
-  const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
-  internal::StripeBatch batch;
-  // Only the deep check needs the blocks after their CRCs are checked.
-  reader.Prepare(&batch, per, /*keep_data=*/opt.deep);
-  std::vector<std::uint8_t> parity(opt.deep ? per * m * B : 0);
-  const std::uint64_t rec = B + kBlockCrcBytes;
-  const Crc32cCombiner combine(rec);
-  for (std::uint64_t first = 0; first < mf.stripes; first += per) {
-    const std::size_t count =
-        static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
-    FLS_RETURN_IF_ERROR(reader.Read(&batch, first, count, true, false));
-    for (int i = 0; i < n; ++i) {
-      if (!chunks[i].usable) continue;
-      // The block check computed each whole record's CRC. A short read has
-      // already marked the chunk bad, so the whole-chunk CRC no longer matters.
-      for (std::size_t s = 0; s < count && (s + 1) * rec <= batch.got[i]; ++s)
-        whole[i] = combine.Combine(whole[i], batch.record_crc[s * n + i]);
-    }
-    if (opt.deep) {
-      // Recompute parity for stripes whose data blocks are all good.
-      std::vector<std::size_t> full;
-      std::vector<const std::uint8_t*> data;
-      std::vector<std::uint8_t*> out;
-      for (std::size_t s = 0; s < count; ++s) {
-        bool ok = true;
-        for (int j = 0; j < k; ++j) ok = ok && batch.shards[s * n + j] != nullptr;
-        if (!ok) continue;
-        for (int j = 0; j < k; ++j) data.push_back(batch.shards[s * n + j]);
-        for (int p = 0; p < m; ++p) out.push_back(parity.data() + (full.size() * m + p) * B);
-        full.push_back(s);
-      }
-      if (!full.empty()) {
-        EncodeBatch eb;
-        eb.stripes = full.size();
-        eb.block_bytes = B;
-        eb.data = data;
-        eb.parity = out;
-        FLS_RETURN_IF_ERROR(backend->Encode(eb));
-        for (std::size_t f = 0; f < full.size(); ++f) {
-          const std::size_t s = full[f];
-          for (int p = 0; p < m; ++p) {
-            const std::uint8_t* stored = batch.shards[s * n + k + p];
-            if (stored == nullptr) continue;
-            if (std::memcmp(stored, out[f * m + p], B) != 0) {
-              batch.shards[s * n + k + p] = nullptr;
-              batch.reason[s * n + k + p] = internal::kParityMismatch;
-              MarkBad(&chunks[k + p].report, first + s, "damaged");
-              if (chunks[k + p].report.detail.empty())
-                chunks[k + p].report.detail = "parity differs from the data (deep check)";
-            }
-          }
-        }
-      }
-    }
-    for (std::size_t s = 0; s < count; ++s) {
-      int good = 0;
-      for (int i = 0; i < n; ++i) good += batch.reason[s * n + i] == internal::kGood;
-      if (good < k) {
-        report->unrecoverable_stripes.push_back(first + s);
-        report->notes.push_back(reader.DescribeStripe(batch, s));
-      }
-    }
-    if (opt.progress) opt.progress(std::min(mf.size, (first + count) * mf.stripe_width), mf.size);
+  if (!distrusted.empty()) {
+    reader.Open();
+    reader.Exclude(distrusted);
+    FLS_RETURN_IF_ERROR(ScanObject(reader, backend.get(), opt.progress, &scan));
   }
+  report->unrecoverable_stripes = scan.unrecoverable;
+  report->notes = scan.notes;
   for (int i = 0; i < n; ++i) {
-    ChunkReport& r = chunks[i].report;
-    if (chunks[i].usable && r.state == "ok" && whole[i] != mf.chunks[i].crc32c) {
-      r.state = "damaged";
-      r.detail = "whole-chunk CRC32C differs from the manifest's";
-    }
+    ChunkReport& r = reader.chunks()[i].report;
     std::sort(r.bad_stripes.begin(), r.bad_stripes.end());
     if (r.state != "ok") {
       std::string note = "chunk " + std::to_string(i) + " " + r.state + " (" + r.path + ")";
@@ -158,6 +196,7 @@ Status VerifyObject(const Store& store, const CatalogEntry& entry, const VerifyO
     Sha256 sha;
     internal::ObjectReader again(store, mf);
     again.Open();
+    again.Exclude(report->chunks);
     Status s = internal::StreamObject(
         again, *backend, 0, mf.size,
         [&](const std::uint8_t* p, std::size_t len) {
@@ -221,7 +260,6 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
                                  StripeList(before.unrecoverable_stripes) +
                                  " have more than m bad blocks");
   const int k = mf.k, m = mf.m, n = k + m;
-  const std::uint64_t B = mf.block_size;
   std::vector<int> bad;
   for (const ChunkReport& r : before.chunks)
     if (r.state != "ok") bad.push_back(r.index);
@@ -238,21 +276,23 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
     FLS_RETURN_IF_ERROR(writer.Open());
     internal::ObjectReader reader(store, mf);
     reader.Open();
-    const std::size_t per = internal::StripesPerBatch(mf.stripe_width, mf.stripes);
+    reader.Exclude(before.chunks);
+    const StripeGeometry& g = reader.geometry();
+    const std::size_t per = internal::StripesPerBatch(g.stripe_width(), g.stripes());
     internal::StripeBatch batch;
     reader.Prepare(&batch, per);
     const std::size_t w = bad.size();
-    std::vector<std::uint8_t> rebuilt(per * w * B);
-    for (std::uint64_t first = 0; first < mf.stripes; first += per) {
-      const std::size_t count =
-          static_cast<std::size_t>(std::min<std::uint64_t>(per, mf.stripes - first));
+    std::vector<std::uint8_t> rebuilt(per * w * g.full_block());
+    for (std::uint64_t first = 0; first < g.stripes();) {
+      const std::size_t count = static_cast<std::size_t>(g.uniform_run(first, per));
       Status s = reader.Read(&batch, first, count, false, true);
       std::vector<std::uint8_t*> outputs;
-      for (std::size_t i = 0; i < count * w; ++i) outputs.push_back(rebuilt.data() + i * B);
+      for (std::size_t i = 0; i < count * w; ++i)
+        outputs.push_back(rebuilt.data() + i * batch.block);
       if (s.ok()) {
         ReconstructBatch rb;
         rb.stripes = count;
-        rb.block_bytes = B;
+        rb.block_bytes = batch.block;
         rb.shards = std::span<const std::uint8_t* const>(batch.shards.data(), count * n);
         rb.wanted = bad;
         rb.outputs = outputs;
@@ -261,7 +301,8 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
       for (std::size_t st = 0; st < count && s.ok(); ++st)
         s = writer.AppendStripe(&outputs[st * w]);
       if (!s.ok()) return s.WithContext("repairing object '" + mf.name + "'");
-      if (opt.progress) opt.progress(std::min(mf.size, (first + count) * mf.stripe_width), mf.size);
+      first += count;
+      if (opt.progress) opt.progress(std::min(mf.size, g.stripe_offset(first)), mf.size);
     }
     FLS_RETURN_IF_ERROR(writer.Finish(&result->new_paths));
     result->rebuilt = bad;

@@ -1,4 +1,5 @@
-// `fls archive | restore | verify | repair | ls | info`: the archive commands.
+// `fls archive | restore | verify | repair`: the archive commands (ls and info
+// are in catalogue_commands.cc).
 //
 // The store comes from, in order: --store FILE, repeated --target DIR[=DOMAIN],
 // a leading positional STORE (a YAML file, or a directory holding
@@ -61,32 +62,6 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_;
 };
 
-nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf) {
-  nlohmann::json j = {{"name", r.name},
-                      {"id", r.id},
-                      {"size", r.size},
-                      {"generation", r.generation},
-                      {"health", HealthName(r.health)},
-                      {"manifest_copies", r.manifest_copies},
-                      {"manifest_copies_expected", r.manifest_copies_expected},
-                      {"unrecoverable_stripes", r.unrecoverable_stripes},
-                      {"notes", r.notes}};
-  j["chunks"] = nlohmann::json::array();
-  for (const ChunkReport& c : r.chunks) {
-    nlohmann::json cj = {{"index", c.index},
-                         {"path", c.path},
-                         {"state", c.state},
-                         {"detail", c.detail},
-                         {"bad_stripes", c.bad_stripes}};
-    if (mf != nullptr && c.index < static_cast<int>(mf->chunks.size())) {
-      cj["target"] = mf->chunks[c.index].target;
-      cj["domain"] = mf->chunks[c.index].domain;
-      cj["bytes"] = mf->chunks[c.index].bytes;
-    }
-    j["chunks"].push_back(cj);
-  }
-  return j;
-}
 void AddArchive(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("archive", "Store files as k + m erasure-coded chunks");
   auto a = std::make_shared<CommonArgs>();
@@ -101,6 +76,9 @@ void AddArchive(CLI::App& app, int& exit_code) {
   cmd->add_option("--name", o->name, "Object name (default: the file's base name; one file only)");
   cmd->add_flag("--allow-shared-targets", o->allow_shared_targets,
                 "Put several chunks on one target when there are fewer than k + m targets");
+  cmd->add_flag("--checksum", o->compare_checksum,
+                "A name archived already is unchanged when its SHA-256 matches (default: when "
+                "size, mtime and mode match)");
   cmd->add_option("args", a->positional, "[STORE] FILE...")->required();
   cmd->callback([a, o, stripe, matrix, &exit_code] {
     std::unique_ptr<Store> store;
@@ -133,6 +111,21 @@ void AddArchive(CLI::App& app, int& exit_code) {
         continue;
       }
       const Manifest& mf = r.manifest;
+      if (r.unchanged) {
+        if (a->json)
+          std::printf("%s\n", nlohmann::json{{"name", mf.name},
+                                             {"file", file},
+                                             {"unchanged", true},
+                                             {"size", mf.size},
+                                             {"sha256", mf.sha256},
+                                             {"seconds", secs}}
+                                  .dump()
+                                  .c_str());
+        else if (!a->quiet)
+          std::printf("unchanged %s: '%s' is archived already (%s match)\n", file.c_str(),
+                      mf.name.c_str(), opt.compare_checksum ? "SHA-256" : "size, mtime and mode");
+        continue;
+      }
       std::set<std::string> targets;
       for (const auto& c : mf.chunks) targets.insert(c.target);
       const bool shared = static_cast<int>(targets.size()) < mf.k + mf.m;
@@ -144,6 +137,7 @@ void AddArchive(CLI::App& app, int& exit_code) {
                             {"m", mf.m},
                             {"stripe_width", mf.stripe_width},
                             {"stripes", mf.stripes},
+                            {"unchanged", false},
                             {"sha256", mf.sha256},
                             {"backend", r.backend},
                             {"seconds", secs},
@@ -180,8 +174,11 @@ void AddRestore(CLI::App& app, int& exit_code) {
   AddCommon(cmd, a.get(), true);
   cmd->add_option("-o,--output", o->output, "Output file (default: ./NAME)");
   cmd->add_option("--range", *range, "Only OFFSET:LENGTH (sizes like 10M), block CRC checked");
+  auto no_follow = std::make_shared<bool>(false);
+  cmd->add_flag("--no-follow", *no_follow,
+                "Reach the output's directory from / without following any symbolic link");
   cmd->add_option("args", a->positional, "[STORE] NAME")->required();
-  cmd->callback([a, o, range, &exit_code] {
+  cmd->callback([a, o, range, no_follow, &exit_code] {
     std::unique_ptr<Store> store;
     Status s = OpenStore(a.get(), 1, &store);
     if (s.ok() && a->positional.size() != 1)
@@ -204,6 +201,18 @@ void AddRestore(CLI::App& app, int& exit_code) {
     }
     const std::string name = a->positional[0];
     if (opt.output.empty()) opt.output = BaseName(name);
+    const std::string shown_output = opt.output;
+    std::unique_ptr<Directory> out_dir;
+    if (*no_follow) {
+      std::string base;
+      s = OpenParentNoFollow(store->env(), opt.output, &out_dir, &base);
+      if (!s.ok()) {
+        exit_code = Fail("restore", s.WithContext("--output"));
+        return;
+      }
+      opt.output_dir = out_dir.get();
+      opt.output = base;
+    }
     opt.backend = a->backend;
     opt.threads = a->threads;
     ProgressBar bar(*a, "restore " + name);
@@ -221,7 +230,7 @@ void AddRestore(CLI::App& app, int& exit_code) {
     }
     if (a->json) {
       nlohmann::json j = {{"name", name},
-                          {"output", opt.output},
+                          {"output", shown_output},
                           {"bytes", r.bytes},
                           {"seconds", secs},
                           {"sha256_checked", r.sha256_checked},
@@ -229,8 +238,8 @@ void AddRestore(CLI::App& app, int& exit_code) {
                           {"problems", r.problems}};
       std::printf("%s\n", j.dump().c_str());
     } else if (!a->quiet) {
-      std::printf("restored '%s' -> %s: %llu bytes (%.2f s)%s\n", name.c_str(), opt.output.c_str(),
-                  static_cast<unsigned long long>(r.bytes), secs,
+      std::printf("restored '%s' -> %s: %llu bytes (%.2f s)%s\n", name.c_str(),
+                  shown_output.c_str(), static_cast<unsigned long long>(r.bytes), secs,
                   r.sha256_checked ? ", SHA-256 verified" : ", block CRCs verified");
       if (r.stripes_reconstructed)
         std::printf("  %llu stripe(s) rebuilt from parity\n",
@@ -372,170 +381,6 @@ void AddRepair(CLI::App& app, int& exit_code) {
   });
 }
 
-// `ls --degraded`: objects at risk, fewest spare blocks in their worst stripe
-// first. The live quick check (headers: lost chunks and targets) is combined
-// with what the last sweep found inside the chunks (health database).
-int ListDegraded(const CommonArgs& a, const Store& store, const Catalog& c,
-                 const std::string& db_path) {
-  std::unique_ptr<HealthDb> db;
-  Status s = OpenHealthDb(store, db_path, false, &db);
-  if (!s.ok()) return Fail("ls", s);
-  struct Row {
-    const CatalogEntry* e;
-    ObjectReport r;
-    int spare;
-    bool from_sweep;
-  };
-  std::vector<Row> rows;
-  for (const CatalogEntry& e : c.objects) {
-    Row row{&e, {}, 0, false};
-    QuickCheckObject(store, e, &row.r);
-    row.spare = SpareOf(row.r, e.manifest.m);
-    ObjectHealth known;
-    bool found = false;
-    if (db != nullptr) db->LoadObject(ObjectIdToHex(e.manifest.id), &known, &found);
-    if (found && known.generation == e.manifest.generation && known.health != "healthy" &&
-        known.spare < row.spare) {
-      row.spare = known.spare;
-      row.from_sweep = true;
-      if (row.r.health == Health::kHealthy) row.r.health = Health::kDegraded;
-      if (known.health == "unrecoverable") row.r.health = Health::kUnrecoverable;
-    }
-    if (row.r.health != Health::kHealthy) rows.push_back(std::move(row));
-  }
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const Row& x, const Row& y) { return x.spare < y.spare; });
-  if (!a.json && !a.quiet)
-    std::printf("%5s %-13s %14s %7s  %s\n", "spare", "health", "bytes", "k+m", "name");
-  int code = kExitOk;
-  for (const Row& row : rows) {
-    const Manifest& mf = row.e->manifest;
-    code = std::max(code, HealthExit(row.r.health));
-    if (a.json) {
-      nlohmann::json j = {{"name", mf.name},
-                          {"id", ObjectIdToHex(mf.id)},
-                          {"size", mf.size},
-                          {"k", mf.k},
-                          {"m", mf.m},
-                          {"spare", row.spare},
-                          {"health", HealthName(row.r.health)},
-                          {"source", row.from_sweep ? "sweep" : "quick"},
-                          {"notes", row.r.notes}};
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      const std::string km = std::to_string(mf.k) + "+" + std::to_string(mf.m);
-      std::printf("%5d %-13s %14llu %7s  %s\n", row.spare, HealthName(row.r.health),
-                  static_cast<unsigned long long>(mf.size), km.c_str(), mf.name.c_str());
-    }
-  }
-  return code;
-}
-
-void AddLs(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("ls", "List the objects in the store (quick health)");
-  auto a = std::make_shared<CommonArgs>();
-  auto degraded = std::make_shared<bool>(false);
-  auto db_path = std::make_shared<std::string>();
-  AddCommon(cmd, a.get(), false);
-  cmd->add_flag("--degraded", *degraded,
-                "Only objects at risk, most at risk first (fewest spare blocks in a stripe)");
-  cmd->add_option("--db", *db_path, "Health database for --degraded (default as for sweep)");
-  cmd->add_option("args", a->positional, "[STORE]");
-  cmd->callback([a, degraded, db_path, &exit_code] {
-    std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
-    if (s.ok() && !a->positional.empty())
-      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
-    if (!s.ok()) {
-      exit_code = Fail("ls", s);
-      return;
-    }
-    Catalog c = store->ReadCatalog();
-    for (const auto& w : c.warnings) std::fprintf(stderr, "fls ls: warning: %s\n", w.c_str());
-    if (*degraded) {
-      exit_code = ListDegraded(*a, *store, c, *db_path);
-      return;
-    }
-    exit_code = kExitOk;
-    if (!a->json && !a->quiet)
-      std::printf("%-13s %14s %7s %5s  %s\n", "health", "bytes", "k+m", "gen", "name");
-    for (const CatalogEntry& e : c.objects) {
-      ObjectReport r;
-      QuickCheckObject(*store, e, &r);
-      const Manifest& mf = e.manifest;
-      if (a->json) {
-        nlohmann::json j = {{"name", mf.name},
-                            {"id", ObjectIdToHex(mf.id)},
-                            {"size", mf.size},
-                            {"k", mf.k},
-                            {"m", mf.m},
-                            {"generation", mf.generation},
-                            {"health", HealthName(r.health)},
-                            {"mtime_ns", mf.mtime_ns}};
-        std::printf("%s\n", j.dump().c_str());
-      } else if (!a->quiet) {
-        const std::string km = std::to_string(mf.k) + "+" + std::to_string(mf.m);
-        std::printf("%-13s %14llu %7s %5llu  %s\n", HealthName(r.health),
-                    static_cast<unsigned long long>(mf.size), km.c_str(),
-                    static_cast<unsigned long long>(mf.generation), mf.name.c_str());
-      }
-    }
-  });
-}
-
-void AddInfo(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("info", "An object's parameters and where each chunk lives");
-  auto a = std::make_shared<CommonArgs>();
-  AddCommon(cmd, a.get(), false);
-  cmd->add_option("args", a->positional, "[STORE] NAME")->required();
-  cmd->callback([a, &exit_code] {
-    std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 1, &store);
-    if (s.ok() && a->positional.size() != 1)
-      s = Status::InvalidArgument("info takes one object NAME");
-    CatalogEntry e;
-    if (s.ok()) s = store->FindObject(a->positional[0], &e);
-    if (!s.ok()) {
-      exit_code = Fail("info", s);
-      return;
-    }
-    ObjectReport r;
-    QuickCheckObject(*store, e, &r);
-    const Manifest& mf = e.manifest;
-    exit_code = kExitOk;
-    if (a->json) {
-      nlohmann::json j = ReportJson(r, &mf);
-      j["k"] = mf.k;
-      j["m"] = mf.m;
-      j["matrix"] = std::string(MatrixKindName(mf.matrix));
-      j["stripe_width"] = mf.stripe_width;
-      j["block_size"] = mf.block_size;
-      j["stripes"] = mf.stripes;
-      j["sha256"] = mf.sha256;
-      j["mode"] = mf.mode;
-      j["mtime_ns"] = mf.mtime_ns;
-      j["manifest_copies_paths"] = e.copies;
-      std::printf("%s\n", j.dump().c_str());
-      return;
-    }
-    std::printf(
-        "name          %s\nid            %s\ngeneration    %llu\nsize          %llu bytes\n"
-        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s)\n"
-        "sha256        %s\nhealth        %s (quick: headers and sizes)\n"
-        "manifests     %d of %d copies\n",
-        mf.name.c_str(), ObjectIdToHex(mf.id).c_str(),
-        static_cast<unsigned long long>(mf.generation), static_cast<unsigned long long>(mf.size),
-        mf.k, mf.m, std::string(MatrixKindName(mf.matrix)).c_str(),
-        FormatByteSize(mf.stripe_width).c_str(), static_cast<unsigned long long>(mf.stripes),
-        FormatByteSize(mf.block_size).c_str(), mf.sha256.c_str(), HealthName(r.health),
-        r.manifest_copies, r.manifest_copies_expected);
-    for (const ChunkReport& c : r.chunks)
-      std::printf("  chunk %3d  %-16s %-10s %s\n", c.index, mf.chunks[c.index].domain.c_str(),
-                  c.state.c_str(), c.path.c_str());
-    for (const auto& n : r.notes) std::printf("  %s\n", n.c_str());
-  });
-}
-
 }  // namespace
 
 void AddArchiveCommands(CLI::App& app, int& exit_code) {
@@ -543,8 +388,7 @@ void AddArchiveCommands(CLI::App& app, int& exit_code) {
   AddRestore(app, exit_code);
   AddVerify(app, exit_code);
   AddRepair(app, exit_code);
-  AddLs(app, exit_code);
-  AddInfo(app, exit_code);
+  AddCatalogueCommands(app, exit_code);
 }
 
 }  // namespace fls::cli

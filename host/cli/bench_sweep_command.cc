@@ -91,16 +91,16 @@ Status Damage(const Store& store, std::uint64_t* flipped) {
   Catalog c = store.ReadCatalog();
   for (const CatalogEntry& e : c.objects) {
     const Manifest& mf = e.manifest;
-    std::vector<int> bad(mf.stripes, 0);
+    const StripeGeometry g = mf.geometry();
+    std::vector<int> bad(g.stripes(), 0);
     for (const ManifestChunk& ch : mf.chunks)
       if (ch.target == store.targets()[0].path) std::fill(bad.begin(), bad.end(), 1);
     for (int i = 0; i < mf.k + mf.m; ++i) {
       if (mf.chunks[i].target == store.targets()[0].path) continue;
-      for (std::uint64_t s = 0; s < mf.stripes; ++s) {
+      for (std::uint64_t s = 0; s < g.stripes(); ++s) {
         if (rng() % 100 != 0 || bad[s] >= mf.m) continue;
         ++bad[s];
-        const std::uint64_t off =
-            kChunkHeaderBytes + s * (mf.block_size + kBlockCrcBytes) + rng() % mf.block_size;
+        const std::uint64_t off = g.record_offset(s) + rng() % g.block_size(s);
         std::fstream f(mf.chunks[i].path(), std::ios::binary | std::ios::in | std::ios::out);
         f.seekg(static_cast<std::streamoff>(off));
         char ch = 0;

@@ -13,4 +13,10 @@ namespace fls::service {
 
 void AddServiceCommands(CLI::App& app, int& exit_code, ExecutorFactory factory);
 
+// Within the service commands: the client ones, submit to ping
+// (job_commands.cc), and whether SIGINT or SIGTERM arrived since serve or
+// worker installed their handlers.
+void AddJobCommands(CLI::App& app, int& exit_code);
+bool StopRequested();
+
 }  // namespace fls::service

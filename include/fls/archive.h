@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fls/backend.h"
@@ -35,6 +36,16 @@
 namespace fls {
 
 inline constexpr std::uint64_t kDefaultStripeWidth = 10u << 20;
+inline constexpr std::size_t kMaxObjectNameBytes = 4096;
+
+// An object name is non-empty valid UTF-8 of at most kMaxObjectNameBytes
+// bytes without control characters (0x00-0x1F, 0x7F). InvalidArgument naming
+// the fault and its byte offset otherwise (the name shown with odd bytes as
+// \xNN). Every writer checks names with this before it writes anything.
+Status ValidateObjectName(std::string_view name);
+// Offset of the first byte of `s` that does not begin a well-formed UTF-8
+// sequence (RFC 3629), or std::string_view::npos when all of `s` is UTF-8.
+std::size_t FindInvalidUtf8(std::string_view s);
 
 // done, total: bytes of the file processed so far.
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
@@ -48,6 +59,9 @@ struct ArchiveOptions {
   int threads = 0;   // backend worker threads; 0 = one per core
   std::string name;  // default: the file's base name
   bool allow_shared_targets = false;
+  // When the name is archived already: compare SHA-256 digests (reads the
+  // file) instead of size, mtime and mode.
+  bool compare_checksum = false;
   ProgressFn progress;
   // A backend shared with other pipelines (the service's coalescing one,
   // fls/batching_backend.h); its codec must match k, m and matrix. When set,
@@ -61,18 +75,36 @@ struct ArchiveOptions {
 
 struct ArchiveResult {
   Manifest manifest;
+  // The name was archived already with this file's size, mtime and mode (or
+  // SHA-256): nothing was written; `manifest` is the existing one.
+  bool unchanged = false;
   int target_failures_tolerated = 0;
   int domain_failures_tolerated = 0;
   std::string backend;  // the backend that encoded
 };
 
-// InvalidArgument for bad options or an existing name; IOError/NoSpace
-// naming the file or target that failed (nothing of the object remains).
+// InvalidArgument for bad options, a bad name (ValidateObjectName) or a name
+// archived already with other content; IOError/NoSpace naming the file or
+// target that failed (nothing of the object remains). A name archived
+// already with the same content is OK with result->unchanged.
 Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& options,
                    ArchiveResult* result);
+// The same for a file the caller has opened already (e.g. below a root's
+// descriptor, fls/env.h Directory), with `info` from that open file: no name
+// is resolved again. The default object name is the base name of
+// source.path().
+Status ArchiveOpenFile(const Store& store, const RandomAccessFile& source, const FileInfo& info,
+                       const ArchiveOptions& options, ArchiveResult* result);
 
 struct RestoreOptions {
   std::string output;  // the file to create (replaced atomically if it exists)
+  // When set, `output` is a name in this directory, and every step (the
+  // temporary, its rename over `output`, the directory fsync) goes through
+  // its descriptor. Otherwise `output`'s directory is opened by path, symbolic
+  // links and all, as for any path a user types. Either way an existing
+  // `output` that is not a regular file (a directory, a symbolic link, a FIFO,
+  // a device) is refused, never replaced.
+  Directory* output_dir = nullptr;
   bool has_range = false;
   std::uint64_t offset = 0, length = 0;  // with has_range
   std::string backend = "auto";
@@ -98,11 +130,17 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
 enum class Health { kHealthy, kDegraded, kUnrecoverable };
 const char* HealthName(Health h);
 
+// Every block passes its CRC, but the chunk's checksum differs from the
+// manifest's (blocks rewritten together with their CRCs): the chunk is not
+// used at all, and repair rebuilds it.
+inline constexpr char kBadChecksum[] = "bad-checksum";
+
 struct ChunkReport {
   int index = 0;
   std::string path;
   std::string state = "ok";  // ok | missing | bad-header | wrong-object | wrong-index |
                              // wrong-parameters | truncated | damaged | unreadable |
+                             // bad-checksum (kBadChecksum) |
                              // misplaced (good, but on another target than the
                              // manifest says: read from there; repair rebuilds
                              // it where placement allows)
@@ -161,5 +199,7 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
 
 // SHA-256 of `path` as 64 hex digits (OpenSSL EVP), for tests and tools.
 Status Sha256File(Env* env, const std::string& path, std::string* hex);
+// The same for a file already open.
+Status Sha256OfFile(const RandomAccessFile& file, std::string* hex);
 
 }  // namespace fls

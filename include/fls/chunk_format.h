@@ -1,15 +1,16 @@
-// Chunk format v1: the file one shard of an object is stored in.
-// docs/FORMAT.md specifies it byte by byte; in short:
+// Chunk format v2 (v1 still read): the file one shard of an object is
+// stored in. docs/FORMAT.md specifies it byte by byte; in short:
 //
 //   offset 0    header, 128 bytes, little-endian, ends with its own CRC32C
 //   offset 128  stripe 0: block (block_size bytes) + CRC32C of the block (4)
 //               stripe 1: block + CRC32C
-//               ...  (stripe_count records of block_size + 4 bytes)
+//               ...
+//               last stripe: block (last_block_size bytes) + CRC32C
 //
-// So a chunk file is exactly 128 + stripe_count * (block_size + 4) bytes, and
-// the block of stripe s starts at 128 + s * (block_size + 4). Keeping each
-// CRC beside its block lets writers append in one pass with bounded memory
-// and lets a range read fetch a block and its checksum in one read.
+// Version 2 sizes the last stripe's block to its bytes (fls/geometry.h);
+// version 1 used block_size for it too. Keeping each CRC beside its block
+// lets writers append in one pass with bounded memory and lets a range read
+// fetch a block and its checksum in one read.
 //
 // Thread-safety: pure functions on values.
 #pragma once
@@ -19,14 +20,14 @@
 #include <cstdint>
 #include <string>
 
+#include "fls/geometry.h"
 #include "fls/matrix.h"
 #include "fls/status.h"
 
 namespace fls {
 
-inline constexpr std::size_t kChunkHeaderBytes = 128;
-inline constexpr std::size_t kBlockCrcBytes = 4;
-inline constexpr std::uint16_t kChunkFormatVersion = 1;
+// The version written; DecodeChunkHeader also accepts version 1.
+inline constexpr std::uint16_t kChunkFormatVersion = 2;
 inline constexpr char kChunkMagic[8] = {'F', 'L', 'S', 'C', 'H', 'U', 'N', 'K'};
 
 using ObjectId = std::array<std::uint8_t, 16>;
@@ -37,6 +38,7 @@ Status ObjectIdFromHex(const std::string& hex, ObjectId* id);
 ObjectId RandomObjectId();
 
 struct ChunkHeader {
+  std::uint16_t format_version = kChunkFormatVersion;  // 1 or 2
   ObjectId object_id{};
   std::uint16_t chunk_index = 0;
   std::uint16_t k = 0;
@@ -46,27 +48,29 @@ struct ChunkHeader {
   std::uint64_t block_size = 0;
   std::uint64_t file_size = 0;
   std::uint64_t stripe_count = 0;  // ceil(file_size / stripe_width)
+  // Version 2: the last stripe's block (0 for an empty file). Version 1 has
+  // no such field: its last block is block_size.
+  std::uint64_t last_block_size = 0;
 
-  // Bytes of the whole chunk file this header describes.
-  std::uint64_t ChunkFileBytes() const {
-    return kChunkHeaderBytes + stripe_count * (block_size + kBlockCrcBytes);
-  }
-  // Offset of stripe s's block (its CRC follows at + block_size).
-  std::uint64_t BlockOffset(std::uint64_t stripe) const {
-    return kChunkHeaderBytes + stripe * (block_size + kBlockCrcBytes);
+  // Where each stripe's block lies in the chunk file (valid once the header
+  // passed ValidateChunkHeader).
+  StripeGeometry geometry() const {
+    return StripeGeometry::ForChunkFormat(format_version, k, block_size, file_size);
   }
 };
 
-// Checks the fields agree with each other: k, m in range, index < k + m,
-// stripe_width = k * block_size, stripe_count matches file_size.
+// Checks the fields agree with each other: version 1 or 2, k, m in range,
+// index < k + m, stripe_width = k * block_size, stripe_count matches
+// file_size, (v2) last_block_size is the geometry's last block.
 // Corruption naming the first field at fault.
 Status ValidateChunkHeader(const ChunkHeader& h);
 
-// Writes exactly kChunkHeaderBytes bytes (header CRC included).
+// Writes exactly kChunkHeaderBytes bytes (header CRC included) in
+// h.format_version's layout (version 1 leaves last_block_size out).
 void EncodeChunkHeader(const ChunkHeader& h, std::uint8_t out[kChunkHeaderBytes]);
 
-// Parses and checks a header: magic, version, header size, reserved bytes,
-// header CRC, then ValidateChunkHeader. Corruption naming what is wrong;
+// Parses and checks a header of version 1 or 2: magic, version, header size,
+// reserved bytes, header CRC, then ValidateChunkHeader. Corruption naming what is wrong;
 // never reads past `n` (a short buffer is "truncated header").
 Status DecodeChunkHeader(const std::uint8_t* data, std::size_t n, ChunkHeader* h);
 

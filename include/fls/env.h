@@ -8,6 +8,9 @@
 //                     override a few calls
 //   WritableFile      append-only file being written (create/truncate)
 //   RandomAccessFile  positioned reads of an existing file
+//   Directory         a directory held open by descriptor: what the service
+//                     opens for a client goes through one, below the root's
+//                     descriptor, following no symbolic link (host/beneath.h)
 //
 // Errors name the path and carry the errno text ("write /t0/x.chunk: No space
 // left on device"); ENOSPC maps to Status::NoSpace, ENOENT to NotFound, other
@@ -41,6 +44,10 @@ class WritableFile {
   // Closes the descriptor; later calls fail. Destruction closes silently.
   virtual Status Close() = 0;
   virtual const std::string& path() const = 0;
+  // chmod + mtime of the open file itself (fchmod, futimens), so no name is
+  // resolved again; call after the last Append (a write moves mtime).
+  // The default fails: a file that cannot do this says so.
+  virtual Status SetModeAndTime(std::uint32_t mode, std::int64_t mtime_ns);
 };
 
 class RandomAccessFile {
@@ -52,11 +59,64 @@ class RandomAccessFile {
   virtual const std::string& path() const = 0;
 };
 
+enum class FileType { kRegular, kDirectory, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
+// "regular file", "directory", "symbolic link", "FIFO", "socket", ...
+const char* FileTypeName(FileType type);
+
 struct FileInfo {
   std::uint64_t size = 0;
   std::uint32_t mode = 0;  // permission bits (st_mode & 07777)
   std::int64_t mtime_ns = 0;
   bool is_directory = false;
+  FileType type = FileType::kRegular;
+  std::uint64_t links = 1;  // hard links (st_nlink)
+};
+
+// A directory held open by its file descriptor. Every name given to it is
+// resolved below that descriptor by host/beneath.h: no symbolic link is
+// followed on the way or as the last component, and ".." or an absolute name
+// is refused, so whatever is renamed or replaced above or inside it, nothing
+// is read or written outside the directory this object was opened on.
+//
+// `rel` arguments may hold several components ("a/b/c"); `name` arguments
+// are one component of this directory. A symbolic link met, or a name that
+// would leave, is InvalidArgument naming the path and the reason; missing
+// names are NotFound; other failures IOError (NoSpace for ENOSPC).
+//
+// Thread-safety: methods may be called concurrently; the objects handed out
+// follow the WritableFile / RandomAccessFile rules.
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  // The path this directory had when opened: for messages only, never
+  // resolved again.
+  virtual const std::string& path() const = 0;
+  // Opens the directory `rel` below this one; `create` makes missing
+  // components (0755), each inside the one before.
+  virtual Status OpenDirectory(const std::string& rel, bool create,
+                               std::unique_ptr<Directory>* dir) = 0;
+  // Opens the regular file `rel` for reading; `info` (optional) comes from
+  // fstat of the open descriptor, so it describes exactly the file read.
+  // Anything but a regular file is InvalidArgument: FIFOs are opened with
+  // O_NONBLOCK so they cannot hang the caller, device files are refused
+  // before they are opened.
+  virtual Status NewRandomAccessFile(const std::string& rel,
+                                     std::unique_ptr<RandomAccessFile>* file, FileInfo* info) = 0;
+  // Creates `name` exclusively (O_CREAT | O_EXCL | O_NOFOLLOW, 0644): an
+  // existing entry of that name, a symbolic link included, is an error.
+  virtual Status NewWritableFile(const std::string& name, std::unique_ptr<WritableFile>* file) = 0;
+  // lstat of `rel` (the last component is not followed; none on the way is).
+  virtual Status GetFileInfo(const std::string& rel, FileInfo* info) = 0;
+  // The names in this directory, without "." and "..".
+  virtual Status GetChildren(std::vector<std::string>* names) = 0;
+  // renameat within this directory: atomically replaces `to` (a symbolic
+  // link of that name is replaced, never followed).
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& name) = 0;
+  // An empty subdirectory.
+  virtual Status RemoveDir(const std::string& name) = 0;
+  // fsync of this directory: renames and creations in it become durable.
+  virtual Status Sync() = 0;
 };
 
 class Env {
@@ -87,6 +147,20 @@ class Env {
   // chmod + set mtime (restore applies the archived file's metadata).
   virtual Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
                                     std::int64_t mtime_ns) = 0;
+  // Opens the regular file `path` for reading without following a symbolic
+  // link as its last component (O_NOFOLLOW; the directories above it are
+  // trusted, e.g. a storage target). Anything but a regular file is
+  // InvalidArgument naming it; `info` (optional) comes from the open
+  // descriptor. Chunk and manifest reads use it, so that a link planted
+  // under a chunk's or a manifest's name is refused, never followed.
+  virtual Status NewRandomAccessFileNoFollow(const std::string& path,
+                                             std::unique_ptr<RandomAccessFile>* file,
+                                             FileInfo* info) = 0;
+  // Opens the directory `path` as a Directory. The path itself is resolved
+  // as usual (symbolic links in it are followed: it is the trusted root,
+  // e.g. a configured source root or a storage target); everything asked of
+  // the Directory afterwards is resolved below it without following any.
+  virtual Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) = 0;
 };
 
 // Forwards every call to `target`; override the calls you want to change.
@@ -120,6 +194,14 @@ class EnvWrapper : public Env {
   Status SetFileModeAndTime(const std::string& path, std::uint32_t mode,
                             std::int64_t mtime_ns) override {
     return target_->SetFileModeAndTime(path, mode, mtime_ns);
+  }
+  Status NewRandomAccessFileNoFollow(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file,
+                                     FileInfo* info) override {
+    return target_->NewRandomAccessFileNoFollow(path, file, info);
+  }
+  Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) override {
+    return target_->OpenDirectory(path, dir);
   }
 
  private:
@@ -162,6 +244,9 @@ Status RemoveStaleTempFiles(Env* env, const std::string& dir, std::int64_t min_i
 // applies. A missing directory is not an error.
 Status RemoveDeadWritersTempsFor(Env* env, const std::string& final_path,
                                  std::vector<std::string>* removed);
+// The same for `name` in an open directory (the restore's write path).
+Status RemoveDeadWritersTempsIn(Directory* dir, const std::string& name,
+                                std::vector<std::string>* removed);
 
 // The durable write: `data` to a temporary name, fsync, rename over `path`,
 // fsync the directory. On failure the temporary is removed; `path` is
@@ -170,8 +255,20 @@ Status RemoveDeadWritersTempsFor(Env* env, const std::string& final_path,
 // known to be durable, and a caller undoing the write must remove it.
 Status WriteFileDurably(Env* env, const std::string& path, std::string_view data);
 
+// Opens the directory that holds `path`, walking from "/" one component at a
+// time without following any symbolic link (a relative `path` is taken from
+// the current directory, whose real path getcwd gives; ".." is applied to the
+// spelling, never by looking up a link). `name` gets the last component.
+// InvalidArgument naming the path when a component on the way is a symbolic
+// link; what `fls restore --no-follow` writes through.
+Status OpenParentNoFollow(Env* env, const std::string& path, std::unique_ptr<Directory>* dir,
+                          std::string* name);
+
 // Reads a whole (small) file.
 Status ReadWholeFile(Env* env, const std::string& path, std::string* data,
+                     std::size_t max_bytes = 64u << 20);
+// The same for the regular file `rel` below `dir` (no symbolic link followed).
+Status ReadWholeFile(Directory* dir, const std::string& rel, std::string* data,
                      std::size_t max_bytes = 64u << 20);
 
 }  // namespace fls

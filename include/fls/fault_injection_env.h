@@ -14,6 +14,13 @@
 // Together with SetCrashPoint this lets a test stop the code under test at
 // any step and then look at what a reboot would find.
 //
+// Directories opened through this Env (OpenDirectory) are wrapped too: their
+// creations, writes, fsyncs, renames, removals and directory fsyncs are
+// matched, failed and tracked under "<directory path>/<name>" exactly like
+// the path-based calls, so the service's confined write path (a temporary
+// created in an output directory's descriptor, renamed there) sees the same
+// faults.
+//
 // Thread-safety: all methods may be called concurrently (one mutex).
 #pragma once
 
@@ -62,11 +69,16 @@ class FaultInjectionEnv : public EnvWrapper {
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& dir) override;
   Status RemoveFile(const std::string& path) override;
+  Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) override;
 
-  // Used by the files this Env hands out.
+  // Used by the files and directories this Env hands out.
   Status MaybeFail(FaultOp op, const std::string& path, bool* short_write);
   void OnAppend(const std::string& path, std::uint64_t n);
   void OnSync(const std::string& path);
+  void OnCreate(const std::string& path);
+  void OnRename(const std::string& from, const std::string& to);
+  void OnRemove(const std::string& path);
+  void OnSyncDir(const std::string& dir);
 
  private:
   struct Rule {

@@ -22,26 +22,36 @@
 
 namespace fls {
 
-inline constexpr int kManifestFormatVersion = 1;
+// The version written; DecodeManifest also reads version 1 (whose objects
+// keep chunk format 1 through repairs and moves).
+inline constexpr int kManifestFormatVersion = 2;
 
 struct ManifestChunk {
   int index = 0;
-  std::string target;        // the target directory holding the chunk file
-  std::string domain;        // that target's failure domain when archived
-  std::string file;          // file name inside `target`
-  std::uint32_t crc32c = 0;  // CRC32C of the whole chunk file
-  std::uint64_t bytes = 0;   // size of the whole chunk file
+  std::string target;  // the target directory holding the chunk file
+  std::string domain;  // that target's failure domain when archived
+  std::string file;    // file name inside `target`
+  // Chunk format 2: CRC32C of the chunk's block data in stripe order (no
+  // header, no block CRCs), so it changes with any block's bytes. Chunk
+  // format 1: CRC32C of the whole chunk file (docs/FORMAT.md).
+  std::uint32_t crc32c = 0;
+  std::uint64_t bytes = 0;  // size of the whole chunk file
 
   std::string path() const;
 };
 
 struct Manifest {
+  int format_version = kManifestFormatVersion;     // 1 or 2
+  int chunk_format_version = kChunkFormatVersion;  // = format_version
   std::string name;
   ObjectId id{};
   std::uint64_t generation = 1;
   int k = 0, m = 0;
   MatrixKind matrix = MatrixKind::kCauchy;
   std::uint64_t stripe_width = 0, block_size = 0, stripes = 0;
+  // The last stripe's block (format 2; 0 for an empty file). Version-1
+  // manifests have no such field: it is block_size there.
+  std::uint64_t last_block_size = 0;
   std::uint64_t size = 0;
   std::uint32_t mode = 0644;
   std::int64_t mtime_ns = 0;
@@ -51,6 +61,8 @@ struct Manifest {
 
   // The chunk header every chunk of this object must carry (index 0).
   ChunkHeader HeaderFor(int index) const;
+  // The object's stripes and chunk layout (chunk_format_version's rules).
+  StripeGeometry geometry() const;
 };
 
 std::string ChunkFileName(const ObjectId& id, int index);

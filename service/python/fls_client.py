@@ -9,6 +9,16 @@ and waits for the reply [b""] [b"FLS-CLIENT/1"] [b"OK" | b"ERROR"] [JSON].
 On a timeout the socket is closed and reopened ("lazy pirate"), so a late
 reply is never mistaken for the answer to the next request.
 
+Before a request is sent its size is checked against the service's
+max_message_bytes (learned from PING once per Client): a larger request
+would be refused (too_large), and one with a frame above 4 x that limit
+would get no reply at all (libzmq drops the connection), so the client
+raises ServiceError("too_large") itself instead of timing out.
+
+Paths given to submit_archive / submit_restore are made absolute with
+os.path.abspath (so ".." is applied to the spelling here, never by the
+service, which refuses it).
+
     from fls_client import Client
     with Client("tcp://127.0.0.1:5555") as c:
         job = c.submit_archive(["/data/photos"])
@@ -50,6 +60,7 @@ class Client:
         self._curve = (server_key, public_key, secret_key)
         self._ctx = zmq.Context.instance()
         self._sock = None
+        self.max_message_bytes = None  # from the first PING
 
     def _connect(self):
         s = self._ctx.socket(zmq.DEALER)
@@ -78,10 +89,18 @@ class Client:
     def call(self, verb, body=None, timeout_ms=None):
         """Sends one request; returns the reply body (a dict) or raises
         ServiceError / Timeout."""
+        frames = [b"", PROTOCOL, verb.encode(), json.dumps(body or {}).encode()]
+        if verb != "PING":
+            if self.max_message_bytes is None:
+                self.max_message_bytes = self.ping()["max_message_bytes"]
+            size = sum(len(f) for f in frames)
+            if size > self.max_message_bytes:
+                raise ServiceError("too_large",
+                                   "request of %d bytes not sent: the service's "
+                                   "max_message_bytes is %d" % (size, self.max_message_bytes))
         if self._sock is None:
             self._connect()
-        payload = json.dumps(body or {}).encode()
-        self._sock.send_multipart([b"", PROTOCOL, verb.encode(), payload])
+        self._sock.send_multipart(frames)
         timeout = self.timeout_ms if timeout_ms is None else timeout_ms
         if not self._sock.poll(timeout, zmq.POLLIN):
             self.close()
@@ -96,7 +115,9 @@ class Client:
 
     # One method per verb.
     def ping(self):
-        return self.call("PING")
+        reply = self.call("PING")
+        self.max_message_bytes = reply["max_message_bytes"]
+        return reply
 
     def stats(self):
         return self.call("STATS")
@@ -124,11 +145,20 @@ class Client:
             body["objects"] = list(objects)
         return self.submit(body)
 
-    def submit_repair(self, objects=None):
+    def submit_repair(self, objects=None, deep=None, sweep=None):
+        """No objects: a sweep of everything; sweep: {"verify_only", "deep",
+        "rate_bytes_per_s"} (PROTOCOL.md)."""
         body = {"kind": "repair"}
         if objects:
             body["objects"] = list(objects)
+        if deep is not None:
+            body["deep"] = bool(deep)
+        if sweep:
+            body["sweep"] = dict(sweep)
         return self.submit(body)
+
+    def submit_stats(self):
+        return self.submit({"kind": "stats"})
 
     def status(self, job_id, files=False):
         return self.call("STATUS", {"job_id": job_id, "files": files})
@@ -157,16 +187,23 @@ class Client:
             time.sleep(poll_s)
 
 
+def source_path(path):
+    """The source path the service gives an archive item (PROTOCOL.md,
+    SUBMIT): the resolved path (no symbolic link is accepted below a root,
+    so resolving only changes the spelling of the root)."""
+    return os.path.realpath(path)
+
+
 def object_name(path, name_prefix=""):
     """The object name the service gives an archived file (see PROTOCOL.md)."""
-    return name_prefix + os.path.realpath(path).lstrip("/")
+    return name_prefix + source_path(path).lstrip("/")
 
 
 def _b(s):
     return s.encode() if isinstance(s, str) else s
 
 
-def subscribe(endpoint="tcp://127.0.0.1:5557", job_id=None):
+def subscribe(endpoint="tcp://127.0.0.1:5557"):
     """A SUB socket on the progress events; recv_event(sock) reads one."""
     s = zmq.Context.instance().socket(zmq.SUB)
     s.setsockopt(zmq.SUBSCRIBE, b"FLS-EVENT/1")
@@ -174,11 +211,18 @@ def subscribe(endpoint="tcp://127.0.0.1:5557", job_id=None):
     return s
 
 
-def recv_event(sock, timeout_ms=1000):
-    """(topic, body) of the next event, or None after timeout_ms."""
-    if not sock.poll(timeout_ms, zmq.POLLIN):
-        return None
-    frames = sock.recv_multipart()
-    if len(frames) != 3 or frames[0] != b"FLS-EVENT/1":
-        return None
-    return frames[1].decode(), json.loads(frames[2])
+def recv_event(sock, timeout_ms=1000, job_id=None):
+    """(topic, body) of the next event (of job `job_id` only, when given),
+    or None after timeout_ms. ZeroMQ filters on the first frame only, so
+    the topic "job.<id>" is matched here."""
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    while True:
+        left = int(max(0, deadline - time.monotonic()) * 1000)
+        if not sock.poll(left, zmq.POLLIN):
+            return None
+        frames = sock.recv_multipart()
+        if len(frames) != 3 or frames[0] != b"FLS-EVENT/1":
+            continue
+        topic = frames[1].decode()
+        if job_id is None or topic == "job.%d" % job_id:
+            return topic, json.loads(frames[2])

@@ -70,7 +70,44 @@ TEST(ServiceE2E, ArchiveThenRestoreIsBitExact) {
   const std::int64_t again = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/dir"}}});
   Json ar = h.WaitJob(again, 60000, true);
   EXPECT_EQ(ar["state"], "done") << ar.dump();
-  for (const auto& item : ar["items"]) EXPECT_EQ(item["result"]["already_archived"], true);
+  for (const auto& item : ar["items"]) {
+    EXPECT_EQ(item["result"]["already_archived"], true) << item.dump();
+    EXPECT_EQ(item["result"]["unchanged"], true) << item.dump();
+  }
+}
+
+// Object names are the files' paths: a directory holding a file whose name
+// is not UTF-8 is refused at SUBMIT (path_rejected, the byte named; control
+// characters are refused so already), and nothing is written. Archiving a
+// changed file under an archived name fails its item, named.
+TEST(ServiceE2E, NonUtf8NamesAreRefusedAndChangedFilesFailTheirItem) {
+  ServiceHarness h;
+  h.Start();
+  WriteFile(h.src() + "/mix/good.txt", "good");
+  WriteFile(h.src() +
+                "/mix/bad\xff"
+                "small",
+            "small");
+  Json reply;
+  const Status s = h.Client().Call("SUBMIT", {{"kind", "archive"}, {"paths", {h.src() + "/mix"}}},
+                                   10000, &reply);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("path_rejected"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("not valid UTF-8 at byte"), std::string::npos) << s.ToString();
+  for (const auto& t : h.targets())
+    if (fs::exists(t)) EXPECT_TRUE(fs::is_empty(t)) << t;
+  // The good file changed (other size): refused, named.
+  WriteFile(h.src() + "/again/good.txt", "good");
+  const std::int64_t first = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/again"}}});
+  ASSERT_EQ(h.WaitJob(first, 60000, true)["state"], "done");
+  WriteFile(h.src() + "/again/good.txt", "good, but longer");
+  const std::int64_t again = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/again"}}});
+  Json ar = h.WaitJob(again, 60000, true);
+  EXPECT_EQ(ar["state"], "failed") << ar.dump();
+  ASSERT_EQ(ar["items"].size(), 1u);
+  EXPECT_NE(ar["items"][0]["error"].get<std::string>().find("already archived with other content"),
+            std::string::npos)
+      << ar.dump();
 }
 
 // Sends raw frames on a DEALER and returns the reply frames (empty on timeout).

@@ -139,8 +139,9 @@ struct ServiceOptions {
   int heartbeat_ms = 250;
   std::string extra_yaml;  // appended (e.g. a security section)
   std::string max_message_bytes = "64K";
-  int pack_max_files = 16;  // files per pack (batch.max_files)
-  std::string batch_yaml;   // more `batch:` keys, each "  key: value\n"
+  int pack_max_files = 16;          // files per pack (batch.max_files)
+  std::string batch_yaml;           // more `batch:` keys, each "  key: value\n"
+  std::string log_level = "debug";  // of `fls serve` and `fls worker`
 };
 
 class ServiceHarness {
@@ -166,6 +167,7 @@ class ServiceHarness {
     }
   }
 
+  std::string log() const { return ReadFile(dir_ + "/serve.log"); }
   std::string src() const { return dir_ + "/src"; }
   std::string out() const { return dir_ + "/out"; }
   const std::string& dir() const { return dir_; }
@@ -204,8 +206,9 @@ class ServiceHarness {
 
   // Starts `fls serve` and waits until it answers PING.
   void Start(const CurveClientKeys& keys = {}) {
-    service_ = Child::Spawn({FLS_BINARY, "serve", "--config", config(), "--log-level", "debug"},
-                            dir_ + "/serve.log");
+    service_ =
+        Child::Spawn({FLS_BINARY, "serve", "--config", config(), "--log-level", options_.log_level},
+                     dir_ + "/serve.log");
     WaitForPing(keys);
   }
   void WaitForPing(const CurveClientKeys& keys = {}) {
@@ -219,13 +222,23 @@ class ServiceHarness {
   Child& service() { return service_; }
   // Starts an `fls worker --connect` process.
   Child& StartWorker(const std::string& name, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        FLS_BINARY,    "worker", "--connect",      worker_endpoint(),
-        "--name",      name,     "--heartbeat-ms", std::to_string(options_.heartbeat_ms),
-        "--log-level", "debug"};
+    std::vector<std::string> args = {FLS_BINARY,       "worker",
+                                     "--connect",      worker_endpoint(),
+                                     "--name",         name,
+                                     "--heartbeat-ms", std::to_string(options_.heartbeat_ms),
+                                     "--log-level",    options_.log_level};
     args.insert(args.end(), extra.begin(), extra.end());
     workers_.push_back(Child::Spawn(args, dir_ + "/worker-" + name + ".log"));
     return workers_.back();
+  }
+
+  // Stops the `fls worker` processes (SIGTERM: they say DISCONNECT).
+  void StopWorkers() {
+    for (auto& w : workers_) {
+      w.Kill(SIGTERM);
+      w.Wait(20000);
+    }
+    workers_.clear();
   }
 
   ServiceClient Client(CurveClientKeys keys = {}) { return ServiceClient(client_endpoint(), keys); }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <sstream>
 
 #include "fls/service/protocol.h"
 #include "fls/service/zmq_util.h"
@@ -14,6 +15,23 @@
 
 namespace fls::service::testing {
 namespace {
+
+// Sends raw frames on a DEALER and returns the reply frames (empty on timeout).
+std::vector<std::string> RawCall(zmq::socket_t& s, const std::vector<std::string>& frames) {
+  if (!SendFrames(s, frames)) return {};
+  zmq::pollitem_t item = {static_cast<void*>(s), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(5000));
+  std::vector<std::string> reply;
+  if (item.revents & ZMQ_POLLIN) RecvFrames(s, &reply);
+  return reply;
+}
+
+void ExpectPingAnswers(ServiceHarness& h) {
+  ServiceClient c = h.Client();
+  Json r;
+  EXPECT_TRUE(c.Call("PING", Json::object(), 5000, &r).ok());
+  EXPECT_TRUE(h.service().Running());
+}
 
 TEST(PathPolicySecurity, HardLinksAndControlCharactersAreRefused) {
   const std::string t = MakeTempDir();
@@ -123,6 +141,151 @@ TEST(ServiceSecurity, SubmitOverItemLimitAndControlCharactersAreRefusedOnTheWire
   s = c.Call("SUBMIT", {{"kind", "archive"}, {"paths", {h.src() + "/ok\r\nX"}}}, 5000, &r);
   EXPECT_NE(s.ToString().find(errc::kPathRejected), std::string::npos) << s.ToString();
   EXPECT_NE(s.ToString().find("control character"), std::string::npos) << s.ToString();
+  // Object names are made from name_prefix: a control character there would
+  // reach `fls ls` and logs the same way.
+  s = c.Call("SUBMIT",
+             {{"kind", "archive"}, {"paths", {h.src() + "/ok"}}, {"name_prefix", "a\nINFO x/"}},
+             5000, &r);
+  EXPECT_NE(s.ToString().find(errc::kBadRequest), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("name_prefix: path 'a...' contains the control character 0x0a"),
+            std::string::npos)
+      << s.ToString();
+}
+
+// Waits (bounded) until the service log, from byte `from` on, holds a line
+// containing every one of `parts`; returns how many such lines there are (0
+// when none came).
+int LogLinesWith(ServiceHarness& h, const std::vector<std::string>& parts, int wait_ms = 3000,
+                 std::size_t from = 0) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  int n = 0;
+  do {
+    n = 0;
+    const std::string all_log = h.log();
+    std::istringstream log(from < all_log.size() ? all_log.substr(from) : std::string());
+    for (std::string line; std::getline(log, line);) {
+      bool all = true;
+      for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+      n += all;
+    }
+    if (n > 0) return n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < end);
+  return n;
+}
+
+// Every refused request leaves exactly one warning naming the peer
+// (IP:port), the verb, the code and the reason, at the default log level. A
+// frame above libzmq's cap gets no reply (libzmq drops the connection before
+// the service sees it) but still one line naming the peer.
+TEST(ServiceLog, EachRefusalIsLoggedOnceWithPeerVerbAndReason) {
+  ServiceOptions o;
+  o.log_level = "info";  // what `fls serve` runs with by default
+  ServiceHarness h(o);   // max_message_bytes 64K: libzmq's cap 256K
+  h.Start();
+  WriteFile(h.src() + "/done", "d");
+  const std::int64_t done = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/done"}}});
+  ASSERT_EQ(h.WaitJob(done)["state"], "done");
+  const std::string P(kClientProtocol);
+  struct Case {
+    std::vector<std::string> frames;
+    std::string verb, code, marker;  // marker: a piece of the reason, unique to the case
+  };
+  const std::vector<Case> cases = {
+      {{"", P, "SUBMIT", Json{{"kind", "archive"}, {"paths", {"/etc/passwd-m1"}}}.dump()},
+       "SUBMIT",
+       errc::kPathRejected,
+       "/etc/passwd-m1' is outside every source root"},
+      {{"", P, "SUBMIT", Json{{"kind", "archive"}, {"paths", {h.src() + "/missing-m2"}}}.dump()},
+       "SUBMIT",
+       errc::kNotFound,
+       "missing-m2"},
+      {{"", P, "STATUS", "{\"job_id\": 424242}"}, "STATUS", errc::kNotFound, "424242"},
+      {{"", P, "CANCEL", Json{{"job_id", done}}.dump()},
+       "CANCEL",
+       errc::kConflict,
+       "job " + std::to_string(done) + " is already done"},
+      {{"", P, "SUBMIT",
+        Json{{"kind", "archive"}, {"paths", {h.src() + "/done"}}, {"name_prefix", "/abs-m3"}}
+            .dump()},
+       "SUBMIT",
+       errc::kBadRequest,
+       "name_prefix '/abs-m3' must not be absolute"},
+      {{"", P, "SUBMIT", std::string(70000, '{')},
+       "SUBMIT",
+       errc::kTooLarge,
+       "bytes is above the limit of 65536"},
+      {{"", P, "FROB-m4", "{}"}, "FROB-m4", errc::kUnknownVerb, "unknown verb 'FROB-m4'"},
+      {{"", P, "SUBMIT", "{\"kind\": m5"}, "SUBMIT", errc::kBadJson, "body is not valid JSON"},
+      {{"", "FLS-CLIENT/9", "PING-m6"}, "PING-m6", errc::kBadProtocol, "FLS-CLIENT/9"},
+      // A verb made to forge a log line: it is logged escaped, on one line.
+      {{"", P, "X\nINFO forged-m7", "{}"},
+       "X\\x0aINFO forged-m7",
+       errc::kUnknownVerb,
+       "unknown verb"},
+  };
+  zmq::context_t ctx(1);
+  for (const Case& c : cases) {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(h.client_endpoint());
+    std::vector<std::string> reply = RawCall(s, c.frames);
+    ASSERT_EQ(reply.size(), 4u) << c.verb;
+    EXPECT_EQ(Json::parse(reply[3])["code"], c.code) << reply[3];
+    const std::vector<std::string> line = {"[warning] refused " + c.verb + " from 127.0.0.1:",
+                                           "(routing id ", ": " + c.code + ": ", c.marker};
+    EXPECT_EQ(LogLinesWith(h, line), 1) << c.verb << " " << c.code << "\n" << h.log();
+  }
+  EXPECT_EQ(h.log().find("\nINFO forged"), std::string::npos);
+  // Above 4 x max_message_bytes: libzmq drops the connection; no reply.
+  // Only lines after this point count: a readiness probe of the harness that
+  // gave up under load leaves the same "disconnected" line, rightly.
+  const std::size_t before_oversized = h.log().size();
+  {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(h.client_endpoint());
+    ASSERT_TRUE(SendFrames(s, {"", P, "SUBMIT", std::string(300000, '{')}));
+    zmq::pollitem_t item = {static_cast<void*>(s), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(1000));
+    EXPECT_FALSE(item.revents & ZMQ_POLLIN) << "a reply came after all: update PROTOCOL.md";
+  }
+  EXPECT_EQ(LogLinesWith(h, {"[warning] client 127.0.0.1:",
+                             "disconnected without a complete request: it sent a frame above "
+                             "262144 bytes"},
+                          3000, before_oversized),
+            1)
+      << h.log();
+  ExpectPingAnswers(h);
+}
+
+// `fls worker` at its default level says when it starts, when its broker
+// answers, and each job it takes and ends.
+TEST(ServiceLog, WorkerLogsStartConnectionAndEveryJob) {
+  ServiceOptions o;
+  o.in_process_workers = 0;
+  o.log_level = "info";
+  ServiceHarness h(o);
+  h.Start();
+  h.StartWorker("logw");
+  WriteFile(h.src() + "/w", "w");
+  const std::int64_t id = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/w"}}});
+  ASSERT_EQ(h.WaitJob(id)["state"], "done");
+  const std::int64_t bad = h.Submit({{"kind", "verify"}, {"objects", {"no-such-object"}}});
+  ASSERT_EQ(h.WaitJob(bad)["state"], "failed");
+  h.StopWorkers();
+  const std::string log = ReadFile(h.dir() + "/worker-logw.log");
+  const std::string job = "worker logw: job " + std::to_string(id) + " attempt 1";
+  const std::string bad_job = "worker logw: job " + std::to_string(bad) + " attempt 1";
+  for (const std::string& want :
+       {std::string("[info] fls worker logw (version "),
+        std::string("starting: 1 worker(s), broker ") + h.worker_endpoint(),
+        "[info] worker logw: connecting to " + h.worker_endpoint(),
+        "[info] worker logw: connected to the broker at " + h.worker_endpoint(),
+        "[info] " + job + ": archive, 1 item(s)", "[info] " + job + " ok after ",
+        "[info] " + bad_job + ": verify, 1 item(s)", "[info] " + bad_job + " ok after ",
+        std::string("[info] fls worker logw stopped")})
+    EXPECT_NE(log.find(want), std::string::npos) << "missing: " << want << "\n" << log;
 }
 
 }  // namespace

@@ -277,9 +277,12 @@ TEST(PathPolicy, ConfinesSourcesAndOutputs) {
   PathPolicy p;
   ASSERT_TRUE(PathPolicy::Create({t / "src"}, {t / "out"}, &p).ok());
   std::string r;
-  EXPECT_TRUE(p.ResolveSource(t / "src/sub/f", &r).ok());
-  EXPECT_TRUE(p.ResolveSource(t / "src/link-in", &r).ok());
+  ASSERT_TRUE(p.ResolveSource(t / "src/sub/f", &r).ok());
   EXPECT_EQ(r, t / "src/sub/f");
+  // No symbolic link is followed below a root, not even one that stays inside.
+  Status s = p.ResolveSource(t / "src/link-in", &r);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("symbolic link"), std::string::npos) << s.ToString();
   EXPECT_FALSE(p.ResolveSource(t / "src/link-out", &r).ok());
   EXPECT_FALSE(p.ResolveSource(t / "src/../secret/key", &r).ok());
   EXPECT_FALSE(p.ResolveSource(t / "secret/key", &r).ok());
@@ -298,15 +301,30 @@ TEST(PathPolicy, ConfinesSourcesAndOutputs) {
   fs::create_symlink(t / "secret", t / "out/escape");
   EXPECT_FALSE(p.ResolveOutput(t / "out/escape/x", &r).ok());
 
-  // Directory expansion refuses a link that leads out.
+  // Directory expansion refuses any link it meets, naming it.
   std::vector<std::string> files;
-  EXPECT_FALSE(p.ExpandSource(t / "src", 100, &files).ok());
+  s = p.ExpandSource(t / "src", 100, &files);
+  EXPECT_NE(s.message().find("link-in' is a symbolic link"), std::string::npos) << s.ToString();
+  fs::remove(t / "src/link-in");
+  files.clear();
+  s = p.ExpandSource(t / "src", 100, &files);
+  EXPECT_NE(s.message().find("link-out' is a symbolic link"), std::string::npos) << s.ToString();
   fs::remove(t / "src/link-out");
+  std::ofstream(t / "src/sub/g") << "y";
   files.clear();
   ASSERT_TRUE(p.ExpandSource(t / "src", 100, &files).ok());
-  EXPECT_EQ(files.size(), 2u);  // sub/f and link-in (resolved to sub/f)
+  EXPECT_EQ(files, (std::vector<std::string>{t / "src/sub/f", t / "src/sub/g"}));
   files.clear();
   EXPECT_FALSE(p.ExpandSource(t / "src", 1, &files).ok());
+  // A root may be named by its configured spelling or its real path: here
+  // the root is reached through a link above it (trusted, like the config).
+  fs::create_directory_symlink(t / "src", t / "src-alias");
+  PathPolicy q;
+  ASSERT_TRUE(PathPolicy::Create({t / "src-alias"}, {t / "out"}, &q).ok());
+  ASSERT_TRUE(q.ResolveSource(t / "src-alias/sub/f", &r).ok()) << r;
+  EXPECT_EQ(r, t / "src/sub/f");
+  ASSERT_TRUE(q.ResolveSource(t / "src/sub/f", &r).ok());
+  EXPECT_EQ(r, t / "src/sub/f");
 }
 
 TEST(Journal, SubmitStartFinishAndRecover) {
@@ -402,8 +420,17 @@ TEST(Pack, WriteThenParseTheIndexAndRejectDamage) {
     names.push_back("obj/" + std::to_string(i));
     std::ofstream(paths.back(), std::ios::binary) << bodies[i];
   }
+  std::unique_ptr<Directory> dir;
+  ASSERT_TRUE(Env::Default()->OpenDirectory(t.path(), &dir).ok());
+  const OpenSourceFn open = [](const std::string& path, std::unique_ptr<RandomAccessFile>* f,
+                               FileInfo* info) {
+    FLS_RETURN_IF_ERROR(Env::Default()->GetFileInfo(path, info));
+    return Env::Default()->NewRandomAccessFile(path, f);
+  };
   std::vector<PackEntry> written;
-  ASSERT_TRUE(WritePackFile(paths, names, t / "pack", &written).ok());
+  std::vector<Status> errors;
+  ASSERT_TRUE(WritePackFile(open, paths, names, dir.get(), "pack", &written, &errors).ok());
+  for (const Status& e : errors) EXPECT_TRUE(e.ok()) << e.ToString();
   std::ifstream in(t / "pack", std::ios::binary);
   const std::string pack((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<PackEntry> parsed;
@@ -436,7 +463,24 @@ TEST(Pack, WriteThenParseTheIndexAndRejectDamage) {
   bad[5006] = '#';
   EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
             Status::Code::kCorruption);
-  EXPECT_FALSE(WritePackFile({t / "missing"}, {"m"}, t / "pack2", &written).ok());
+  // A source that cannot be read fails alone: the others are packed and
+  // indexed, it is not.
+  ASSERT_TRUE(WritePackFile(open, {paths[1], t / "missing", paths[3]}, {"a", "m", "b"}, dir.get(),
+                            "pack2", &written, &errors)
+                  .ok());
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_TRUE(errors[0].ok());
+  EXPECT_EQ(errors[1].code(), Status::Code::kNotFound) << errors[1].ToString();
+  EXPECT_TRUE(errors[2].ok());
+  std::ifstream in2(t / "pack2", std::ios::binary);
+  const std::string pack2((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(ParsePackTail(pack2, pack2.size(), "p2", &parsed, &needed).ok());
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0].name, "a");
+  EXPECT_EQ(parsed[1].name, "b");
+  EXPECT_EQ(pack2.substr(parsed[1].offset, parsed[1].length), "tail");
+  // The pack file is created exclusively: an existing name is never reused.
+  EXPECT_FALSE(WritePackFile(open, paths, names, dir.get(), "pack", &written, &errors).ok());
 }
 
 }  // namespace

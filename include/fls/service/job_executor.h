@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fls/service/config.h"
+#include "fls/service/jobs.h"
 #include "fls/status.h"
 
 namespace fls::service {
@@ -26,9 +27,14 @@ namespace fls::service {
 struct Job {
   std::int64_t id = 0;
   int attempt = 0;
-  std::string kind;                // archive | restore | verify | repair | stats
-  nlohmann::json spec;             // the SUBMIT body, paths already resolved
+  JobKind kind = JobKind::kArchive;
+  // The kind's spec in its JSON form (fls/service/jobs.h), paths already
+  // resolved; every field it holds was checked by WorkerRequest::FromJson.
+  nlohmann::json spec;
   std::vector<std::string> items;  // the items still to do (done ones are left out)
+  // The service's roots (resolved): every path of the job is opened below
+  // one of them (service/confined_io.h), never by its name alone.
+  std::vector<std::string> source_roots, output_roots;
 };
 
 class JobContext {

@@ -46,8 +46,6 @@ struct ProtocolError {
 // Client verbs.
 inline constexpr std::string_view kVerbs[] = {"SUBMIT", "STATUS", "LIST", "CANCEL",
                                               "CLOSE",  "PING",   "STATS"};
-// Job kinds a SUBMIT may name.
-inline constexpr std::string_view kJobKinds[] = {"archive", "restore", "verify", "repair", "stats"};
 
 struct ClientRequest {
   std::string verb;
@@ -61,7 +59,8 @@ bool ParseClientRequest(const std::vector<std::string>& frames, std::uint64_t ma
                         ClientRequest* request, bool* delimited, ProtocolError* error);
 
 // Validates the body of a request with a known verb: required fields, types
-// and ranges (paths are checked later, against the roots).
+// and ranges (paths are checked later, against the roots). A SUBMIT body is
+// a job spec (fls/service/jobs.h); its lists are held to `max_items`.
 bool ValidateClientBody(const ClientRequest& request, int max_items, ProtocolError* error);
 
 // Reply frames (without identity/delimiter).

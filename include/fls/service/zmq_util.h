@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <zmq.hpp>
@@ -20,9 +21,21 @@ struct CurveClientKeys {
   std::string secret_key;
 };
 
+// Where a received message came from, as libzmq knows it.
+struct MessageSource {
+  std::string peer_address;  // the "Peer-Address" property (TCP: the IP), or ""
+  int fd = -1;               // the connection's descriptor (ZMQ_SRCFD), or -1
+};
+
 // Receives every frame of one message (non-blocking when `dontwait`).
-// False when nothing was waiting.
-bool RecvFrames(zmq::socket_t& socket, std::vector<std::string>* frames, bool dontwait = true);
+// False when nothing was waiting. `source` (optional) gets where it came from.
+bool RecvFrames(zmq::socket_t& socket, std::vector<std::string>* frames, bool dontwait = true,
+                MessageSource* source = nullptr);
+
+// `text` made safe for one log line: control characters and bytes that are
+// not printable ASCII become \xNN, and it is cut at `max` bytes ("..."), so
+// that nothing a client sends can forge a line or drive a terminal.
+std::string LogSafe(std::string_view text, std::size_t max = 240);
 // Sends the frames as one message. False when ZeroMQ refused (e.g. the
 // ROUTER_MANDATORY peer is gone: EHOSTUNREACH), with `err` set.
 bool SendFrames(zmq::socket_t& socket, const std::vector<std::string>& frames, int* err = nullptr);
