@@ -73,9 +73,12 @@ class Blocks {
     std::mt19937_64 rng(seed);
     for (std::size_t b = 0; b < k + r; ++b) {
       storage_.emplace_back(size + 2 * kGuard + 128);
-      for (auto& byte : storage_.back()) byte = static_cast<std::uint8_t>(rng());
       const auto base = reinterpret_cast<std::uintptr_t>(storage_.back().data()) + kGuard;
       std::uint8_t* p = reinterpret_cast<std::uint8_t*>((base + 63) / 64 * 64) + rng() % 64;
+      // Filled relative to p, not to the allocation, whose own alignment
+      // differs between two Blocks.
+      for (std::uint8_t* q = p - kGuard; q < p + size + kGuard; ++q)
+        *q = static_cast<std::uint8_t>(rng());
       (b < k ? inputs_ : outputs_).push_back(p);
     }
     for (std::uint8_t* p : inputs_) const_inputs_.push_back(p);
