@@ -28,7 +28,6 @@ std::uint64_t ReflectedXPowModCrc32c(unsigned n) {
 
 }  // namespace
 
-
 std::uint64_t AffineOperand(std::uint8_t c) {
   // GF2P8AFFINEQB sets result bit i to parity(operand.byte[7 - i] & x): byte
   // 7 - i is the mask of the bits of x whose products with c have bit i set.

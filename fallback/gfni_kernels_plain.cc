@@ -72,7 +72,8 @@ void ApplyPlain(const ApplyArgs& a) {
   for (std::size_t i = 0; i < a.r; ++i) {
     for (std::size_t b = a.offset; b < a.offset + a.len; ++b) {
       std::uint8_t sum = 0;
-      for (std::size_t j = 0; j < a.k; ++j) sum ^= AffineByte(a.operands[i * a.k + j], a.inputs[j][b]);
+      for (std::size_t j = 0; j < a.k; ++j)
+        sum ^= AffineByte(a.operands[i * a.k + j], a.inputs[j][b]);
       a.outputs[i][b] = sum;
     }
   }
@@ -83,7 +84,8 @@ void ApplyFoldingCrcPlain(const ApplyArgs& a, const CrcFoldConstants& constants,
   ApplyPlain(a);
   for (std::size_t at = a.offset; at + 64 <= a.offset + a.len; at += 64) {
     const bool starts = first && at == a.offset;
-    for (std::size_t j = 0; j < a.k; ++j) FoldChunk(constants, a.inputs[j] + at, starts, &states[j]);
+    for (std::size_t j = 0; j < a.k; ++j)
+      FoldChunk(constants, a.inputs[j] + at, starts, &states[j]);
     for (std::size_t i = 0; i < a.r; ++i)
       FoldChunk(constants, a.outputs[i] + at, starts, &states[a.k + i]);
   }

@@ -6,7 +6,8 @@
 // write exactly the bytes ThreadMainPlain writes for that thread, and nothing
 // else; CopyTablesCooperative matches its twin for every thread of a block;
 // and the twin over a whole grid gives the reference backend's bytes. Shapes:
-// k and r up to 32 (the unrolled k and odd ones), blocks of 1 to 5000 bytes,
+// k and r up to 32 (the unrolled k and odd ones), blocks of 1 to 5000 bytes
+// (the column and vector edges listed in RandomCase, then random ones),
 // 1 to 3 stripes, inputs and outputs at addresses 1 to 15 bytes past a
 // 16-byte boundary (the device needs 16-byte alignment; the host functions
 // must not).
@@ -54,7 +55,11 @@ struct Case {
 };
 
 Case RandomCase(std::uint32_t k, std::uint32_t r, std::mt19937_64& rng, std::uint64_t seed) {
-  static const std::size_t kBlocks[] = {1, 15, 16, 17, 31, 33, 64, 127, 129, 4095, 5000};
+  // Under one column, around the column, and multiples and non-multiples of
+  // 32, 64 and 128. (A 0-byte block is never launched: the batch checks,
+  // ValidateEncodeBatch and its siblings, refuse it before any Apply.)
+  static const std::size_t kBlocks[] = {1,  15,  16,  17,  31,  32,  33,  63,   64,  65,
+                                        96, 127, 128, 129, 255, 256, 257, 4095, 5000};
   const std::size_t block = rng() % 2 == 0 ? kBlocks[rng() % std::size(kBlocks)] : 1 + rng() % 5000;
   return {k, r, block, 1 + rng() % 3, 1 + static_cast<std::uint32_t>(rng() % 3), seed};
 }
@@ -72,7 +77,9 @@ struct Launch {
   std::uint8_t* out;
 
   explicit Launch(const Case& c_)
-      : c(c_), rows(RandomRows(c.r, c.k, c.seed)), tables(BuildPackedTables(rows)),
+      : c(c_),
+        rows(RandomRows(c.r, c.k, c.seed)),
+        tables(BuildPackedTables(rows)),
         padded(PaddedBlockBytes(c.block)) {
     std::mt19937_64 rng(c.seed);
     in_storage.resize(c.stripes * c.k * padded + 32);
@@ -135,8 +142,8 @@ void ExpectEveryThreadMatchesTwin(ThreadMain thread_main, const Case& c, const c
     const auto d = std::mismatch(got.begin(), got.end(), want.begin());
     ASSERT_TRUE(d.first == got.end())
         << what << ", " << c.Describe() << ": thread " << t << " wrote byte "
-        << (d.first - got.begin()) << " of the outputs as " << int(*d.first)
-        << ", its plain twin " << int(*d.second);
+        << (d.first - got.begin()) << " of the outputs as " << int(*d.first) << ", its plain twin "
+        << int(*d.second);
     optimized.ResetThreadItems(t);
     plain.ResetThreadItems(t);
   }
@@ -207,7 +214,7 @@ TEST(CudaKernelTwin, PlainTwinOverTheWholeGridMatchesTheReferenceBackend) {
     std::vector<const std::uint8_t*> in;
     for (std::size_t b = 0; b < c.stripes * c.k; ++b) in.push_back(launch.in + b * launch.padded);
     std::vector<std::vector<std::uint8_t>> want(c.stripes * c.r,
-                                                 std::vector<std::uint8_t>(c.block));
+                                                std::vector<std::uint8_t>(c.block));
     std::vector<std::uint8_t*> out;
     for (auto& w : want) out.push_back(w.data());
     ASSERT_TRUE(reference->Apply({&launch.rows, c.stripes, c.block, in.data(), out.data()}).ok());

@@ -45,9 +45,9 @@ struct Case {
 // through the unrolled counts and random odd ones; r from 1 to 32, a third of
 // the cases in one pass (r <= 6).
 std::vector<Case> Cases(std::size_t count, std::uint64_t seed) {
-  static const std::size_t kLengths[] = {0,   1,   17,  31,  32,  33,   63,   64,   65,   96,  127,
-                                         128, 129, 191, 192, 255, 256,  257,  640,  1000, 4095,
-                                         4096, 4097, 5000};
+  static const std::size_t kLengths[] = {0,   1,   17,  31,   32,   33,   63,   64,
+                                         65,  96,  127, 128,  129,  191,  192,  255,
+                                         256, 257, 640, 1000, 4095, 4096, 4097, 5000};
   static const std::size_t kUnrolled[] = {4, 6, 8, 10, 12};
   std::mt19937_64 rng(seed);
   std::vector<Case> cases;
@@ -86,8 +86,13 @@ class Blocks {
 
   gfni::ApplyArgs Args(const std::vector<std::uint64_t>& operands, std::size_t offset,
                        std::size_t len) const {
-    return {operands.data(), const_inputs_.size(), outputs_.size(), const_inputs_.data(),
-            outputs_.data(), offset, len};
+    return {operands.data(),
+            const_inputs_.size(),
+            outputs_.size(),
+            const_inputs_.data(),
+            outputs_.data(),
+            offset,
+            len};
   }
   std::size_t blocks() const { return storage_.size(); }
   const std::uint8_t* block(std::size_t b) const {
@@ -149,8 +154,7 @@ void ExpectReferenceResult(const Case& c, const GfMatrix& rows, const Blocks& be
   for (std::size_t b = 0; b < blocks.blocks(); ++b) {
     std::vector<std::uint8_t> expected = before.Window(b);
     if (b >= c.k)
-      std::copy(want[b - c.k].begin(), want[b - c.k].end(),
-                expected.begin() + kGuard + c.offset);
+      std::copy(want[b - c.k].begin(), want[b - c.k].end(), expected.begin() + kGuard + c.offset);
     const std::vector<std::uint8_t> got = blocks.Window(b);
     const auto d = std::mismatch(got.begin(), got.end(), expected.begin());
     ASSERT_TRUE(d.first == got.end())
@@ -200,7 +204,9 @@ TEST_P(GfniKernelTwinTest, MatchesItsPlainTwinByteForByte) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, GfniKernelTwinTest, ::testing::Values(Isa::kAvx512, Isa::kAvx2),
-                         [](const auto& info) { return std::string(GfniBackend::IsaName(info.param)); });
+                         [](const auto& info) {
+                           return std::string(GfniBackend::IsaName(info.param));
+                         });
 
 // The folding kernels' cases: whole 64-byte chunks (their contract), walked
 // in tiles of random multiples of 64 bytes as the backend walks a block.
@@ -275,8 +281,7 @@ TEST(GfniKernelTwin, FoldingAvx512MatchesItsPlainTwin) {
     for (std::size_t b = 0; b < c.k + c.r; ++b) {
       ASSERT_EQ(std::memcmp(got[b].bytes, want[b].bytes, 64), 0)
           << c.Describe() << ": fold state of block " << b;
-      ASSERT_EQ(Crc32c(got[b].bytes, 64, 0xFFFFFFFFu),
-                Crc32c(optimized.block(b) + c.offset, c.len))
+      ASSERT_EQ(Crc32c(got[b].bytes, 64, 0xFFFFFFFFu), Crc32c(optimized.block(b) + c.offset, c.len))
           << c.Describe() << " block " << b;
     }
   }

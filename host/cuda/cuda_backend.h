@@ -5,11 +5,11 @@
 // PlanSubBatches in host/cuda/rs_kernel_plan.h). Each sub-batch is staged (on a CPU thread pool)
 // into a pinned host buffer in the kernel's padded layout, copied to the device, processed by one
 // kernel launch over all its stripes, and copied back, on one of `streams` CUDA streams with its
-// own pinned and device buffers; so the copy-in of one sub-batch overlaps the kernel and copy-out
-// of the previous ones, and the CPU stages sub-batch i+1 while the device works on i. A batch no
-// bigger than one sub-batch is a single launch. The packed product tables of each coefficient
-// matrix (encode rows, each erasure pattern's decode rows) are uploaded once and cached on the
-// device.
+// own pinned buffers and device KernelBatch (kernel_batch.h); so the copy-in of one sub-batch
+// overlaps the kernel and copy-out of the previous ones, and the CPU stages sub-batch i+1 while the
+// device works on i. A batch no bigger than one sub-batch is a single launch. The packed product
+// tables of each coefficient matrix (encode rows, each erasure pattern's decode rows) are uploaded
+// once and cached on the device.
 //
 // This header needs no CUDA headers; it is included by the registry.
 // Thread-safety: Apply calls on one backend are serialized (one set of

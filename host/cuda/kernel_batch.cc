@@ -29,8 +29,8 @@ Status KernelBatch::Prepare(const MatrixApply& w, std::shared_ptr<const KernelTa
 }
 
 kernels::MatrixApplyView KernelBatch::view() const {
-  return {inputs_.data(), outputs_.data(), tables_ ? tables_->data() : nullptr, k_, r_, stripes_,
-          padded_block_};
+  return {inputs_.data(), outputs_.data(), tables_ ? tables_->data() : nullptr, k_, r_,
+          stripes_,       padded_block_};
 }
 
 }  // namespace fls

@@ -25,7 +25,9 @@ class KernelTables {
   static Status Create(const GfMatrix& rows, const KernelMemory& memory,
                        std::shared_ptr<const KernelTables>* tables);
 
-  const std::uint32_t* data() const { return reinterpret_cast<const std::uint32_t*>(words_.data()); }
+  const std::uint32_t* data() const {
+    return reinterpret_cast<const std::uint32_t*>(words_.data());
+  }
   std::uint32_t k() const { return k_; }
   std::uint32_t r() const { return r_; }
 
