@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -24,6 +25,10 @@
 #include "fls/crc32c.h"
 
 namespace fls {
+
+// So that CTest's names for the parameterised cases say which ISA.
+void PrintTo(GfniBackend::Isa isa, std::ostream* os) { *os << GfniBackend::IsaName(isa); }
+
 namespace {
 
 using Isa = GfniBackend::Isa;
