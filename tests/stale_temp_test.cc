@@ -73,7 +73,8 @@ TEST(StaleTemporaries, DeadWriterRemovedLiveAndForeignKept) {
   SetMtime(old_idle, 7200);
   // Another host's tag with a pid that does not exist here.
   std::string foreign = dead;
-  const auto h = foreign.find("-h");
+  // The tag follows ".tmp-<pid>"; the directory's random name may hold "-h" too.
+  const auto h = foreign.find("-h", foreign.rfind(".tmp-"));
   ASSERT_NE(h, std::string::npos);
   foreign[h + 2] = foreign[h + 2] == '0' ? '1' : '0';
   WriteFile(foreign, "elsewhere");
