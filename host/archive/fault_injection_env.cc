@@ -1,5 +1,6 @@
 #include "fls/fault_injection_env.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +8,19 @@
 
 namespace fls {
 namespace {
+
+// Puts back a file a crash would have kept (plain POSIX: the simulated crash
+// is not an operation of the code under test).
+Status WriteBytes(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError("restore", path, errno);
+  const ssize_t w = ::write(fd, bytes.data(), bytes.size());
+  const int err = errno;
+  ::close(fd);
+  if (w != static_cast<ssize_t>(bytes.size()))
+    return PosixError("restore", path, w < 0 ? err : EIO);
+  return Status::Ok();
+}
 
 const char* OpName(FaultOp op) {
   switch (op) {
@@ -140,6 +154,10 @@ Status FaultInjectionEnv::NewWritableFile(const std::string& path,
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
   bool unused = false;
   FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kRename, to, &unused));
+  // A crash before the directory is synced brings back the file this rename
+  // replaces (its bytes are kept until then; test files are small).
+  DirEvent ev{true, from, to};
+  ev.replaced = ReadWholeFile(target(), to, &ev.old_bytes, std::size_t{1} << 30).ok();
   FLS_RETURN_IF_ERROR(target()->RenameFile(from, to));
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(from);
@@ -147,7 +165,16 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
     files_[to] = it->second;
     files_.erase(from);
   }
-  pending_[DirName(to)].push_back({true, from, to});
+  pending_[DirName(to)].push_back(std::move(ev));
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::LinkFile(const std::string& from, const std::string& to) {
+  bool unused = false;
+  FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kCreate, to, &unused));
+  FLS_RETURN_IF_ERROR(target()->LinkFile(from, to));
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_[DirName(to)].push_back({false, "", to});
   return Status::Ok();
 }
 
@@ -182,6 +209,10 @@ Status FaultInjectionEnv::DropUnsyncedData() {
           if (f != files_.end()) {
             files_[it->from] = f->second;
             files_.erase(f);
+          }
+          if (it->replaced) {
+            Status s = WriteBytes(it->to, it->old_bytes);
+            if (!s.ok() && result.ok()) result = s;
           }
         }
       } else {

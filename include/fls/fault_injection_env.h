@@ -10,7 +10,9 @@
 // power cut would leave: every file written through this Env is truncated to
 // the size it had at its last successful Sync, and files created or renamed
 // in a directory that was not fsynced afterwards revert (the rename is undone,
-// the creation removed). Removals are treated as immediately durable.
+// the creation removed; a file that a rename replaced comes back, as a
+// journalled rename is all or nothing). Removals are treated as immediately
+// durable. A link counts as a creation (FaultOp::kCreate).
 // Together with SetCrashPoint this lets a test stop the code under test at
 // any step and then look at what a reboot would find.
 //
@@ -62,6 +64,7 @@ class FaultInjectionEnv : public EnvWrapper {
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& dir) override;
   Status RemoveFile(const std::string& path) override;
+  Status LinkFile(const std::string& from, const std::string& to) override;
 
   // Used by the files this Env hands out.
   Status MaybeFail(FaultOp op, const std::string& path, bool* short_write);
@@ -80,7 +83,9 @@ class FaultInjectionEnv : public EnvWrapper {
   };
   struct DirEvent {
     bool rename = false;
-    std::string from, to;  // create: `to` only
+    std::string from, to;   // create: `to` only
+    bool replaced = false;  // rename: `to` existed; its bytes were `old_bytes`
+    std::string old_bytes;
   };
   mutable std::mutex mu_;
   std::vector<Rule> rules_;
