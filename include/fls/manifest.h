@@ -3,9 +3,18 @@
 // checksums that prove a restore right. An object exists exactly when a
 // manifest for it can be read from some target; the newest generation wins.
 //
-// File names on a target:
-//   fls-<id>.c<index>.chunk             chunk <index> (decimal) of object <id>
+// Format version 2 (what fls writes) is addressed by the object's name and
+// names targets by their identity (fls-target.json), not by path:
+//   fls-n<H>.manifest                   the manifest of the object whose name
+//                                       hashes to H (NameHash: the first 16
+//                                       bytes of SHA-256(name), 32 hex digits);
+//                                       one fixed file per target, replaced
+//                                       atomically by each new generation
+// Version 1 (still read, and rewritten as version 1 by repairs) names
+// targets by directory path and keeps one file per generation:
 //   fls-<id>.g<generation>.manifest     a copy of generation <generation>
+// Both name chunk files the same way:
+//   fls-<id>.c<index>.chunk             chunk <index> (decimal) of object <id>
 // <id> is the 32 lower-case hex digits of the 16-byte object id.
 //
 // Thread-safety: pure functions on values.
@@ -22,20 +31,32 @@
 
 namespace fls {
 
-inline constexpr int kManifestFormatVersion = 1;
+// The version fls writes; DecodeManifest reads 1 and 2.
+inline constexpr int kManifestFormatVersion = 2;
+inline constexpr int kManifestFormatVersion1 = 1;
 
 struct ManifestChunk {
   int index = 0;
-  std::string target;        // the target directory holding the chunk file
-  std::string domain;        // that target's failure domain when archived
+  // The directory of the target holding the chunk file. Version 1: as
+  // written. Version 2: filled in by the Store from target_id when the
+  // manifest is read; "" when no target of the store has that identity.
+  std::string target;
+  // That target's failure domain. Version 1: as written; version 2: the
+  // store's label for the target (not stored in the manifest).
+  std::string domain;
   std::string file;          // file name inside `target`
   std::uint32_t crc32c = 0;  // CRC32C of the whole chunk file
   std::uint64_t bytes = 0;   // size of the whole chunk file
+  // Version 2: the target's identity, 16 lower-case hex digits (what the
+  // manifest stores). Version 1: empty.
+  std::string target_id;
 
+  // target/file; "" when the target is unknown.
   std::string path() const;
 };
 
 struct Manifest {
+  int format_version = kManifestFormatVersion;
   std::string name;
   ObjectId id{};
   std::uint64_t generation = 1;
@@ -45,28 +66,52 @@ struct Manifest {
   std::uint64_t size = 0;
   std::uint32_t mode = 0644;
   std::int64_t mtime_ns = 0;
-  std::string sha256;                         // 64 lower-case hex digits
-  std::vector<ManifestChunk> chunks;          // k + m, chunks[i].index == i
-  std::vector<std::string> manifest_targets;  // where copies of this generation are
+  std::string sha256;                 // 64 lower-case hex digits
+  std::vector<ManifestChunk> chunks;  // k + m, chunks[i].index == i
+  // Where copies of this generation are: directories (version 1: as
+  // written; version 2: resolved like ManifestChunk::target, "" unknown).
+  std::vector<std::string> manifest_targets;
+  // Version 2: the identities of those targets (what the manifest stores).
+  std::vector<std::string> manifest_target_ids;
 
   // The chunk header every chunk of this object must carry (index 0).
   ChunkHeader HeaderFor(int index) const;
 };
 
 std::string ChunkFileName(const ObjectId& id, int index);
+
+// Version 2. 32 lower-case hex digits: the first 16 bytes of SHA-256 of the
+// name's bytes.
+std::string NameHash(std::string_view name);
+// "fls-n" + NameHash(name) + ".manifest".
+std::string NameManifestFileName(std::string_view name);
+// True for a name of that form; fills the 32 hex digits of the hash.
+bool ParseNameManifestFileName(std::string_view file, std::string* hash);
+// The file name of `m`'s copies: version 2 by name, version 1 by id and generation.
+std::string ManifestFileNameOf(const Manifest& m);
+
+// Version 1 file names.
 std::string ManifestFileName(const ObjectId& id, std::uint64_t generation);
-// True for a name of the manifest form; fills id and generation.
+// True for a name of the version 1 manifest form; fills id and generation.
 bool ParseManifestFileName(std::string_view name, ObjectId* id, std::uint64_t* generation);
 // True for a name of the chunk form (ChunkFileName's output); fills id and index.
 bool ParseChunkFileName(std::string_view name, ObjectId* id, int* index);
 
-// JSON text with a trailing "checksum" over the rest (see docs/FORMAT.md).
+// JSON text with a "checksum" over the rest (see docs/FORMAT.md), in the
+// form of m.format_version: version 2 compact (one 4 KiB block for a 10+4
+// object with a name of up to 1 KiB), version 1 indented.
 std::string EncodeManifest(const Manifest& m);
-// Corruption naming the field at fault for malformed JSON, missing or
-// mistyped fields, inconsistent parameters or a checksum mismatch.
+// Either version. Corruption naming the field at fault for malformed JSON,
+// a duplicate key, missing, mistyped or (version 2) unknown fields,
+// inconsistent parameters or a checksum mismatch. Version 2 leaves
+// ManifestChunk::target/domain and manifest_targets empty (the Store fills
+// them in).
 Status DecodeManifest(std::string_view text, Manifest* m);
 
 // Checks names and parameters agree (used by DecodeManifest and writers).
 Status ValidateManifest(const Manifest& m);
+
+// True for a target identity as manifests store it: 16 lower-case hex digits.
+bool IsTargetId(std::string_view id);
 
 }  // namespace fls
