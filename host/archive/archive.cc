@@ -100,10 +100,20 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
   mf.name = opt.name.empty() ? BaseName(path) : opt.name;
   if (mf.name.empty() || mf.name.find('\n') != std::string::npos)
     return Status::InvalidArgument("object name '" + mf.name + "' is empty or has a newline");
+  // The targets get their identities before anything names them.
+  FLS_RETURN_IF_ERROR(store.Join());
   CatalogEntry existing;
-  if (store.FindObject(mf.name, &existing).ok())
+  std::string holder;
+  Status found = store.FindObject(mf.name, &existing, &holder);
+  if (found.ok())
     return Status::InvalidArgument("an object named '" + mf.name +
                                    "' already exists in the store (choose another --name)");
+  if (found.code() != Status::Code::kNotFound)
+    return found.WithContext("checking whether '" + mf.name + "' is archived already");
+  if (!holder.empty())
+    return Status::InvalidArgument("the name '" + mf.name + "' has the same manifest file (" +
+                                   NameManifestFileName(mf.name) + ") as the object '" + holder +
+                                   "' (a SHA-256 collision): choose another --name");
   mf.id = RandomObjectId();
   mf.k = k;
   mf.m = m;
@@ -134,6 +144,7 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
     c.index = i;
     c.target = t.path;
     c.domain = t.domain;
+    c.target_id = store.TargetId(placement[i]);
     c.file = ChunkFileName(mf.id, i);
     mf.chunks.push_back(c);
     tnames.push_back(t.path);
@@ -267,7 +278,10 @@ Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOpt
       if (!s.ok()) return s.WithContext("target " + d);
     }
   }
-  mf.manifest_targets = internal::ManifestTargets(store, mf);
+  internal::ChooseManifestTargets(store, &mf);
+  if (mf.manifest_targets.empty())
+    return Status::IOError("no target directory is left to hold a manifest copy of '" + mf.name +
+                           "'");
   FLS_RETURN_IF_ERROR(ValidateManifest(mf));
   std::vector<std::string> written;
   FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));
