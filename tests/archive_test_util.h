@@ -22,7 +22,9 @@
 
 #include "fls/archive.h"
 #include "fls/env.h"
+#include "fls/manifest.h"
 #include "fls/store.h"
+#include "host/archive/manifest_commit.h"
 
 extern char** environ;
 
@@ -97,12 +99,35 @@ inline std::unique_ptr<Store> MakeStore(const std::string& root, int n, Env* env
   return store;
 }
 
-// Every file under the targets (recursively), for "nothing left behind" checks.
+// Every file under the targets (recursively), for "nothing left behind"
+// checks; the targets' identities (fls-target.json, written when a target
+// joins the store, before any object) are not counted.
 inline std::vector<std::string> AllFiles(const std::string& root) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file()) out.push_back(e.path().string());
+    if (e.is_regular_file() && e.path().filename() != "fls-target.json")
+      out.push_back(e.path().string());
   return out;
+}
+
+// What the code before layout version 2 left on disk for object `name`: its
+// manifest as version 1 copies (target paths, one file per generation) on
+// every chunk target and no version 2 copy. (DropIdentities then removes the
+// targets' identities, as version 1 stores had none.)
+inline void MakeVersion1(const Store& store, const std::string& name) {
+  CatalogEntry e;
+  ASSERT_TRUE(store.FindObject(name, &e).ok()) << name;
+  Manifest m = e.manifest;
+  m.format_version = kManifestFormatVersion1;
+  for (ManifestChunk& c : m.chunks) c.target_id.clear();
+  internal::ChooseManifestTargets(store, &m);
+  std::vector<std::string> written;
+  ASSERT_TRUE(internal::CommitManifest(store.env(), m, &written).ok());
+  for (const std::string& p : e.copies) fs::remove(p);
+}
+
+inline void DropIdentities(const std::vector<Target>& targets) {
+  for (const Target& t : targets) fs::remove(t.path + "/fls-target.json");
 }
 
 // The exit code and the merged stdout/stderr of a shell command.
