@@ -148,44 +148,50 @@ std::vector<std::string> Store::IdentityWarnings() const {
   return out;
 }
 
-void Store::ResolvePaths(Manifest* m) const {
+namespace {
+
+// Store::Resolve for a path-addressed manifest (fls/store.h).
+void ResolvePaths(Env* env, const Store& store, Manifest* m) {
+  const std::vector<Target>& targets = store.targets();
   // The store's targets holding `file`, in target order.
   auto holders = [&](const std::string& file) {
     std::vector<int> out;
-    for (std::size_t t = 0; t < targets_.size(); ++t) {
+    for (std::size_t t = 0; t < targets.size(); ++t) {
       FileInfo info;
-      if (env_->GetFileInfo(JoinPath(targets_[t].path, file), &info).ok() && !info.is_directory)
+      if (env->GetFileInfo(JoinPath(targets[t].path, file), &info).ok() && !info.is_directory)
         out.push_back(static_cast<int>(t));
     }
     return out;
   };
   for (ManifestChunk& c : m->chunks) {
-    if (TargetIndex(c.target) >= 0) continue;
+    if (store.TargetIndex(c.target) >= 0) continue;
     const std::vector<int> h = holders(c.file);
     if (h.empty()) continue;
-    c.target = targets_[h.front()].path;
-    c.domain = targets_[h.front()].domain;
+    c.target = targets[h.front()].path;
+    c.domain = targets[h.front()].domain;
   }
   std::vector<int> copies;  // holders of a copy not yet named in manifest_targets
   bool listed = false;
   for (std::string& dir : m->manifest_targets) {
-    if (TargetIndex(dir) >= 0) continue;
+    if (store.TargetIndex(dir) >= 0) continue;
     if (!listed) {
       listed = true;
       for (int t : holders(ManifestFileName(m->id, m->generation)))
-        if (std::find(m->manifest_targets.begin(), m->manifest_targets.end(), targets_[t].path) ==
+        if (std::find(m->manifest_targets.begin(), m->manifest_targets.end(), targets[t].path) ==
             m->manifest_targets.end())
           copies.push_back(t);
     }
     if (copies.empty()) continue;
-    dir = targets_[copies.front()].path;
+    dir = targets[copies.front()].path;
     copies.erase(copies.begin());
   }
 }
 
+}  // namespace
+
 void Store::Resolve(Manifest* m) const {
   if (IsPathAddressedManifest(m->format_version)) {
-    ResolvePaths(m);
+    ResolvePaths(env_, *this, m);
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);

@@ -175,7 +175,6 @@ class Store {
   static constexpr std::int64_t kStaleTempIdleNs = 3600LL * 1000 * 1000 * 1000;
 
  private:
-  void ResolvePaths(Manifest* m) const;
   struct Identity {
     std::string store_id, target_id;  // empty: not joined (or damaged)
     bool v1_objects = false;
