@@ -369,9 +369,25 @@ class ArchiveExecutor : public JobExecutor {
     // every requested file packed in it).
     std::map<std::string, std::vector<std::string>> answers;
     if (job.items.empty() && !job.spec.contains("objects")) {
-      Catalog c = store_->ReadCatalog();
-      entries = std::move(c.objects);
-      for (const auto& e : entries) answers[e.manifest.name].push_back(e.manifest.name);
+      // Every object: checked as the catalogue walk streams them.
+      Status status;
+      CatalogWalk walk;
+      store_->WalkCatalog(
+          [&](CatalogEntry& e) {
+            if (ctx.Cancelled()) {
+              status = Status::Cancelled(std::string(JobKindName(job.kind)) + " job cancelled");
+              return false;
+            }
+            CheckOne(job, repair, e, {e.manifest.name}, ctx);
+            return true;
+          },
+          &walk);
+      FLS_RETURN_IF_ERROR(status);
+      for (const UnreadableObject& u : walk.unreadable)
+        ctx.ItemDone(u.name.empty() ? "name hash " + u.hash : u.name,
+                     Status::Unrecoverable("every manifest copy is unreadable"),
+                     {{"paths", u.paths}, {"problems", u.problems}}, 0);
+      return Status::Ok();
     } else {
       std::unique_ptr<ScratchDir> scratch;
       FLS_RETURN_IF_ERROR(ScratchDir::Create(store_->env(), &scratch));
@@ -394,52 +410,69 @@ class ArchiveExecutor : public JobExecutor {
     }
     for (const CatalogEntry& e : entries) {
       if (ctx.Cancelled()) return Status::Cancelled(std::string(JobKindName(job.kind)) + " job cancelled");
-      const std::string& name = e.manifest.name;
-      nlohmann::json result;
-      Status s;
-      if (repair) {
-        RepairOptions o;
-        o.backend = config_.backend;
-        RepairResult r;
-        s = RepairObject(*store_, e, o, &r);
-        if (s.ok())
-          result = {{"health_before", HealthName(r.before.health)},
-                    {"rebuilt", r.rebuilt},
-                    {"new_paths", r.new_paths},
-                    {"manifest_rewritten", r.manifest_rewritten}};
-      } else {
-        VerifyOptions o;
-        o.deep = job.spec.value("deep", false);
-        o.backend = config_.backend;
-        ObjectReport r;
-        s = VerifyObject(*store_, e, o, &r);
-        if (s.ok()) {
-          result = {{"health", HealthName(r.health)}, {"notes", r.notes}, {"deep", r.deep}};
-          if (r.health != Health::kHealthy) {
-            std::string why = HealthName(r.health);
-            for (const auto& n : r.notes) why += "; " + n;
-            s = r.health == Health::kDegraded ? Status::Corruption(why)
-                                              : Status::Unrecoverable(why);
-          }
-        }
-      }
-      if (name.rfind(kPackPrefix, 0) == 0) result["pack"] = name;
-      const auto& names = answers[name];
-      for (std::size_t i = 0; i < names.size(); ++i)
-        ctx.ItemDone(names[i], s, result, s.ok() && i == 0 ? e.manifest.size : 0);
+      CheckOne(job, repair, e, answers[e.manifest.name], ctx);
     }
     return Status::Ok();
   }
 
+  // Verifies or repairs one object and reports it for each item name it
+  // answers for.
+  void CheckOne(const Job& job, bool repair, const CatalogEntry& e,
+                const std::vector<std::string>& names, JobContext& ctx) {
+    const std::string& name = e.manifest.name;
+    nlohmann::json result;
+    Status s;
+    if (repair) {
+      RepairOptions o;
+      o.backend = config_.backend;
+      RepairResult r;
+      s = RepairObject(*store_, e, o, &r);
+      if (s.ok())
+        result = {{"health_before", HealthName(r.before.health)},
+                  {"rebuilt", r.rebuilt},
+                  {"new_paths", r.new_paths},
+                  {"manifest_rewritten", r.manifest_rewritten}};
+    } else {
+      VerifyOptions o;
+      o.deep = job.spec.value("deep", false);
+      o.backend = config_.backend;
+      ObjectReport r;
+      s = VerifyObject(*store_, e, o, &r);
+      if (s.ok()) {
+        result = {{"health", HealthName(r.health)}, {"notes", r.notes}, {"deep", r.deep}};
+        if (r.health != Health::kHealthy) {
+          std::string why = HealthName(r.health);
+          for (const auto& n : r.notes) why += "; " + n;
+          s = r.health == Health::kDegraded ? Status::Corruption(why) : Status::Unrecoverable(why);
+        }
+      }
+    }
+    if (name.rfind(kPackPrefix, 0) == 0) result["pack"] = name;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      ctx.ItemDone(names[i], s, result, s.ok() && i == 0 ? e.manifest.size : 0);
+  }
+
   Status StoreStats(JobContext& ctx) {
-    Catalog c = store_->ReadCatalog();
-    std::uint64_t bytes = 0;
-    for (const auto& e : c.objects) bytes += e.manifest.size;
+    std::uint64_t objects = 0, bytes = 0;
+    CatalogWalk walk;
+    store_->WalkCatalog(
+        [&](CatalogEntry& e) {
+          ++objects;
+          bytes += e.manifest.size;
+          return true;
+        },
+        &walk);
+    std::vector<std::string> warnings = walk.warnings;
+    for (const UnreadableObject& u : walk.unreadable)
+      warnings.push_back("every manifest copy of " +
+                         (u.name.empty() ? "name hash " + u.hash : "'" + u.name + "'") +
+                         " is unreadable");
     ctx.ItemDone("store", Status::Ok(),
-                 {{"objects", c.objects.size()},
+                 {{"objects", objects},
                   {"bytes", bytes},
                   {"targets", store_->targets().size()},
-                  {"warnings", c.warnings}},
+                  {"unreadable", walk.unreadable.size()},
+                  {"warnings", warnings}},
                  0);
     return Status::Ok();
   }
@@ -469,6 +502,8 @@ Status CreateDefaultExecutor(const StoreConfig& config, std::unique_ptr<JobExecu
   }
   std::unique_ptr<Store> store;
   FLS_RETURN_IF_ERROR(Store::FromTargets(Env::Default(), std::move(targets), &store));
+  // The service writes: its targets join the store now, once.
+  FLS_RETURN_IF_ERROR(store->Join());
   // Temporaries of a killed service or CLI go before this worker writes its
   // own (a live writer's, this process's included, are kept).
   std::vector<std::string> removed, warnings;

@@ -111,6 +111,48 @@ TEST_F(Cli, UnrecoverableExitsFiveNamingStripeAndChunksWithNoOutput) {
   EXPECT_EQ(r.rc, 5) << r.out;
 }
 
+// A store whose manifests are lost or damaged never verifies as "0 objects,
+// all fine": orphan chunk files exit 4, unreadable names exit 5, each named.
+TEST_F(Cli, VerifyReportsOrphanChunksAndUnreadableNames) {
+  ASSERT_EQ(Fls("archive -q " + Store() + " --stripe 20K " + dir_ / "sample.bin").rc, 0);
+  const auto info = nlohmann::json::parse(Fls("info " + Store() + " sample.bin --json").out);
+  std::vector<std::string> copies = info["manifest_copies_paths"];
+  ASSERT_EQ(copies.size(), 5u);
+  // Every manifest copy gone: the chunks are orphans (made old enough to count).
+  for (const auto& p : copies) ASSERT_TRUE(std::filesystem::remove(p));
+  for (const auto& c : info["chunks"]) {
+    const std::string p = c["path"];
+    ASSERT_EQ(std::system(("touch -d 2001-01-01 '" + p + "'").c_str()), 0);
+  }
+  CmdResult r = Fls("verify " + Store());
+  EXPECT_EQ(r.rc, 4) << r.out;
+  EXPECT_NE(r.out.find("ORPHAN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(info["chunks"][3]["path"].get<std::string>()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 object(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("14 unreferenced chunk file(s)"), std::string::npos) << r.out;
+  // Archived again and its manifest copies damaged: unreadable, exit 5.
+  ASSERT_EQ(Fls("archive -q " + Store() + " --name second " + dir_ / "sample.bin").rc, 0);
+  const auto second = nlohmann::json::parse(Fls("info " + Store() + " second --json").out);
+  for (const auto& p : second["manifest_copies_paths"]) {
+    std::string text = ReadFile(p);
+    text[text.find("\"mode\":") + 7] = '1';
+    fls::testing::WriteFile(p, text);
+  }
+  r = Fls("verify " + Store());
+  EXPECT_EQ(r.rc, 5) << r.out;
+  EXPECT_NE(r.out.find("UNREADABLE    'second'"), std::string::npos) << r.out;
+  r = Fls("ls " + Store());
+  EXPECT_EQ(r.rc, 5) << r.out;
+  r = Fls("info " + Store() + " second");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("every manifest copy"), std::string::npos) << r.out;
+  r = Fls("sweep --verify-only --json --db " + dir_ / "h.db" + " " + Store());
+  EXPECT_EQ(r.rc, 5) << r.out;
+  const auto sweep = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(sweep["unreadable_objects"].size(), 1u) << r.out;
+  EXPECT_EQ(sweep["unreferenced"].size(), 14u) << r.out;
+}
+
 TEST_F(Cli, UsageAndIoErrors) {
   EXPECT_EQ(Fls("archive").rc, 2);
   CmdResult r = Fls("archive " + dir_ / "sample.bin");  // no store

@@ -97,7 +97,7 @@ TEST(ArchiveFaults, FailedManifestWriteRollsBackEverything) {
   FaultRule rule;
   rule.op = FaultOp::kRename;
   rule.path_contains = ".manifest";
-  rule.succeed_first = 6;  // 6 copies committed, then the 7th fails
+  rule.succeed_first = 3;  // 3 of the m + 1 = 5 copies committed, then the 4th fails
   f.env.AddRule(rule);
   Status s = f.Archive();
   EXPECT_FALSE(s.ok());
@@ -115,20 +115,22 @@ TEST(ArchiveFaults, RepairFailureLeavesTheOldGenerationIntact) {
   CatalogEntry e;
   ASSERT_TRUE(f.store->FindObject("obj", &e).ok());
   testing::fs::remove(e.manifest.chunks[2].path());
+  // The target that chunk 2 is rebuilt on (in place) is full.
+  const std::string full = e.manifest.chunks[2].target;
   FaultRule rule;
   rule.op = FaultOp::kWrite;
-  rule.path_contains = "/t2/";
+  rule.path_contains = full + "/";
   rule.error = ENOSPC;
   f.env.AddRule(rule);
   RepairResult r;
   RepairOptions o;
   Status s = RepairObject(*f.store, e, o, &r);
   EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
-  ExpectNamesTarget(s, f.dir / "s/t2");
+  ExpectNamesTarget(s, full);
   CatalogEntry after;
   ASSERT_TRUE(f.store->FindObject("obj", &after).ok());
   EXPECT_EQ(after.manifest.generation, 1u);
-  for (const auto& name : testing::FilesIn(f.dir / "s/t2")) EXPECT_FALSE(IsTempName(name)) << name;
+  for (const auto& name : testing::FilesIn(full)) EXPECT_FALSE(IsTempName(name)) << name;
 }
 
 // Crash at every mutating step of an archive, then reboot (drop what was not

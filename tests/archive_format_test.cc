@@ -149,8 +149,10 @@ Manifest SampleManifest() {
   m.sha256 = std::string(64, 'a');
   for (int i = 0; i < 3; ++i)
     m.chunks.push_back({i, "/t" + std::to_string(i), "rack" + std::to_string(i),
-                        ChunkFileName(m.id, i), 0x1234u + i, 128 + 2 * 1004 + 260});
-  m.manifest_targets = {"/t0", "/t1", "/t2"};
+                        ChunkFileName(m.id, i), 0x1234u + i, 128 + 2 * 1004 + 260,
+                        "000000000000000" + std::to_string(i)});
+  m.manifest_targets = {"/t0", "/t1"};
+  m.manifest_target_ids = {"0000000000000000", "0000000000000001"};
   return m;
 }
 
@@ -159,12 +161,40 @@ TEST(Manifest, RoundTrips) {
   const std::string text = EncodeManifest(m);
   Manifest back;
   ASSERT_TRUE(DecodeManifest(text, &back).ok()) << DecodeManifest(text, &back).ToString();
+  EXPECT_EQ(back.format_version, kManifestFormatVersion);
   EXPECT_EQ(back.name, m.name);
   EXPECT_EQ(back.id, m.id);
   EXPECT_EQ(back.mtime_ns, m.mtime_ns);
   EXPECT_EQ(back.mode, 0640u);
   EXPECT_EQ(back.chunks[2].crc32c, 0x1236u);
+  EXPECT_EQ(back.chunks[1].target_id, "0000000000000001");
+  // Version 3 names targets by identity only: paths and domains come from
+  // the store that reads it.
+  EXPECT_EQ(back.chunks[1].target, "");
+  EXPECT_EQ(back.chunks[1].domain, "");
+  EXPECT_EQ(text.find("/t1"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rack"), std::string::npos) << text;
+  EXPECT_EQ(back.manifest_target_ids, m.manifest_target_ids);
+  EXPECT_EQ(back.chunk_format_version, 2);
+  EXPECT_EQ(back.last_block_size, 256u);
+  EXPECT_NE(text.find("\"last_block_size\":256"), std::string::npos) << text;
+  EXPECT_EQ(EncodeManifest(back), text);
+}
+
+// Version 2 (path-addressed, chunk format 2: what fls wrote before the
+// name-addressed catalogue) is read and written back in version 2.
+TEST(Manifest, Version2RoundTripsWithPathsAndDomains) {
+  Manifest m = SampleManifest();
+  m.format_version = kManifestFormatVersion2;
+  for (ManifestChunk& c : m.chunks) c.target_id.clear();
+  m.manifest_target_ids.clear();
+  const std::string text = EncodeManifest(m);
+  EXPECT_NE(text.find("\n  "), std::string::npos) << "version 2 is written indented";
+  Manifest back;
+  ASSERT_TRUE(DecodeManifest(text, &back).ok()) << DecodeManifest(text, &back).ToString();
+  EXPECT_EQ(back.format_version, kManifestFormatVersion2);
   EXPECT_EQ(back.chunks[1].domain, "rack1");
+  EXPECT_EQ(back.chunks[1].target, "/t1");
   EXPECT_EQ(back.manifest_targets, m.manifest_targets);
   EXPECT_EQ(back.format_version, 2);
   EXPECT_EQ(back.last_block_size, 256u);

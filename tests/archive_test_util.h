@@ -22,7 +22,9 @@
 
 #include "fls/archive.h"
 #include "fls/env.h"
+#include "fls/manifest.h"
 #include "fls/store.h"
+#include "host/archive/manifest_commit.h"
 
 extern char** environ;
 
@@ -97,12 +99,37 @@ inline std::unique_ptr<Store> MakeStore(const std::string& root, int n, Env* env
   return store;
 }
 
-// Every file under the targets (recursively), for "nothing left behind" checks.
+// Every file under the targets (recursively), for "nothing left behind"
+// checks; the targets' identities (fls-target.json, written when a target
+// joins the store, before any object) are not counted.
 inline std::vector<std::string> AllFiles(const std::string& root) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file()) out.push_back(e.path().string());
+    if (e.is_regular_file() && e.path().filename() != "fls-target.json")
+      out.push_back(e.path().string());
   return out;
+}
+
+// What fls before the name-addressed catalogue left on disk for object
+// `name` (chunk format 2): its manifest as path-addressed version 2 copies
+// (target paths, one file per generation) on the chunk targets and no
+// version 3 copy. (DropIdentities then removes the targets' identities, as
+// such stores had none.) Version 1 proper (chunk format 1) is the committed
+// fixture tests/data/v1-store (v1_fixture_test).
+inline void MakePathAddressed(const Store& store, const std::string& name) {
+  CatalogEntry e;
+  ASSERT_TRUE(store.FindObject(name, &e).ok()) << name;
+  Manifest m = e.manifest;
+  m.format_version = kManifestFormatVersion2;
+  for (ManifestChunk& c : m.chunks) c.target_id.clear();
+  internal::ChooseManifestTargets(store, &m);
+  std::vector<std::string> written;
+  ASSERT_TRUE(internal::CommitManifest(store.env(), m, &written).ok());
+  for (const std::string& p : e.copies) fs::remove(p);
+}
+
+inline void DropIdentities(const std::vector<Target>& targets) {
+  for (const Target& t : targets) fs::remove(t.path + "/fls-target.json");
 }
 
 // The exit code and the merged stdout/stderr of a shell command.

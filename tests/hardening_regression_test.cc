@@ -27,6 +27,7 @@ TEST(HardeningRegression, ManifestDirSyncFailureLeavesNoVisibleObject) {
     TempDir dir;
     FaultInjectionEnv env(Env::Default());
     auto store = testing::MakeStore(dir / "s", 6, &env);
+    ASSERT_TRUE(store->Join().ok());  // the targets' identities come first, apart
     testing::WriteFile(dir / "in", testing::RandomBytes(200000, 3));
     FaultRule rule;
     rule.op = FaultOp::kSyncDir;

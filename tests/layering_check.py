@@ -46,7 +46,8 @@ PUBLIC = {
                'byte_size', 'batching_backend', 'backend_entries'],
     'backends': ['backend_registry'],
     'archive': ['env', 'fault_injection_env', 'geometry', 'chunk_format', 'manifest', 'store',
-                'archive', 'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util'],
+                'archive', 'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util',
+                'unreferenced'],
     'service': ['service/' + n for n in
                 ['client', 'config', 'protocol', 'jobs', 'service', 'job_executor', 'zmq_util',
                  'worker']],

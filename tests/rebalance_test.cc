@@ -241,10 +241,12 @@ TEST(RebalancePlan, NeverLowersDomainToleranceAndEvensOut) {
   for (const PlannedMove& p : plan) EXPECT_NE(p.to, 1);
 }
 
-// An Env that, the first time a generation-1 manifest is about to be read,
-// plays a writer committing generation 2 and removing generation 1: the
-// catalogue listed copies that are gone when it reads them. (Manifests are
-// opened with NewRandomAccessFileNoFollow.)
+// An Env that, the first time a generation-1 path-addressed manifest is about
+// to be read, plays a writer committing generation 2 and removing generation
+// 1: the catalogue listed copies that are gone when it reads them. (Manifests
+// are opened with NewRandomAccessFileNoFollow. Version 3 copies are replaced
+// in place, one name per object, so a reader finds a copy of one generation
+// or the other: see the next test.)
 class CommitWhileListingEnv : public EnvWrapper {
  public:
   using EnvWrapper::EnvWrapper;
@@ -277,6 +279,8 @@ TEST(RebalanceCatalog, ManifestReplacedBetweenListingAndReadingIsFound) {
   TempDir dir;
   const auto targets = TargetsUnder(dir.path(), 8);
   ArchiveObjects(*StoreOf(targets), dir.path(), 1);
+  testing::MakePathAddressed(*StoreOf(targets), "obj0");
+  testing::DropIdentities(targets);
   CommitWhileListingEnv env(Env::Default());
   auto store = StoreOf(targets, &env);
   Catalog cat = store->ReadCatalog();
@@ -284,6 +288,68 @@ TEST(RebalanceCatalog, ManifestReplacedBetweenListingAndReadingIsFound) {
   EXPECT_EQ(cat.objects[0].manifest.generation, 2u);
   EXPECT_TRUE(cat.objects[0].problems.empty()) << cat.objects[0].problems.front();
   EXPECT_TRUE(cat.warnings.empty()) << cat.warnings.front();
+}
+
+// Version 2: while a lookup reads the copies, a writer commits generation 2
+// on a target set that differs in up to m places (what a repair or a
+// rebalance round can change) and removes the copies it no longer uses.
+// The lookup finds the object, at one generation or the other.
+class CommitWhileReadingEnv : public EnvWrapper {
+ public:
+  CommitWhileReadingEnv(Env* base, const Store* store) : EnvWrapper(base), store_(store) {}
+  Status GetFileInfo(const std::string& path, FileInfo* info) override {
+    std::string hash;
+    if (!done_ && ParseNameManifestFileName(BaseName(path), &hash) && ++reads_ == trigger_) {
+      done_ = true;
+      CatalogEntry e;
+      EXPECT_TRUE(store_->FindObject("obj0", &e).ok());
+      Manifest next = e.manifest;
+      next.generation = 2;
+      // Keep one old copy target, replace the others by targets not used yet.
+      std::vector<std::string> ids = {next.manifest_target_ids[0]};
+      std::vector<std::string> paths = {next.manifest_targets[0]};
+      for (std::size_t t = 0; t < store_->targets().size() && ids.size() < 3; ++t) {
+        const std::string& p = store_->targets()[t].path;
+        if (std::find(next.manifest_targets.begin(), next.manifest_targets.end(), p) ==
+            next.manifest_targets.end()) {
+          ids.push_back(store_->TargetId(static_cast<int>(t)));
+          paths.push_back(p);
+        }
+      }
+      next.manifest_target_ids = ids;
+      next.manifest_targets = paths;
+      std::vector<std::string> written;
+      EXPECT_TRUE(internal::CommitManifest(target(), next, &written).ok());
+      internal::RemoveSupersededCopies(target(), e, written);
+    }
+    return EnvWrapper::GetFileInfo(path, info);
+  }
+  void Arm(int trigger) {
+    trigger_ = trigger;
+    reads_ = 0;
+    done_ = false;
+  }
+
+ private:
+  const Store* store_;
+  int trigger_ = 0, reads_ = 0;
+  bool done_ = false;
+};
+
+TEST(RebalanceCatalog, ManifestReplacedWhileALookupReadsItIsFound) {
+  for (int trigger = 1; trigger <= 8; ++trigger) {
+    TempDir dir;
+    const auto targets = TargetsUnder(dir.path(), 8);
+    ArchiveObjects(*StoreOf(targets), dir.path(), 1);
+    auto plain = StoreOf(targets);
+    CommitWhileReadingEnv env(Env::Default(), plain.get());
+    auto store = StoreOf(targets, &env);
+    env.Arm(trigger);
+    CatalogEntry e;
+    Status s = store->FindObject("obj0", &e);
+    ASSERT_TRUE(s.ok()) << "trigger " << trigger << ": " << s.ToString();
+    EXPECT_GE(e.manifest.generation, 1u);
+  }
 }
 
 TEST(Rebalance, OntoFourNewTargetsWithConcurrentReader) {
@@ -461,16 +527,18 @@ TEST(Rebalance, DamagedSourceIsNotMovedAndReported) {
   ExpectTidyAndHealthy(*store);
 }
 
-// Manifest files (object id, generation) on the targets now.
-std::set<std::pair<ObjectId, std::uint64_t>> ManifestsOn(const std::vector<Target>& targets) {
-  std::set<std::pair<ObjectId, std::uint64_t>> out;
+// Manifest generations on the targets now: (name hash, generation) of each
+// version 2 copy (one file per name, replaced in place by each generation).
+std::set<std::pair<std::string, std::uint64_t>> ManifestsOn(const std::vector<Target>& targets) {
+  std::set<std::pair<std::string, std::uint64_t>> out;
   for (const Target& t : targets) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(t.path, ec)) {
-      ObjectId id;
-      std::uint64_t generation = 0;
-      if (ParseManifestFileName(e.path().filename().string(), &id, &generation))
-        out.insert({id, generation});
+      std::string hash;
+      Manifest m;
+      if (ParseNameManifestFileName(e.path().filename().string(), &hash) &&
+          DecodeManifest(ReadFile(e.path().string()), &m).ok())
+        out.insert({hash, m.generation});
     }
   }
   return out;

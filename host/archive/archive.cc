@@ -157,9 +157,18 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   Manifest mf;
   mf.name = opt.name.empty() ? BaseName(path) : opt.name;
   FLS_RETURN_IF_ERROR(ValidateObjectName(mf.name));
+  // The targets get their identities before anything names them.
+  FLS_RETURN_IF_ERROR(store.Join());
   CatalogEntry existing;
-  if (store.FindObject(mf.name, &existing).ok())
-    return CheckExisting(input, info, opt, existing, result);
+  std::string holder;
+  Status found = store.FindObject(mf.name, &existing, &holder);
+  if (found.ok()) return CheckExisting(input, info, opt, existing, result);
+  if (found.code() != Status::Code::kNotFound)
+    return found.WithContext("checking whether '" + mf.name + "' is archived already");
+  if (!holder.empty())
+    return Status::InvalidArgument("the name '" + mf.name + "' has the same manifest file (" +
+                                   NameManifestFileName(mf.name) + ") as the object '" + holder +
+                                   "' (a SHA-256 collision): choose another --name");
   mf.id = RandomObjectId();
   mf.k = k;
   mf.m = m;
@@ -189,6 +198,7 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
     c.index = i;
     c.target = t.path;
     c.domain = t.domain;
+    c.target_id = store.TargetId(placement[i]);
     c.file = ChunkFileName(mf.id, i);
     mf.chunks.push_back(c);
     tnames.push_back(t.path);
@@ -331,7 +341,10 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
       if (!s.ok()) return s.WithContext("target " + d);
     }
   }
-  mf.manifest_targets = internal::ManifestTargets(store, mf);
+  internal::ChooseManifestTargets(store, &mf);
+  if (mf.manifest_targets.empty())
+    return Status::IOError("no target directory is left to hold a manifest copy of '" + mf.name +
+                           "'");
   FLS_RETURN_IF_ERROR(ValidateManifest(mf));
   std::vector<std::string> written;
   FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));

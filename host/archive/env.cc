@@ -120,8 +120,31 @@ class PosixEnv final : public Env {
       return PosixError("rename", from + " -> " + to, errno);
     return Status::Ok();
   }
+  Status ForEachChild(const std::string& dir,
+                      const std::function<bool(std::string_view)>& fn) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return PosixError("list", dir, errno);
+    int err = 0;
+    for (;;) {
+      errno = 0;
+      struct dirent* e = ::readdir(d);
+      if (e == nullptr) {
+        err = errno;  // 0 at the end of the directory
+        break;
+      }
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      if (!fn(e->d_name)) break;
+    }
+    ::closedir(d);
+    if (err != 0) return PosixError("list", dir, err);
+    return Status::Ok();
+  }
   Status RemoveFile(const std::string& path) override {
     if (::unlink(path.c_str()) != 0) return PosixError("remove", path, errno);
+    return Status::Ok();
+  }
+  Status LinkFile(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) != 0) return PosixError("link", from + " -> " + to, errno);
     return Status::Ok();
   }
   Status CreateDirs(const std::string& dir) override {
@@ -200,6 +223,14 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+Status Env::ForEachChild(const std::string& dir, const std::function<bool(std::string_view)>& fn) {
+  std::vector<std::string> names;
+  FLS_RETURN_IF_ERROR(GetChildren(dir, &names));
+  for (const std::string& n : names)
+    if (!fn(n)) break;
+  return Status::Ok();
+}
 
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv();

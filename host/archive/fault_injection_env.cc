@@ -1,5 +1,6 @@
 #include "fls/fault_injection_env.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +8,19 @@
 
 namespace fls {
 namespace {
+
+// Puts back a file a crash would have kept (plain POSIX: the simulated crash
+// is not an operation of the code under test).
+Status WriteBytes(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError("restore", path, errno);
+  const ssize_t w = ::write(fd, bytes.data(), bytes.size());
+  const int err = errno;
+  ::close(fd);
+  if (w != static_cast<ssize_t>(bytes.size()))
+    return PosixError("restore", path, w < 0 ? err : EIO);
+  return Status::Ok();
+}
 
 const char* OpName(FaultOp op) {
   switch (op) {
@@ -95,8 +109,11 @@ class FaultDirectory final : public Directory {
   Status GetChildren(std::vector<std::string>* names) override { return base_->GetChildren(names); }
   Status RenameFile(const std::string& from, const std::string& to) override {
     FLS_RETURN_IF_ERROR(Fail(FaultOp::kRename, JoinPath(path(), to)));
+    // As FaultInjectionEnv::RenameFile: keep what the rename replaces.
+    std::string old_bytes;
+    const bool replaced = ReadWholeFile(base_.get(), to, &old_bytes, std::size_t{1} << 30).ok();
     FLS_RETURN_IF_ERROR(base_->RenameFile(from, to));
-    env_->OnRename(JoinPath(path(), from), JoinPath(path(), to));
+    env_->OnRename(JoinPath(path(), from), JoinPath(path(), to), replaced, std::move(old_bytes));
     return Status::Ok();
   }
   Status RemoveFile(const std::string& name) override {
@@ -191,17 +208,18 @@ void FaultInjectionEnv::OnSync(const std::string& path) {
 void FaultInjectionEnv::OnCreate(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   files_[path] = FileState{};
-  pending_[DirName(path)].push_back({false, "", path});
+  pending_[DirName(path)].push_back({false, "", path, false, {}});
 }
 
-void FaultInjectionEnv::OnRename(const std::string& from, const std::string& to) {
+void FaultInjectionEnv::OnRename(const std::string& from, const std::string& to, bool replaced,
+                                 std::string old_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(from);
   if (it != files_.end()) {
     files_[to] = it->second;
     files_.erase(from);
   }
-  pending_[DirName(to)].push_back({true, from, to});
+  pending_[DirName(to)].push_back({true, from, to, replaced, std::move(old_bytes)});
 }
 
 void FaultInjectionEnv::OnRemove(const std::string& path) {
@@ -228,8 +246,21 @@ Status FaultInjectionEnv::NewWritableFile(const std::string& path,
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
   bool unused = false;
   FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kRename, to, &unused));
+  // A crash before the directory is synced brings back the file this rename
+  // replaces (its bytes are kept until then; test files are small).
+  std::string old_bytes;
+  const bool replaced = ReadWholeFile(target(), to, &old_bytes, std::size_t{1} << 30).ok();
   FLS_RETURN_IF_ERROR(target()->RenameFile(from, to));
-  OnRename(from, to);
+  OnRename(from, to, replaced, std::move(old_bytes));
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::LinkFile(const std::string& from, const std::string& to) {
+  bool unused = false;
+  FLS_RETURN_IF_ERROR(MaybeFail(FaultOp::kCreate, to, &unused));
+  FLS_RETURN_IF_ERROR(target()->LinkFile(from, to));
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_[DirName(to)].push_back({false, "", to, false, {}});
   return Status::Ok();
 }
 
@@ -269,6 +300,10 @@ Status FaultInjectionEnv::DropUnsyncedData() {
           if (f != files_.end()) {
             files_[it->from] = f->second;
             files_.erase(f);
+          }
+          if (it->replaced) {
+            Status s = WriteBytes(it->to, it->old_bytes);
+            if (!s.ok() && result.ok()) result = s;
           }
         }
       } else {

@@ -100,9 +100,17 @@ Status HealthDb::Exec(const char* sql) {
 Status HealthDb::RecordObjects(const std::vector<ObjectRecord>& records, std::int64_t sweep_id) {
   SqlTxn txn(db_);
   if (!txn.ok()) return Status::IOError(std::string("health database: ") + sqlite3_errmsg(db_));
+  // A chunk whose target the store no longer knows (a lost target's
+  // identity went with it) keeps the target it was last recorded on, so a
+  // lost target still shows the chunks it held.
   SqlStmt chunk(db_,
-                "INSERT OR REPLACE INTO chunks(object_id, idx, target, path, state, bad_stripes, "
-                "error, last_verified) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                "INSERT INTO chunks(object_id, idx, target, path, state, bad_stripes, error, "
+                "last_verified) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                "ON CONFLICT(object_id, idx) DO UPDATE SET "
+                "target = CASE WHEN excluded.target = '' THEN chunks.target ELSE excluded.target "
+                "END, path = CASE WHEN excluded.target = '' THEN chunks.path ELSE excluded.path "
+                "END, state = excluded.state, bad_stripes = excluded.bad_stripes, "
+                "error = excluded.error, last_verified = excluded.last_verified");
   SqlStmt object(db_,
                  "INSERT OR REPLACE INTO objects(object_id, name, k, m, size, generation, health, "
                  "spare, last_verified) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -333,10 +341,10 @@ void ProbeTargetNow(Env* env, const Target& t, TargetHealth* h) {
   h->path = t.path;
   h->domain = t.domain;
   FileInfo info;
-  std::vector<std::string> names;
   Status s = env->GetFileInfo(t.path, &info);
   if (s.ok() && !info.is_directory) s = Status::IOError(t.path + " is not a directory");
-  if (s.ok()) s = env->GetChildren(t.path, &names);
+  // Listable: one entry is enough to know (a target may hold millions).
+  if (s.ok()) s = env->ForEachChild(t.path, [](std::string_view) { return false; });
   h->reachable = s.ok();
   h->error = s.ok() ? "" : s.ToString();
   h->free_bytes = 0;

@@ -1,31 +1,40 @@
 // What interrupted writers leave behind, and cleaning it up. Rebalancing and
-// repair sweeps both run this first, under the store's maintenance lock
-// (host/archive/maintenance_lock.h), so no other maintenance run is mid-commit.
+// repair sweeps both do this, under the store's maintenance lock
+// (host/archive/maintenance_lock.h), so no other maintenance run is
+// mid-commit: per object while they walk the catalogue
+// (CleanManifestLeftovers), and for chunk files after the walk
+// (RemoveLeftoverChunks).
 //
-// Thread-safety: a free function; run it from one maintenance run at a time.
+// Thread-safety: free functions; run them from one maintenance run at a time.
 #pragma once
 
-#include <set>
 #include <string>
 #include <vector>
 
 #include "fls/manifest.h"
 #include "fls/store.h"
+#include "fls/unreferenced.h"
 
 namespace fls::internal {
 
-// Leftovers of interrupted runs (rebalance, repair, sweeps):
-// - a generation whose copies were only partly written is committed again in
-//   full, and older generations' copies go;
-// - chunk files of known objects that the newest manifest places on another
-//   target go, once that placed copy checks out (size and CRC32C); when it
-//   does not, the leftover stays and a warning says so.
-// Chunk files of objects without a readable manifest are never touched (an
-// archive may be writing them), nor objects whose first generation is only
-// partly written and recent (an archive may be committing it: these go to
-// `in_flux`). Removed paths go to `cleaned`, problems to `warnings`.
-// True when anything changed (the catalogue should be read again).
-bool CleanLeftovers(const Store& store, const Catalog& catalog, std::vector<std::string>* cleaned,
-                    std::vector<std::string>* warnings, std::set<ObjectId>* in_flux);
+// One object's manifest copies: a generation whose copies were only partly
+// written is committed again in full; older and unreadable copies go. An
+// object whose first generation is only partly written and recent is left
+// alone (an archive may be committing it): *in_flux is set. Removed paths go
+// to `cleaned`, problems to `warnings`. True when the object's manifests
+// changed (read it again).
+bool CleanManifestLeftovers(const Store& store, const CatalogEntry& entry,
+                            std::vector<std::string>* cleaned, std::vector<std::string>* warnings,
+                            bool* in_flux);
+
+// The leftovers among `found` (FindUnreferencedChunks: chunk files of known
+// objects that their manifest places on another target) are removed once
+// the placed copy checks out (size and checksum as `refs` recorded them, by
+// its chunk format's rule, and every block CRC); when
+// it does not, the leftover stays and a warning says so. Orphans are never
+// touched. True when anything was removed.
+bool RemoveLeftoverChunks(const Store& store, const ChunkReferences& refs,
+                          const std::vector<UnreferencedChunk>& found,
+                          std::vector<std::string>* cleaned, std::vector<std::string>* warnings);
 
 }  // namespace fls::internal

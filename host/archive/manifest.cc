@@ -1,17 +1,22 @@
+// Manifest file names, validation, and the version 3 JSON codec
+// (fls/manifest.h); versions 1 and 2 (path-addressed) are in manifest_v1.cc.
 #include "fls/manifest.h"
 
-#include <cstdio>
-#include <limits>
-#include <nlohmann/json.hpp>
-#include <stdexcept>
+#include <openssl/sha.h>
+
+#include <set>
 
 #include "fls/codec.h"
-#include "fls/crc32c.h"
 #include "fls/env.h"
+#include "manifest_json.h"
+#include "record_json.h"
 
 namespace fls {
 
-std::string ManifestChunk::path() const { return JoinPath(target, file); }
+using internal::Get;
+using internal::Hex32;
+
+std::string ManifestChunk::path() const { return target.empty() ? "" : JoinPath(target, file); }
 
 ChunkHeader Manifest::HeaderFor(int index) const {
   ChunkHeader h;
@@ -35,6 +40,38 @@ StripeGeometry Manifest::geometry() const {
 
 std::string ChunkFileName(const ObjectId& id, int index) {
   return "fls-" + ObjectIdToHex(id) + ".c" + std::to_string(index) + ".chunk";
+}
+
+std::string NameHash(std::string_view name) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string NameManifestFileName(std::string_view name) {
+  return "fls-n" + NameHash(name) + ".manifest";
+}
+
+bool ParseNameManifestFileName(std::string_view file, std::string* hash) {
+  constexpr std::string_view kPrefix = "fls-n", kSuffix = ".manifest";
+  if (file.size() != kPrefix.size() + 32 + kSuffix.size()) return false;
+  if (file.substr(0, kPrefix.size()) != kPrefix || file.substr(kPrefix.size() + 32) != kSuffix)
+    return false;
+  const std::string_view h = file.substr(kPrefix.size(), 32);
+  if (!internal::IsLowerHex(h, 32)) return false;
+  hash->assign(h);
+  return true;
+}
+
+std::string ManifestFileNameOf(const Manifest& m) {
+  return IsPathAddressedManifest(m.format_version) ? ManifestFileName(m.id, m.generation)
+                                                   : NameManifestFileName(m.name);
 }
 
 std::string ManifestFileName(const ObjectId& id, std::uint64_t generation) {
@@ -79,35 +116,85 @@ bool ParseChunkFileName(std::string_view name, ObjectId* id, int* index) {
   return true;
 }
 
-namespace {
+bool IsTargetId(std::string_view id) { return internal::IsLowerHex(id, 16); }
 
-std::string Hex32(std::uint32_t v) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
+namespace internal {
 
 bool ParseHex32(const std::string& s, std::uint32_t* v) {
-  if (s.size() != 8) return false;
-  std::uint32_t out = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else
-      return false;
-    out = out * 16 + static_cast<std::uint32_t>(d);
-  }
-  *v = out;
+  if (!IsLowerHex(s, 8)) return false;
+  *v = static_cast<std::uint32_t>(std::stoul(s, nullptr, 16));
   return true;
 }
 
-nlohmann::json ToJson(const Manifest& m) {
+Status GetCommonFields(const nlohmann::json& j, Manifest* m) {
+  std::string id, matrix;
+  FLS_RETURN_IF_ERROR(Get(j, "name", "", &m->name));
+  FLS_RETURN_IF_ERROR(Get(j, "id", "", &id));
+  Status s = ObjectIdFromHex(id, &m->id);
+  if (!s.ok()) return Status::Corruption("manifest: field 'id': " + s.message());
+  FLS_RETURN_IF_ERROR(Get(j, "generation", "", &m->generation));
+  FLS_RETURN_IF_ERROR(Get(j, "k", "", &m->k));
+  FLS_RETURN_IF_ERROR(Get(j, "m", "", &m->m));
+  FLS_RETURN_IF_ERROR(Get(j, "matrix", "", &matrix));
+  s = ParseMatrixKind(matrix, &m->matrix);
+  if (!s.ok()) return Status::Corruption("manifest: field 'matrix': " + s.message());
+  FLS_RETURN_IF_ERROR(Get(j, "stripe_width", "", &m->stripe_width));
+  FLS_RETURN_IF_ERROR(Get(j, "block_size", "", &m->block_size));
+  FLS_RETURN_IF_ERROR(Get(j, "stripes", "", &m->stripes));
+  // Chunk format 2 (manifest versions 2 and 3) sizes the last stripe to its
+  // bytes; version 1's last block is block_size.
+  if (m->format_version >= kManifestFormatVersion2)
+    FLS_RETURN_IF_ERROR(Get(j, "last_block_size", "", &m->last_block_size));
+  FLS_RETURN_IF_ERROR(Get(j, "size", "", &m->size));
+  FLS_RETURN_IF_ERROR(Get(j, "mode", "", &m->mode));
+  FLS_RETURN_IF_ERROR(Get(j, "mtime_ns", "", &m->mtime_ns));
+  FLS_RETURN_IF_ERROR(Get(j, "sha256", "", &m->sha256));
+  FLS_RETURN_IF_ERROR(Get(j, "chunk_format_version", "", &m->chunk_format_version));
+  return Status::Ok();
+}
+
+}  // namespace internal
+
+namespace {
+
+// Version 3's keys: a key not listed is an error (a new key needs a new
+// format_version, so an older reader never misreads what it does not know).
+const std::set<std::string> kTopKeysV2 = {"block_size",
+                                          "checksum",
+                                          "chunk_format_version",
+                                          "chunks",
+                                          "format",
+                                          "format_version",
+                                          "generation",
+                                          "id",
+                                          "k",
+                                          "kind",
+                                          "last_block_size",
+                                          "m",
+                                          "manifest_targets",
+                                          "matrix",
+                                          "mode",
+                                          "mtime_ns",
+                                          "name",
+                                          "sha256",
+                                          "size",
+                                          "stripe_width",
+                                          "stripes"};
+const std::set<std::string> kChunkKeysV2 = {"bytes", "crc32c", "file", "index", "target"};
+
+Status CheckKeys(const nlohmann::json& j, const std::set<std::string>& known,
+                 const std::string& where) {
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!known.count(it.key()))
+      return Status::Corruption("manifest: unknown field '" + where + it.key() + "'");
+  return Status::Ok();
+}
+
+nlohmann::json ManifestV3ToJson(const Manifest& m) {
   nlohmann::json j;
   j["format"] = "fls-manifest";
-  j["format_version"] = m.format_version;
+  j["format_version"] = kManifestFormatVersion;
+  j["kind"] = "object";
   j["name"] = m.name;
   j["id"] = ObjectIdToHex(m.id);
   j["generation"] = m.generation;
@@ -117,7 +204,7 @@ nlohmann::json ToJson(const Manifest& m) {
   j["stripe_width"] = m.stripe_width;
   j["block_size"] = m.block_size;
   j["stripes"] = m.stripes;
-  if (m.format_version >= 2) j["last_block_size"] = m.last_block_size;
+  j["last_block_size"] = m.last_block_size;
   j["size"] = m.size;
   j["mode"] = m.mode;
   j["mtime_ns"] = m.mtime_ns;
@@ -126,54 +213,69 @@ nlohmann::json ToJson(const Manifest& m) {
   j["chunks"] = nlohmann::json::array();
   for (const ManifestChunk& c : m.chunks)
     j["chunks"].push_back({{"index", c.index},
-                           {"target", c.target},
-                           {"domain", c.domain},
+                           {"target", c.target_id},
                            {"file", c.file},
                            {"crc32c", Hex32(c.crc32c)},
                            {"bytes", c.bytes}});
-  j["manifest_targets"] = m.manifest_targets;
+  j["manifest_targets"] = m.manifest_target_ids;
   return j;
 }
 
-// Typed field access that names the field on failure.
-template <typename T>
-Status Get(const nlohmann::json& j, const char* key, const std::string& where, T* out) {
-  auto it = j.find(key);
-  if (it == j.end()) return Status::Corruption("manifest: missing field '" + where + key + "'");
-  try {
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!it->is_string()) throw std::runtime_error("is not a string");
-      *out = it->get<T>();
-    } else if constexpr (std::is_unsigned_v<T>) {
-      if (!it->is_number_unsigned()) throw std::runtime_error("is not a non-negative integer");
-      const std::uint64_t v = it->get<std::uint64_t>();
-      if (v > std::numeric_limits<T>::max()) throw std::runtime_error("is out of range");
-      *out = static_cast<T>(v);
-    } else {
-      if (!it->is_number_integer()) throw std::runtime_error("is not an integer");
-      if (it->is_number_unsigned() &&
-          it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
-        throw std::runtime_error("is out of range");
-      const std::int64_t v = it->get<std::int64_t>();
-      if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
-        throw std::runtime_error("is out of range");
-      *out = static_cast<T>(v);
-    }
-  } catch (const std::exception& e) {
-    return Status::Corruption("manifest: field '" + where + key + "' " + e.what());
+Status DecodeManifestV3(const nlohmann::json& j, Manifest* out) {
+  FLS_RETURN_IF_ERROR(CheckKeys(j, kTopKeysV2, ""));
+  Manifest m;
+  m.format_version = kManifestFormatVersion;
+  std::string kind;
+  FLS_RETURN_IF_ERROR(Get(j, "kind", "", &kind));
+  if (kind != "object")
+    return Status::Corruption("manifest: field 'kind' is '" + kind +
+                              "'; this reader knows only 'object'");
+  FLS_RETURN_IF_ERROR(internal::GetCommonFields(j, &m));
+  auto chunks = j.find("chunks");
+  if (chunks == j.end() || !chunks->is_array())
+    return Status::Corruption("manifest: field 'chunks' missing or not an array");
+  if (chunks->size() > kMaxShards)
+    return Status::Corruption("manifest: field 'chunks' has too many entries");
+  for (std::size_t i = 0; i < chunks->size(); ++i) {
+    const nlohmann::json& c = (*chunks)[i];
+    const std::string where = "chunks[" + std::to_string(i) + "].";
+    if (!c.is_object()) return Status::Corruption("manifest: " + where + " is not an object");
+    FLS_RETURN_IF_ERROR(CheckKeys(c, kChunkKeysV2, where));
+    ManifestChunk mc;
+    std::string crc;
+    FLS_RETURN_IF_ERROR(Get(c, "index", where, &mc.index));
+    FLS_RETURN_IF_ERROR(Get(c, "target", where, &mc.target_id));
+    FLS_RETURN_IF_ERROR(Get(c, "file", where, &mc.file));
+    FLS_RETURN_IF_ERROR(Get(c, "crc32c", where, &crc));
+    if (!internal::ParseHex32(crc, &mc.crc32c))
+      return Status::Corruption("manifest: field '" + where + "crc32c' is not 8 hex digits");
+    FLS_RETURN_IF_ERROR(Get(c, "bytes", where, &mc.bytes));
+    m.chunks.push_back(std::move(mc));
   }
+  auto targets = j.find("manifest_targets");
+  if (targets == j.end() || !targets->is_array() || targets->size() > kMaxShards)
+    return Status::Corruption("manifest: field 'manifest_targets' missing or not an array");
+  for (const auto& t : *targets) {
+    if (!t.is_string()) return Status::Corruption("manifest: manifest_targets entry not a string");
+    m.manifest_target_ids.push_back(t.get<std::string>());
+  }
+  FLS_RETURN_IF_ERROR(ValidateManifest(m));
+  *out = std::move(m);
   return Status::Ok();
 }
 
 }  // namespace
 
 Status ValidateManifest(const Manifest& m) {
-  if (m.format_version != 1 && m.format_version != 2)
+  // v1: path-addressed (versions 1 and 2); else name-addressed (version 3).
+  const bool v1 = IsPathAddressedManifest(m.format_version);
+  if (m.format_version < kManifestFormatVersion1 || m.format_version > kManifestFormatVersion)
     return Status::Corruption("manifest: unsupported format_version " +
                               std::to_string(m.format_version));
-  // Each manifest version goes with its chunk format: the checksum rule and
+  // Each manifest version goes with one chunk format: the checksum rule and
   // the last block follow from it.
-  if (m.chunk_format_version != m.format_version)
+  const int chunk_version = m.format_version == kManifestFormatVersion1 ? 1 : 2;
+  if (m.chunk_format_version != chunk_version)
     return Status::Corruption(
         "manifest: chunk_format_version " + std::to_string(m.chunk_format_version) +
         " does not go with format_version " + std::to_string(m.format_version));
@@ -185,117 +287,65 @@ Status ValidateManifest(const Manifest& m) {
   ChunkHeader h = m.HeaderFor(0);
   Status s = ValidateChunkHeader(h);
   if (!s.ok()) return Status::Corruption("manifest parameters: " + s.message());
-  if (m.sha256.size() != 64 || m.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+  if (!internal::IsLowerHex(m.sha256, 64))
     return Status::Corruption("manifest: sha256 is not 64 lower-case hex digits");
   if (static_cast<int>(m.chunks.size()) != m.k + m.m)
     return Status::Corruption("manifest: " + std::to_string(m.chunks.size()) +
                               " chunks listed, expected k + m = " + std::to_string(m.k + m.m));
   for (int i = 0; i < m.k + m.m; ++i) {
     const ManifestChunk& c = m.chunks[i];
-    if (c.index != i)
-      return Status::Corruption("manifest: chunks[" + std::to_string(i) + "] has index " +
-                                std::to_string(c.index));
-    if (c.target.empty() || c.file.empty())
-      return Status::Corruption("manifest: chunks[" + std::to_string(i) + "] has no target/file");
+    const std::string where = "manifest: chunks[" + std::to_string(i) + "]";
+    if (c.index != i) return Status::Corruption(where + " has index " + std::to_string(c.index));
+    if (v1 && (c.target.empty() || c.file.empty()))
+      return Status::Corruption(where + " has no target/file");
+    if (!v1 && !IsTargetId(c.target_id))
+      return Status::Corruption(where + ".target '" + c.target_id +
+                                "' is not a target id (16 lower-case hex digits)");
     if (c.file.find('/') != std::string::npos)
-      return Status::Corruption("manifest: chunks[" + std::to_string(i) + "].file '" + c.file +
-                                "' contains '/'");
+      return Status::Corruption(where + ".file '" + c.file + "' contains '/'");
+    if (!v1 && c.file != ChunkFileName(m.id, i))
+      return Status::Corruption(where + ".file '" + c.file + "' is not " + ChunkFileName(m.id, i));
     if (c.bytes != h.geometry().chunk_file_bytes())
-      return Status::Corruption("manifest: chunks[" + std::to_string(i) + "].bytes " +
-                                std::to_string(c.bytes) + " is not the chunk size " +
+      return Status::Corruption(where + ".bytes " + std::to_string(c.bytes) +
+                                " is not the chunk size " +
                                 std::to_string(h.geometry().chunk_file_bytes()));
+  }
+  if (!v1) {
+    if (m.manifest_target_ids.empty())
+      return Status::Corruption("manifest: field 'manifest_targets' is empty");
+    std::set<std::string> seen;
+    for (const std::string& t : m.manifest_target_ids) {
+      if (!IsTargetId(t))
+        return Status::Corruption("manifest: manifest_targets entry '" + t +
+                                  "' is not a target id");
+      if (!seen.insert(t).second)
+        return Status::Corruption("manifest: manifest_targets lists '" + t + "' twice");
+    }
   }
   return Status::Ok();
 }
 
 std::string EncodeManifest(const Manifest& m) {
-  nlohmann::json j = ToJson(m);
-  const std::string body = j.dump();
-  j["checksum"] = Hex32(Crc32c(body.data(), body.size()));
-  return j.dump(2) + "\n";
+  const bool v1 = IsPathAddressedManifest(m.format_version);
+  nlohmann::json j = v1 ? internal::ManifestV1ToJson(m) : ManifestV3ToJson(m);
+  j["checksum"] = internal::CanonicalChecksum(j);
+  return (v1 ? j.dump(2) : j.dump()) + "\n";
 }
 
 Status DecodeManifest(std::string_view text, Manifest* out) {
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::exception& e) {
-    // parse_error, but also out_of_range for a number too large for any
-    // type (found by fuzz/manifest_fuzz): a damaged manifest is corruption,
-    // never a terminate().
-    return Status::Corruption(std::string("manifest: not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) return Status::Corruption("manifest: top level is not a JSON object");
-  std::string format, checksum;
+  FLS_RETURN_IF_ERROR(internal::ParseRecordJson(text, "manifest", &j));
+  std::string format;
   FLS_RETURN_IF_ERROR(Get(j, "format", "", &format));
   if (format != "fls-manifest")
     return Status::Corruption("manifest: field 'format' is '" + format + "', not 'fls-manifest'");
   int version = 0;
   FLS_RETURN_IF_ERROR(Get(j, "format_version", "", &version));
-  if (version != 1 && version != 2)
+  if (version < kManifestFormatVersion1 || version > kManifestFormatVersion)
     return Status::Corruption("manifest: unsupported format_version " + std::to_string(version));
-  FLS_RETURN_IF_ERROR(Get(j, "checksum", "", &checksum));
-  std::uint32_t stored = 0;
-  if (!ParseHex32(checksum, &stored))
-    return Status::Corruption("manifest: field 'checksum' is not 8 lower-case hex digits");
-  j.erase("checksum");
-  const std::string body = j.dump();
-  if (Crc32c(body.data(), body.size()) != stored)
-    return Status::Corruption("manifest: checksum mismatch (the manifest was altered or damaged)");
-
-  Manifest m;
-  m.format_version = version;
-  std::string id, matrix;
-  FLS_RETURN_IF_ERROR(Get(j, "name", "", &m.name));
-  FLS_RETURN_IF_ERROR(Get(j, "id", "", &id));
-  Status s = ObjectIdFromHex(id, &m.id);
-  if (!s.ok()) return Status::Corruption("manifest: field 'id': " + s.message());
-  FLS_RETURN_IF_ERROR(Get(j, "generation", "", &m.generation));
-  FLS_RETURN_IF_ERROR(Get(j, "k", "", &m.k));
-  FLS_RETURN_IF_ERROR(Get(j, "m", "", &m.m));
-  FLS_RETURN_IF_ERROR(Get(j, "matrix", "", &matrix));
-  s = ParseMatrixKind(matrix, &m.matrix);
-  if (!s.ok()) return Status::Corruption("manifest: field 'matrix': " + s.message());
-  FLS_RETURN_IF_ERROR(Get(j, "stripe_width", "", &m.stripe_width));
-  FLS_RETURN_IF_ERROR(Get(j, "block_size", "", &m.block_size));
-  FLS_RETURN_IF_ERROR(Get(j, "stripes", "", &m.stripes));
-  if (version >= 2) FLS_RETURN_IF_ERROR(Get(j, "last_block_size", "", &m.last_block_size));
-  FLS_RETURN_IF_ERROR(Get(j, "size", "", &m.size));
-  FLS_RETURN_IF_ERROR(Get(j, "mode", "", &m.mode));
-  FLS_RETURN_IF_ERROR(Get(j, "mtime_ns", "", &m.mtime_ns));
-  FLS_RETURN_IF_ERROR(Get(j, "sha256", "", &m.sha256));
-  FLS_RETURN_IF_ERROR(Get(j, "chunk_format_version", "", &m.chunk_format_version));
-  auto chunks = j.find("chunks");
-  if (chunks == j.end() || !chunks->is_array())
-    return Status::Corruption("manifest: field 'chunks' missing or not an array");
-  if (chunks->size() > kMaxShards)
-    return Status::Corruption("manifest: field 'chunks' has too many entries");
-  for (std::size_t i = 0; i < chunks->size(); ++i) {
-    const nlohmann::json& c = (*chunks)[i];
-    const std::string where = "chunks[" + std::to_string(i) + "].";
-    if (!c.is_object()) return Status::Corruption("manifest: " + where + " is not an object");
-    ManifestChunk mc;
-    std::string crc;
-    FLS_RETURN_IF_ERROR(Get(c, "index", where, &mc.index));
-    FLS_RETURN_IF_ERROR(Get(c, "target", where, &mc.target));
-    FLS_RETURN_IF_ERROR(Get(c, "domain", where, &mc.domain));
-    FLS_RETURN_IF_ERROR(Get(c, "file", where, &mc.file));
-    FLS_RETURN_IF_ERROR(Get(c, "crc32c", where, &crc));
-    if (!ParseHex32(crc, &mc.crc32c))
-      return Status::Corruption("manifest: field '" + where + "crc32c' is not 8 hex digits");
-    FLS_RETURN_IF_ERROR(Get(c, "bytes", where, &mc.bytes));
-    m.chunks.push_back(std::move(mc));
-  }
-  auto targets = j.find("manifest_targets");
-  if (targets == j.end() || !targets->is_array())
-    return Status::Corruption("manifest: field 'manifest_targets' missing or not an array");
-  for (const auto& t : *targets) {
-    if (!t.is_string()) return Status::Corruption("manifest: manifest_targets entry not a string");
-    m.manifest_targets.push_back(t.get<std::string>());
-  }
-  FLS_RETURN_IF_ERROR(ValidateManifest(m));
-  *out = std::move(m);
-  return Status::Ok();
+  FLS_RETURN_IF_ERROR(internal::CheckAndRemoveChecksum(&j, "manifest"));
+  return IsPathAddressedManifest(version) ? internal::DecodeManifestV1(j, version, out)
+                                          : DecodeManifestV3(j, out);
 }
 
 }  // namespace fls

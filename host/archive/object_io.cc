@@ -98,19 +98,24 @@ void ObjectReader::Open() {
     const ManifestChunk& mc = manifest_.chunks[i];
     c.report.index = i;
     c.path = mc.path();
-    Status s = OpenChunkFile(env, mc.target, mc.file, &c.file, &c.file_bytes);
-    const std::string placed = c.path;
+    // A version 3 manifest may name a target this store does not have.
+    Status s = c.path.empty() ? Status::NotFound("chunk " + std::to_string(i) + " is on target " +
+                                                 mc.target_id + ", not one of the store's")
+                              : OpenChunkFile(env, mc.target, mc.file, &c.file, &c.file_bytes);
+    const std::string placed =
+        c.path.empty() ? "unknown target " + mc.target_id + " (" + mc.file + ")" : c.path;
     if (s.code() == Status::Code::kNotFound) {
       // The chunk may have been moved to another target of the store.
       for (const Target& t : store_.targets()) {
         const std::string alt = JoinPath(t.path, mc.file);
-        if (alt != c.path && OpenChunkFile(env, t.path, mc.file, &c.file, &c.file_bytes).ok()) {
+        if (alt != placed && OpenChunkFile(env, t.path, mc.file, &c.file, &c.file_bytes).ok()) {
           c.path = alt;
           s = Status::Ok();
           break;
         }
       }
     }
+    if (c.path.empty()) c.path = placed;
     c.report.path = c.path;
     if (!s.ok()) {
       c.report.state = s.code() == Status::Code::kNotFound ? "missing" : "unreadable";

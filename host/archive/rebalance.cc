@@ -11,6 +11,7 @@
 #include "fls/crc32c.h"
 #include "fls/rebalance.h"
 #include "fls/thread_pool.h"
+#include "fls/unreferenced.h"
 #include "leftovers.h"
 #include "maintenance_lock.h"
 #include "manifest_commit.h"
@@ -138,6 +139,8 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
   for (const ObjectMove& mv : moves) {
     next.chunks[mv.chunk].target = store.targets()[mv.to].path;
     next.chunks[mv.chunk].domain = store.targets()[mv.to].domain;
+    if (!IsPathAddressedManifest(next.format_version))
+      next.chunks[mv.chunk].target_id = store.TargetId(mv.to);
   }
   std::vector<std::string> written;
   Status s = internal::CommitNextGeneration(store, entry, &next, &written);
@@ -150,8 +153,58 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
   for (const ObjectMove& mv : moves)
     if (env->RemoveFile(mf.chunks[mv.chunk].path()).ok()) dirs.insert(mf.chunks[mv.chunk].target);
   for (const std::string& d : dirs) env->SyncDir(d);
-  internal::RemoveSupersededCopies(env, entry);
+  internal::RemoveSupersededCopies(env, entry, written);
   return Status::Ok();
+}
+
+// Walks the catalogue: each object's manifest leftovers cleared (unless a
+// dry run), its placement recorded for the plan and the leftover check.
+void ReadObjects(const Store& store, bool dry_run, std::vector<Target>* targets,
+                 std::vector<bool>* usable, std::vector<std::uint64_t>* free,
+                 std::vector<PlanObject>* objects, ChunkReferences* refs, RebalanceResult* result) {
+  auto index_of = [&](const ManifestChunk& c) {
+    // A target the manifest names that the store does not list: its chunks
+    // stay put and count for fault tolerance only.
+    const std::string path = c.target.empty() ? "(unknown target " + c.target_id + ")" : c.target;
+    for (std::size_t t = 0; t < targets->size(); ++t)
+      if ((*targets)[t].path == path) return static_cast<int>(t);
+    targets->push_back({path, c.domain.empty() ? path : c.domain});
+    usable->push_back(false);
+    free->push_back(0);
+    return static_cast<int>(targets->size() - 1);
+  };
+  CatalogWalk walk;
+  store.WalkCatalog(
+      [&](CatalogEntry& e) {
+        bool in_flux = false;
+        if (!dry_run && internal::CleanManifestLeftovers(store, e, &result->cleaned,
+                                                         &result->warnings, &in_flux)) {
+          CatalogEntry again;
+          Status s = store.FindObject(e.manifest.name, &again);
+          if (!s.ok()) {
+            result->warnings.push_back("'" + e.manifest.name + "': " + s.ToString());
+            return true;
+          }
+          e = std::move(again);
+        }
+        refs->Add(store, e.manifest);
+        PlanObject ob;
+        ob.name = e.manifest.name;
+        ob.m = e.manifest.m;
+        ob.movable = !in_flux;
+        for (const ManifestChunk& c : e.manifest.chunks) {
+          ob.chunk_target.push_back(index_of(c));
+          ob.chunk_bytes.push_back(c.bytes);
+        }
+        objects->push_back(std::move(ob));
+        return true;
+      },
+      &walk);
+  result->warnings.insert(result->warnings.end(), walk.warnings.begin(), walk.warnings.end());
+  for (const UnreadableObject& u : walk.unreadable)
+    result->warnings.push_back("every manifest copy of " +
+                               (u.name.empty() ? "name hash " + u.hash : "'" + u.name + "'") +
+                               " is unreadable: not moved");
 }
 
 }  // namespace
@@ -161,51 +214,41 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
   *result = RebalanceResult{};
   // A repair sweep rewrites manifests and removes chunk files too: never both at once.
   std::unique_ptr<internal::MaintenanceLock> lock;
-  if (!opt.dry_run)
-    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store, "rebalance", &lock));
-  Catalog catalog = store.ReadCatalog();
-  std::set<ObjectId> in_flux;
   if (!opt.dry_run) {
+    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store, "rebalance", &lock));
+    FLS_RETURN_IF_ERROR(store.Join());  // new targets join before chunks move onto them
     store.RemoveStaleTemporaries(&result->cleaned, &result->warnings);
-    if (internal::CleanLeftovers(store, catalog, &result->cleaned, &result->warnings, &in_flux))
-      catalog = store.ReadCatalog();
   }
-  result->warnings.insert(result->warnings.end(), catalog.warnings.begin(), catalog.warnings.end());
-
   // The store's targets, then any target a manifest names that the store
-  // does not list (its chunks stay put and count for fault tolerance only).
+  // does not list.
   std::vector<Target> targets = store.targets();
   const std::size_t store_targets = targets.size();
   std::vector<bool> usable;
   std::vector<std::uint64_t> free;
-  for (const Target& t : targets) {
-    usable.push_back(IsDirectory(env, t.path));
+  for (std::size_t t = 0; t < store_targets; ++t) {
+    usable.push_back(IsDirectory(env, targets[t].path) &&
+                     (opt.dry_run || !store.TargetId(static_cast<int>(t)).empty()));
     std::uint64_t f = 0;
-    if (usable.back() && !env->GetFreeSpace(t.path, &f).ok()) f = 0;
+    if (usable.back() && !env->GetFreeSpace(targets[t].path, &f).ok()) f = 0;
     free.push_back(f);
     if (!usable.back())
-      result->warnings.push_back("target " + t.path + " is not a directory: left out");
+      result->warnings.push_back("target " + targets[t].path +
+                                 " is not a directory of this store: left out");
   }
-  auto index_of = [&](const std::string& path, const std::string& domain) {
+  std::vector<PlanObject> objects;
+  ChunkReferences refs;
+  ReadObjects(store, opt.dry_run, &targets, &usable, &free, &objects, &refs, result);
+  if (!opt.dry_run) {
+    refs.Finish();
+    std::vector<UnreferencedChunk> found;
+    FindUnreferencedChunks(store, refs, 0, &found, &result->warnings);
+    internal::RemoveLeftoverChunks(store, refs, found, &result->cleaned, &result->warnings);
+  }
+  auto index_of = [&](const std::string& path) {
     for (std::size_t t = 0; t < targets.size(); ++t)
       if (targets[t].path == path) return static_cast<int>(t);
-    targets.push_back({path, domain});
-    usable.push_back(false);
-    free.push_back(0);
-    return static_cast<int>(targets.size() - 1);
+    return -1;
   };
-  std::vector<PlanObject> objects;
-  for (const CatalogEntry& e : catalog.objects) {
-    PlanObject ob;
-    ob.name = e.manifest.name;
-    ob.m = e.manifest.m;
-    ob.movable = !in_flux.count(e.manifest.id);
-    for (const ManifestChunk& c : e.manifest.chunks) {
-      ob.chunk_target.push_back(index_of(c.target, c.domain));
-      ob.chunk_bytes.push_back(c.bytes);
-    }
-    objects.push_back(std::move(ob));
-  }
   std::vector<std::uint64_t> usage(targets.size(), 0);
   std::vector<int> count(targets.size(), 0);
   for (const PlanObject& ob : objects)
@@ -220,15 +263,14 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
 
   const std::vector<PlannedMove> plan =
       PlanRebalance(targets, usable, free, objects, opt.tolerance, opt.max_moves);
-  auto MoveOf = [&](const CatalogEntry& e, const ObjectMove& mv) {
-    return RebalanceMove{e.manifest.name, mv.chunk, mv.from, targets[mv.to].path,
-                         e.manifest.chunks[mv.chunk].bytes};
+  auto MoveOf = [&](int o, const ObjectMove& mv) {
+    return RebalanceMove{objects[o].name, mv.chunk, mv.from, targets[mv.to].path,
+                         objects[o].chunk_bytes[mv.chunk]};
   };
   for (const PlannedMove& p : plan)
-    result->planned.push_back(
-        MoveOf(catalog.objects[p.object], {p.chunk, targets[p.from].path, p.to}));
+    result->planned.push_back(MoveOf(p.object, {p.chunk, targets[p.from].path, p.to}));
   auto apply = [&](const RebalanceMove& mv) {
-    const int from = index_of(mv.from, ""), to = index_of(mv.to, "");
+    const int from = index_of(mv.from), to = index_of(mv.to);
     usage[from] -= mv.bytes;
     usage[to] += mv.bytes;
     --count[from];
@@ -254,24 +296,16 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
   // move waits mostly on fsync: several objects move at once. After a failure
   // no further object starts; those already moving finish.
   Status status;
-  std::set<ObjectId> given_up;  // skipped objects stay out of later rounds
+  std::set<int> given_up;  // skipped objects stay out of later rounds
   const int rounds = plan.empty() ? 0 : plan.back().round + 1;
   for (int round = 0; round < rounds && status.ok(); ++round) {
-    std::map<ObjectId, CatalogEntry> current;
-    if (round > 0)
-      for (CatalogEntry& e : store.ReadCatalog().objects) current[e.manifest.id] = std::move(e);
     std::vector<int> object_order;
     std::map<int, std::vector<ObjectMove>> by_object;
     for (const PlannedMove& p : plan) {
-      if (p.round != round || given_up.count(catalog.objects[p.object].manifest.id)) continue;
+      if (p.round != round || given_up.count(p.object)) continue;
       if (!by_object.count(p.object)) object_order.push_back(p.object);
       by_object[p.object].push_back({p.chunk, targets[p.from].path, p.to});
     }
-    auto entry_of = [&](int o) -> const CatalogEntry* {
-      if (round == 0) return &catalog.objects[o];
-      auto it = current.find(catalog.objects[o].manifest.id);
-      return it == current.end() ? nullptr : &it->second;
-    };
     struct Outcome {
       bool done = false;
       Status status;
@@ -285,11 +319,13 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
       if (failed.load()) return;
       const int o = object_order[x];
       Outcome& out = outcomes[x];
-      const CatalogEntry* e = entry_of(o);
-      if (e == nullptr)
-        out.skipped = "its manifest is no longer found";
+      // Read now: the round before (or a repair) may have committed since.
+      CatalogEntry e;
+      Status found = store.FindObject(objects[o].name, &e);
+      if (!found.ok())
+        out.skipped = "its manifest is no longer found (" + found.message() + ")";
       else
-        out.status = MoveObjectChunks(store, *e, by_object.at(o), &out.skipped);
+        out.status = MoveObjectChunks(store, e, by_object.at(o), &out.skipped);
       out.done = true;
       if (!out.status.ok()) {
         failed = true;
@@ -297,26 +333,26 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
       }
       if (opt.on_commit && out.skipped.empty()) {
         std::vector<RebalanceMove> committed;
-        for (const ObjectMove& mv : by_object.at(o)) committed.push_back(MoveOf(*e, mv));
+        for (const ObjectMove& mv : by_object.at(o)) committed.push_back(MoveOf(o, mv));
         std::lock_guard<std::mutex> lock(mu);
         opt.on_commit(committed);
       }
     });
     for (std::size_t x = 0; x < object_order.size(); ++x) {
       const Outcome& out = outcomes[x];
-      const CatalogEntry& e = catalog.objects[object_order[x]];
+      const int o = object_order[x];
       if (!out.done) continue;
       if (!out.status.ok()) {
         if (status.ok()) status = out.status;
         continue;
       }
       if (!out.skipped.empty()) {
-        result->skipped.push_back("'" + e.manifest.name + "': " + out.skipped);
-        given_up.insert(e.manifest.id);
+        result->skipped.push_back("'" + objects[o].name + "': " + out.skipped);
+        given_up.insert(o);
         continue;
       }
-      for (const ObjectMove& mv : by_object.at(object_order[x])) {
-        result->moved.push_back(MoveOf(e, mv));
+      for (const ObjectMove& mv : by_object.at(o)) {
+        result->moved.push_back(MoveOf(o, mv));
         apply(result->moved.back());
         result->bytes_moved += result->moved.back().bytes;
       }

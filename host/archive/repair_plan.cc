@@ -16,19 +16,22 @@ namespace {
 // directory that is gone or unreadable (a dead disk) is a lost target.
 bool TargetUsable(Env* env, const std::string& dir) {
   FileInfo info;
-  std::vector<std::string> names;
-  return env->GetFileInfo(dir, &info).ok() && info.is_directory &&
-         env->GetChildren(dir, &names).ok();
+  if (dir.empty() || !env->GetFileInfo(dir, &info).ok() || !info.is_directory) return false;
+  // Listable: one entry is enough to know.
+  return env->ForEachChild(dir, [](std::string_view) { return false; }).ok();
 }
 
 }  // namespace
 
 TargetProbe ProbeTargets(const Store& store) {
   TargetProbe p;
-  for (const Target& t : store.targets()) {
+  for (std::size_t i = 0; i < store.targets().size(); ++i) {
+    const Target& t = store.targets()[i];
     std::uint64_t free = 0;
-    const bool ok =
-        TargetUsable(store.env(), t.path) && store.env()->GetFreeSpace(t.path, &free).ok();
+    // Joined targets only: version 3 manifests name targets by identity.
+    const bool ok = !store.TargetId(static_cast<int>(i)).empty() &&
+                    TargetUsable(store.env(), t.path) &&
+                    store.env()->GetFreeSpace(t.path, &free).ok();
     p.usable.push_back(ok);
     p.free.push_back(ok ? free : 0);
   }
@@ -44,7 +47,7 @@ Status ChooseRepairTargets(const Store& store, const Manifest& mf, const std::ve
     used_domains.insert(c.domain);
   }
   for (int i : bad) {
-    const int own = store.TargetIndex(mf.chunks[i].target);
+    const int own = store.TargetIndexOf(mf.chunks[i]);
     if (own >= 0 ? probe->usable[own] : TargetUsable(store.env(), mf.chunks[i].target)) continue;
     int best = -1;
     std::uint64_t best_free = 0;
@@ -79,6 +82,8 @@ Manifest MovedManifest(const Store& store, const Manifest& mf, const std::vector
     if (new_target[i] < 0) continue;
     next.chunks[i].target = store.targets()[new_target[i]].path;
     next.chunks[i].domain = store.targets()[new_target[i]].domain;
+    if (!IsPathAddressedManifest(next.format_version))
+      next.chunks[i].target_id = store.TargetId(new_target[i]);
   }
   return next;
 }
@@ -215,7 +220,7 @@ Status CommitRepairedManifest(const Store& store, const CatalogEntry& entry, Man
   FLS_RETURN_IF_ERROR(CommitNextGeneration(store, entry, &mf, &written));
   *generation = mf.generation;
   // Older generations are now superseded; removing them is housekeeping.
-  RemoveSupersededCopies(store.env(), entry);
+  RemoveSupersededCopies(store.env(), entry, written);
   return Status::Ok();
 }
 

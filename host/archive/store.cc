@@ -28,7 +28,12 @@ Status Store::FromTargets(Env* env, std::vector<Target> targets, std::unique_ptr
     if (!seen.insert(t.path).second)
       return Status::InvalidArgument("target " + t.path + " is listed twice");
   }
-  store->reset(new Store(env, std::move(targets)));
+  std::unique_ptr<Store> made(new Store(env, std::move(targets)));
+  {
+    std::lock_guard<std::mutex> lock(made->mu_);
+    FLS_RETURN_IF_ERROR(made->LoadIdentitiesLocked());
+  }
+  *store = std::move(made);
   return Status::Ok();
 }
 
@@ -194,6 +199,8 @@ Status Store::PlaceChunks(int shards, std::uint64_t chunk_bytes, bool allow_shar
                           std::uint64_t spread, std::vector<int>* placement) const {
   std::vector<std::uint64_t> free(targets_.size(), 0);
   for (std::size_t i = 0; i < targets_.size(); ++i) {
+    // Version 2 manifests name targets by identity: only joined ones take chunks.
+    if (TargetId(static_cast<int>(i)).empty()) continue;
     FileInfo info;
     if (!env_->GetFileInfo(targets_[i].path, &info).ok() || !info.is_directory) continue;
     if (!env_->GetFreeSpace(targets_[i].path, &free[i]).ok()) free[i] = 0;
@@ -218,137 +225,6 @@ FaultTolerance ToleranceOf(const std::vector<std::string>& chunk_targets,
     return failures;
   };
   return {tolerated(chunk_targets), tolerated(chunk_domains)};
-}
-
-namespace {
-
-using Generations = std::map<std::uint64_t, std::vector<std::string>>;  // generation -> paths
-
-// Manifest copies of every object (or of `only` when given) on the targets.
-void ListManifests(Env* env, const std::vector<Target>& targets, const ObjectId* only,
-                   std::map<ObjectId, Generations>* found, std::vector<std::string>* warnings) {
-  for (const Target& t : targets) {
-    std::vector<std::string> names;
-    Status s = env->GetChildren(t.path, &names);
-    if (!s.ok()) {
-      if (warnings) warnings->push_back("target " + t.path + " unreadable: " + s.message());
-      continue;
-    }
-    for (const std::string& n : names) {
-      ObjectId id;
-      std::uint64_t gen = 0;
-      if (ParseManifestFileName(n, &id, &gen) && (only == nullptr || id == *only))
-        (*found)[id][gen].push_back(JoinPath(t.path, n));
-    }
-  }
-}
-
-// A manifest copy, opened with O_NOFOLLOW: a symbolic link planted under a
-// manifest's name is refused, never followed.
-Status ReadManifestText(Env* env, const std::string& path, std::string* text) {
-  std::unique_ptr<RandomAccessFile> f;
-  FileInfo info;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
-  if (info.size > (16u << 20))
-    return Status::Corruption(path + ": " + std::to_string(info.size) +
-                              " bytes, more than a manifest can be");
-  text->resize(info.size);
-  std::size_t got = 0;
-  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
-  text->resize(got);
-  return Status::Ok();
-}
-
-// Reads the newest readable generation of object `id` into `entry`. A copy
-// that was listed but is gone when read was superseded meanwhile (a writer
-// committed a newer generation and removed this one): it sets `vanished`
-// instead of counting as a problem.
-bool ReadEntry(Env* env, const ObjectId& id, const Generations& gens, CatalogEntry* entry,
-               bool* vanished) {
-  bool have = false;
-  *vanished = false;
-  // Newest generation first; fall back to older ones only when no copy of a
-  // newer one can be read.
-  for (auto g = gens.rbegin(); g != gens.rend(); ++g) {
-    for (const std::string& path : g->second) {
-      if (have && entry->manifest.generation != g->first) {
-        entry->stale_copies.push_back(path);
-        continue;
-      }
-      std::string text;
-      Manifest m;
-      Status s = ReadManifestText(env, path, &text);
-      if (s.code() == Status::Code::kNotFound) {
-        *vanished = true;
-        continue;
-      }
-      if (s.ok()) s = DecodeManifest(text, &m);
-      if (s.ok() && (m.id != id || m.generation != g->first))
-        s = Status::Corruption("manifest " + path + " names object " + ObjectIdToHex(m.id) +
-                               " generation " + std::to_string(m.generation) +
-                               ", not what its file name says");
-      if (!s.ok()) {
-        entry->problems.push_back(path + ": " + s.message());
-        continue;
-      }
-      if (!have) {
-        entry->manifest = std::move(m);
-        have = true;
-      }
-      entry->copies.push_back(path);
-    }
-  }
-  return have;
-}
-
-}  // namespace
-
-Catalog Store::ReadCatalog() const {
-  Catalog catalog;
-  std::map<ObjectId, Generations> found;
-  ListManifests(env_, targets_, nullptr, &found, &catalog.warnings);
-  for (auto& [id, gens] : found) {
-    CatalogEntry entry;
-    bool vanished = false;
-    bool have = ReadEntry(env_, id, gens, &entry, &vanished);
-    // Every copy listed was replaced before it could be read (a concurrent
-    // repair or rebalance committed meanwhile): list this object again. The
-    // attempts are bounded; a writer that keeps winning the race leaves the
-    // object out of this reading of the catalogue, never half-read.
-    for (int attempt = 0; !have && vanished && attempt < 5; ++attempt) {
-      std::map<ObjectId, Generations> again;
-      ListManifests(env_, targets_, &id, &again, nullptr);
-      entry = CatalogEntry{};
-      if (again.count(id))
-        have = ReadEntry(env_, id, again[id], &entry, &vanished);
-      else
-        vanished = false;  // the object is gone altogether
-    }
-    if (have) {
-      catalog.objects.push_back(std::move(entry));
-    } else {
-      for (const auto& p : entry.problems) catalog.warnings.push_back(p);
-    }
-  }
-  std::sort(catalog.objects.begin(), catalog.objects.end(),
-            [](const CatalogEntry& a, const CatalogEntry& b) {
-              return a.manifest.name < b.manifest.name;
-            });
-  return catalog;
-}
-
-Status Store::FindObject(const std::string& name, CatalogEntry* entry) const {
-  Catalog c = ReadCatalog();
-  for (CatalogEntry& e : c.objects) {
-    if (e.manifest.name == name) {
-      *entry = std::move(e);
-      return Status::Ok();
-    }
-  }
-  std::string msg = "no object named '" + name + "' in the store (" +
-                    std::to_string(targets_.size()) + " targets searched)";
-  for (const auto& w : c.warnings) msg += "; " + w;
-  return Status::NotFound(msg);
 }
 
 }  // namespace fls

@@ -13,6 +13,7 @@
 #include "fls/backend_registry.h"
 #include "fls/health_db.h"
 #include "fls/thread_pool.h"
+#include "fls/unreferenced.h"
 #include "leftovers.h"
 #include "maintenance_lock.h"
 #include "object_io.h"
@@ -114,6 +115,9 @@ class SweepRun {
   void Flush(Group& g);
   void FinishRepair(PendingRepair& p);
   void RecordTargets();
+  Status ProcessWindow(std::vector<CatalogEntry>& entries);
+  Status Take(CatalogEntry& e, std::vector<CatalogEntry>* pending);
+  void CheckUnreferenced();
 
   const Store& store_;
   const SweepOptions& opt_;
@@ -128,6 +132,9 @@ class SweepRun {
   // renamed and their manifests committed together at the end of the window,
   // many at once, because that part is fsync latency, not bandwidth.
   std::vector<PendingRepair*> ready_;
+  ChunkReferences refs_;        // where each object's chunks belong
+  std::set<std::string> done_;  // object ids an interrupted run finished
+  std::set<std::string> live_;  // object ids seen (the health database keeps only these)
 };
 
 // Threads finishing repairs at once: fsyncs of different files overlap (the
@@ -382,95 +389,147 @@ void SweepRun::RecordTargets() {
   if (!s.ok()) report_->warnings.push_back(s.ToString());
 }
 
+Status SweepRun::ProcessWindow(std::vector<CatalogEntry>& entries) {
+  std::vector<WindowObject> window;
+  for (const CatalogEntry& e : entries) {
+    WindowObject w;
+    w.entry = &e;
+    window.push_back(std::move(w));
+  }
+  Scan(window);
+  for (WindowObject& w : window) {
+    if (!w.scan_status.ok()) return w.scan_status.WithContext(w.entry->manifest.name);
+    switch (w.report.health) {
+      case Health::kHealthy:
+        ++report_->healthy;
+        break;
+      case Health::kDegraded:
+        ++report_->damaged;
+        break;
+      case Health::kUnrecoverable:
+        report_->unrecoverable.push_back(w.entry->manifest.name);
+        break;
+    }
+  }
+  if (!opt_.verify_only) FLS_RETURN_IF_ERROR(RepairWindow(window));
+  if (opt_.on_object)
+    for (const WindowObject& w : window)
+      opt_.on_object(w.entry->manifest.name, w.scanned, w.rebuilt, w.repair_error, w.bytes);
+  for (const WindowObject& w : window) refs_.Add(store_, w.recorded);
+  if (opt_.db != nullptr) {
+    std::vector<HealthDb::ObjectRecord> records;
+    for (WindowObject& w : window) records.push_back({std::move(w.report), std::move(w.recorded)});
+    FLS_RETURN_IF_ERROR(opt_.db->RecordObjects(records, report_->sweep_id));
+  }
+  entries.clear();
+  SweepProgress progress;
+  progress.objects_total = report_->objects_total;
+  progress.objects_done = report_->objects_skipped + report_->objects_scanned;
+  progress.bytes_read = report_->bytes_read;
+  progress.damaged = report_->damaged;
+  progress.rebuilt = report_->rebuilt;
+  progress.unrecoverable = report_->unrecoverable.size();
+  if (opt_.progress) opt_.progress(progress);
+  return Status::Ok();
+}
+
+// One object from the walk (or named): its manifest leftovers cleared
+// (repair sweeps), then queued for its window unless an interrupted run of
+// this sweep already did it.
+Status SweepRun::Take(CatalogEntry& e, std::vector<CatalogEntry>* pending) {
+  if (!opt_.verify_only) {
+    bool in_flux = false;
+    if (internal::CleanManifestLeftovers(store_, e, &report_->cleaned, &report_->warnings,
+                                         &in_flux)) {
+      CatalogEntry again;
+      FLS_RETURN_IF_ERROR(store_.FindObject(e.manifest.name, &again));
+      e = std::move(again);
+    }
+  }
+  const std::string id = ObjectIdToHex(e.manifest.id);
+  live_.insert(id);
+  if (done_.count(id)) {
+    ++report_->objects_skipped;
+    refs_.Add(store_, e.manifest);
+    return Status::Ok();
+  }
+  pending->push_back(std::move(e));
+  if (pending->size() >= std::max<std::size_t>(1, opt_.window)) return ProcessWindow(*pending);
+  return Status::Ok();
+}
+
+// After a walk of the whole store: chunk files no manifest names. A repair
+// sweep removes the leftovers whose placed copy checks out; the rest (and
+// every orphan) old enough not to be a writer's work in progress is reported.
+void SweepRun::CheckUnreferenced() {
+  refs_.Finish();
+  std::vector<UnreferencedChunk> found;
+  FindUnreferencedChunks(store_, refs_, 0, &found, &report_->warnings);
+  std::vector<std::string> removed;
+  if (!opt_.verify_only)
+    internal::RemoveLeftoverChunks(store_, refs_, found, &removed, &report_->warnings);
+  const std::set<std::string> gone(removed.begin(), removed.end());
+  report_->cleaned.insert(report_->cleaned.end(), removed.begin(), removed.end());
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  for (UnreferencedChunk& u : found) {
+    if (gone.count(u.path)) continue;
+    FileInfo info;
+    if (!store_.env()->GetFileInfo(u.path, &info).ok()) continue;
+    if (now_ns - info.mtime_ns < opt_.unreferenced_min_age_ns) continue;
+    report_->unreferenced.push_back(std::move(u));
+  }
+}
+
 Status SweepRun::Run() {
   const auto start = Clock::now();
   // A repair sweep commits manifests and removes superseded files: it holds
   // the store's maintenance lock (rebalancing takes it too) and first clears
   // what interrupted runs, a killed sweep's among them, left behind.
   std::unique_ptr<internal::MaintenanceLock> lock;
-  if (!opt_.verify_only)
-    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store_, "repair sweep", &lock));
-  Catalog catalog = store_.ReadCatalog();  // after the lock: no other run is mid-commit
   if (!opt_.verify_only) {
+    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store_, "repair sweep", &lock));
+    FLS_RETURN_IF_ERROR(store_.Join());
     store_.RemoveStaleTemporaries(&report_->cleaned, &report_->warnings);
-    std::set<ObjectId> in_flux;
-    if (internal::CleanLeftovers(store_, catalog, &report_->cleaned, &report_->warnings, &in_flux))
-      catalog = store_.ReadCatalog();
   }
-  report_->warnings.insert(report_->warnings.end(), catalog.warnings.begin(),
-                           catalog.warnings.end());
-  std::vector<const CatalogEntry*> todo;
-  std::set<std::string> wanted(opt_.names.begin(), opt_.names.end());
-  std::set<std::string> live;
-  for (const CatalogEntry& e : catalog.objects) {
-    live.insert(ObjectIdToHex(e.manifest.id));
-    if (wanted.empty() || wanted.count(e.manifest.name)) todo.push_back(&e);
-  }
+  // Named objects are looked up (after the lock: no other run is mid-commit).
+  std::vector<CatalogEntry> named;
   for (const std::string& name : opt_.names) {
-    bool found = false;
-    for (const CatalogEntry* e : todo) found = found || e->manifest.name == name;
-    if (!found) return Status::NotFound("no object named '" + name + "' in the store");
+    CatalogEntry e;
+    FLS_RETURN_IF_ERROR(store_.FindObject(name, &e));
+    named.push_back(std::move(e));
   }
-  report_->objects_total = todo.size();
-  std::set<std::string> done;
   if (opt_.db != nullptr)
     FLS_RETURN_IF_ERROR(opt_.db->BeginSweep(SweepMode(opt_), opt_.resume, &report_->sweep_id,
-                                            &report_->resumed, &done));
-  SweepProgress progress;
-  progress.objects_total = todo.size();
-  const std::size_t window_size = std::max<std::size_t>(1, opt_.window);
-  std::size_t i = 0;
-  while (i < todo.size()) {
+                                            &report_->resumed, &done_));
+  std::vector<CatalogEntry> pending;
+  Status status;
+  auto take = [&](CatalogEntry& e) {
     if (opt_.cancelled && opt_.cancelled()) {
       report_->cancelled = true;
-      break;
+      return false;
     }
-    std::vector<WindowObject> window;
-    for (; i < todo.size() && window.size() < window_size; ++i) {
-      if (done.count(ObjectIdToHex(todo[i]->manifest.id))) {
-        ++report_->objects_skipped;
-        continue;
-      }
-      WindowObject w;
-      w.entry = todo[i];
-      window.push_back(std::move(w));
-    }
-    Scan(window);
-    for (WindowObject& w : window) {
-      if (!w.scan_status.ok()) return w.scan_status.WithContext(w.entry->manifest.name);
-      switch (w.report.health) {
-        case Health::kHealthy:
-          ++report_->healthy;
-          break;
-        case Health::kDegraded:
-          ++report_->damaged;
-          break;
-        case Health::kUnrecoverable:
-          report_->unrecoverable.push_back(w.entry->manifest.name);
-          break;
-      }
-    }
-    if (!opt_.verify_only) FLS_RETURN_IF_ERROR(RepairWindow(window));
-    if (opt_.on_object)
-      for (const WindowObject& w : window)
-        opt_.on_object(w.entry->manifest.name, w.scanned, w.rebuilt, w.repair_error, w.bytes);
-    if (opt_.db != nullptr) {
-      std::vector<HealthDb::ObjectRecord> records;
-      for (WindowObject& w : window)
-        records.push_back({std::move(w.report), std::move(w.recorded)});
-      FLS_RETURN_IF_ERROR(opt_.db->RecordObjects(records, report_->sweep_id));
-    }
-    progress.objects_done = report_->objects_skipped + report_->objects_scanned;
-    progress.bytes_read = report_->bytes_read;
-    progress.damaged = report_->damaged;
-    progress.rebuilt = report_->rebuilt;
-    progress.unrecoverable = report_->unrecoverable.size();
-    if (opt_.progress) opt_.progress(progress);
+    status = Take(e, &pending);
+    return status.ok();
+  };
+  if (!opt_.names.empty()) {
+    report_->objects_total = named.size();
+    for (CatalogEntry& e : named)
+      if (!take(e)) break;
+  } else {
+    CatalogWalk walk;
+    store_.WalkCatalog(take, &walk, [&](std::uint64_t n) { report_->objects_total = n; });
+    report_->warnings.insert(report_->warnings.end(), walk.warnings.begin(), walk.warnings.end());
+    report_->unreadable_objects = std::move(walk.unreadable);
   }
+  FLS_RETURN_IF_ERROR(status);
+  if (!pending.empty() && !report_->cancelled) FLS_RETURN_IF_ERROR(ProcessWindow(pending));
+  if (opt_.names.empty() && !report_->cancelled) CheckUnreferenced();
   RecordTargets();
   report_->seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (opt_.db != nullptr && !report_->cancelled) {
-    if (opt_.names.empty()) FLS_RETURN_IF_ERROR(opt_.db->ForgetObjectsExcept(live));
+    if (opt_.names.empty()) FLS_RETURN_IF_ERROR(opt_.db->ForgetObjectsExcept(live_));
     FLS_RETURN_IF_ERROR(opt_.db->FinishSweep(report_->sweep_id, ""));
   }
   return Status::Ok();

@@ -249,6 +249,8 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
                     RepairResult* result) {
   Env* env = store.env();
   *result = RepairResult{};
+  // Rebuilt chunks may go to targets that have not joined yet.
+  FLS_RETURN_IF_ERROR(store.Join());
   VerifyOptions vopt;
   vopt.backend = opt.backend;
   vopt.threads = opt.threads;
@@ -263,7 +265,8 @@ Status RepairObject(const Store& store, const CatalogEntry& entry, const RepairO
   std::vector<int> bad;
   for (const ChunkReport& r : before.chunks)
     if (r.state != "ok") bad.push_back(r.index);
-  if (before.health == Health::kHealthy && entry.stale_copies.empty()) return Status::Ok();
+  if (before.health == Health::kHealthy && entry.stale_copies.empty() && entry.bad_copies.empty())
+    return Status::Ok();
 
   std::vector<int> new_target;
   internal::TargetProbe probe = internal::ProbeTargets(store);

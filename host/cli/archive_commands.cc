@@ -1,5 +1,5 @@
-// `fls archive | restore | verify | repair`: the archive commands (ls and info
-// are in catalogue_commands.cc).
+// `fls archive | restore`: the archive commands that move file bytes
+// (verify, repair, ls and info are in inspect_commands.cc).
 //
 // The store comes from, in order: --store FILE, repeated --target DIR[=DOMAIN],
 // a leading positional STORE (a YAML file, or a directory holding
@@ -22,45 +22,11 @@
 #include "fls/env.h"
 #include "fls/health_db.h"
 #include "fls/store.h"
+#include "progress_bar.h"
 #include "store_args.h"
 
 namespace fls::cli {
 namespace {
-
-// A one-line progress bar on stderr, only on a terminal.
-class ProgressBar {
- public:
-  ProgressBar(const CommonArgs& a, std::string label)
-      : enabled_(!a.quiet && !a.json && isatty(2)), label_(std::move(label)) {}
-  ~ProgressBar() { Done(); }
-  ProgressFn fn() {
-    if (!enabled_) return nullptr;
-    return [this](std::uint64_t done, std::uint64_t total) { Update(done, total); };
-  }
-  void Done() {
-    if (shown_) std::fprintf(stderr, "\r\033[K");
-    shown_ = false;
-  }
-
- private:
-  void Update(std::uint64_t done, std::uint64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (shown_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
-    last_ = now;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    const double frac = total ? static_cast<double>(done) / total : 1.0;
-    const int width = 30, filled = static_cast<int>(frac * width);
-    std::fprintf(stderr, "\r%s [%s%s] %3d%% %.2f GB/s", label_.c_str(),
-                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
-                 static_cast<int>(frac * 100), secs > 0 ? done / secs / 1e9 : 0.0);
-    std::fflush(stderr);
-    shown_ = true;
-  }
-  bool enabled_;
-  std::string label_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_;
-};
 
 void AddArchive(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("archive", "Store files as k + m erasure-coded chunks");
@@ -252,143 +218,12 @@ void AddRestore(CLI::App& app, int& exit_code) {
   });
 }
 
-// Opens the store and picks the catalogue entries named in the positional
-// arguments (all when none is named), printing the catalogue's warnings.
-Status OpenAndSelect(const char* cmd, CommonArgs* a, std::unique_ptr<Store>* store,
-                     std::vector<CatalogEntry>* out) {
-  FLS_RETURN_IF_ERROR(OpenStore(a, 0, store));
-  Catalog c = (*store)->ReadCatalog();
-  for (const auto& w : c.warnings) std::fprintf(stderr, "fls %s: warning: %s\n", cmd, w.c_str());
-  if (a->positional.empty()) {
-    *out = std::move(c.objects);
-    return Status::Ok();
-  }
-  for (const std::string& n : a->positional) {
-    bool found = false;
-    for (const CatalogEntry& e : c.objects) {
-      if (e.manifest.name == n) {
-        out->push_back(e);
-        found = true;
-      }
-    }
-    if (!found) return Status::NotFound("no object named '" + n + "' in the store");
-  }
-  return Status::Ok();
-}
-
-void PrintReport(const ObjectReport& r) {
-  std::printf("%-13s %s (%llu bytes, generation %llu)\n", HealthName(r.health), r.name.c_str(),
-              static_cast<unsigned long long>(r.size),
-              static_cast<unsigned long long>(r.generation));
-  for (const std::string& n : r.notes) std::printf("    %s\n", n.c_str());
-}
-
-void AddVerify(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("verify", "Check every block CRC (--deep: parity and SHA-256)");
-  auto a = std::make_shared<CommonArgs>();
-  auto deep = std::make_shared<bool>(false);
-  AddCommon(cmd, a.get(), true);
-  cmd->add_flag("--deep", *deep, "Also recompute parity and the file's SHA-256");
-  cmd->add_option("args", a->positional, "[STORE] [NAME...]");
-  cmd->callback([a, deep, &exit_code] {
-    std::unique_ptr<Store> store;
-    std::vector<CatalogEntry> entries;
-    Status s = OpenAndSelect("verify", a.get(), &store, &entries);
-    if (!s.ok()) {
-      exit_code = Fail("verify", s);
-      return;
-    }
-    exit_code = kExitOk;
-    int healthy = 0, degraded = 0, lost = 0;
-    for (const CatalogEntry& e : entries) {
-      ProgressBar bar(*a, "verify " + e.manifest.name);
-      VerifyOptions vo;
-      vo.deep = *deep;
-      vo.backend = a->backend;
-      vo.threads = a->threads;
-      vo.progress = bar.fn();
-      ObjectReport r;
-      s = VerifyObject(*store, e, vo, &r);
-      bar.Done();
-      if (!s.ok()) {
-        exit_code = std::max(exit_code, Fail("verify", s.WithContext(e.manifest.name)));
-        continue;
-      }
-      healthy += r.health == Health::kHealthy;
-      degraded += r.health == Health::kDegraded;
-      lost += r.health == Health::kUnrecoverable;
-      exit_code = std::max(exit_code, HealthExit(r.health));
-      if (a->json)
-        std::printf("%s\n", ReportJson(r, &e.manifest).dump().c_str());
-      else if (!a->quiet || r.health != Health::kHealthy)
-        PrintReport(r);
-    }
-    if (!a->json && !a->quiet)
-      std::printf("%zu object(s): %d healthy, %d degraded, %d unrecoverable\n", entries.size(),
-                  healthy, degraded, lost);
-  });
-}
-
-void AddRepair(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("repair", "Rebuild lost or damaged chunks, commit a new manifest");
-  auto a = std::make_shared<CommonArgs>();
-  AddCommon(cmd, a.get(), true);
-  cmd->add_option("args", a->positional, "[STORE] [NAME...]");
-  cmd->callback([a, &exit_code] {
-    std::unique_ptr<Store> store;
-    std::vector<CatalogEntry> entries;
-    Status s = OpenAndSelect("repair", a.get(), &store, &entries);
-    if (!s.ok()) {
-      exit_code = Fail("repair", s);
-      return;
-    }
-    CleanStaleTemporaries(*store, "repair");
-    exit_code = kExitOk;
-    for (const CatalogEntry& e : entries) {
-      ProgressBar bar(*a, "repair " + e.manifest.name);
-      RepairOptions ro;
-      ro.backend = a->backend;
-      ro.threads = a->threads;
-      ro.progress = bar.fn();
-      RepairResult r;
-      s = RepairObject(*store, e, ro, &r);
-      bar.Done();
-      if (!s.ok()) {
-        exit_code = std::max(exit_code, Fail("repair", s));
-        continue;
-      }
-      if (a->json) {
-        nlohmann::json j = {
-            {"name", e.manifest.name},
-            {"before", HealthName(r.before.health)},
-            {"rebuilt", r.rebuilt},
-            {"paths", r.new_paths},
-            {"manifest_rewritten", r.manifest_rewritten},
-            {"generation", r.manifest_rewritten ? r.new_generation : e.manifest.generation}};
-        std::printf("%s\n", j.dump().c_str());
-      } else if (!a->quiet) {
-        if (!r.manifest_rewritten) {
-          std::printf("healthy       %s: nothing to repair\n", e.manifest.name.c_str());
-        } else {
-          std::printf("repaired      %s: %zu chunk(s) rebuilt, manifest generation %llu\n",
-                      e.manifest.name.c_str(), r.rebuilt.size(),
-                      static_cast<unsigned long long>(r.new_generation));
-          for (std::size_t i = 0; i < r.rebuilt.size(); ++i)
-            std::printf("    chunk %d -> %s\n", r.rebuilt[i], r.new_paths[i].c_str());
-        }
-      }
-    }
-  });
-}
-
 }  // namespace
 
 void AddArchiveCommands(CLI::App& app, int& exit_code) {
   AddArchive(app, exit_code);
   AddRestore(app, exit_code);
-  AddVerify(app, exit_code);
-  AddRepair(app, exit_code);
-  AddCatalogueCommands(app, exit_code);
+  AddInspectCommands(app, exit_code);
 }
 
 }  // namespace fls::cli

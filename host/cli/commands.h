@@ -24,10 +24,10 @@ int ExitCodeFor(const Status& status);
 
 void AddVersionCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
-// archive, restore, verify, repair (archive_commands.cc), then ls and info.
+// archive, restore (archive_commands.cc), and through AddInspectCommands
+// verify, repair, ls, info (inspect_commands.cc).
 void AddArchiveCommands(CLI::App& app, int& exit_code);
-// ls, info (catalogue_commands.cc).
-void AddCatalogueCommands(CLI::App& app, int& exit_code);
+void AddInspectCommands(CLI::App& app, int& exit_code);
 // `fls rebalance` (rebalance_command.cc).
 void AddRebalanceCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.

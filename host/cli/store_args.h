@@ -6,7 +6,6 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,8 +45,5 @@ void CleanStaleTemporaries(const Store& store, const char* cmd);
 // create = false a database that does not exist yet leaves *db null.
 Status OpenHealthDb(const Store& store, std::string path, bool create,
                     std::unique_ptr<HealthDb>* db);
-// An object's health report as JSON (`verify --json`, `info --json`); the
-// chunks' targets and sizes come from `mf` when given.
-nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf);
 
 }  // namespace fls::cli

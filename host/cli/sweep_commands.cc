@@ -31,6 +31,20 @@ Status OpenHealthDb(const Store& store, std::string path, bool create,
 
 namespace {
 
+nlohmann::json UnreadableJson(const std::vector<UnreadableObject>& list) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const UnreadableObject& u : list)
+    a.push_back({{"name", u.name}, {"hash", u.hash}, {"paths", u.paths}, {"problems", u.problems}});
+  return a;
+}
+
+nlohmann::json UnreferencedJson(const std::vector<UnreferencedChunk>& list) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const UnreferencedChunk& u : list)
+    a.push_back({{"path", u.path}, {"bytes", u.bytes}, {"orphan", u.orphan}, {"reason", u.reason}});
+  return a;
+}
+
 nlohmann::json SweepReportJson(const SweepReport& r) {
   return {{"resumed", r.resumed},
           {"sweep_id", r.sweep_id},
@@ -51,7 +65,9 @@ nlohmann::json SweepReportJson(const SweepReport& r) {
           {"cancelled", r.cancelled},
           {"seconds", r.seconds},
           {"cleaned", r.cleaned},
-          {"warnings", r.warnings}};
+          {"warnings", r.warnings},
+          {"unreadable_objects", UnreadableJson(r.unreadable_objects)},
+          {"unreferenced", UnreferencedJson(r.unreferenced)}};
 }
 
 }  // namespace
@@ -67,9 +83,14 @@ void KeepLargeBuffers() {
 
 namespace {
 
+// 5: an object cannot be read back (a stripe past repair, or every manifest
+// copy of a name unreadable); 4: something is wrong that leaves the data
+// whole (damage a verify-only sweep found, a repair that failed, chunk files
+// no manifest names).
 int SweepExit(const SweepReport& r, bool verify_only) {
-  if (!r.unrecoverable.empty()) return kExitUnrecoverable;
-  if (!r.failed.empty() || (verify_only && r.damaged > 0)) return kExitDegraded;
+  if (!r.unrecoverable.empty() || !r.unreadable_objects.empty()) return kExitUnrecoverable;
+  if (!r.failed.empty() || (verify_only && r.damaged > 0) || !r.unreferenced.empty())
+    return kExitDegraded;
   return kExitOk;
 }
 
@@ -98,6 +119,14 @@ void PrintSweepReport(const SweepReport& r, bool verify_only) {
   if (!r.cleaned.empty())
     std::printf("  removed %zu leftover file(s) of interrupted runs\n", r.cleaned.size());
   for (const auto& n : r.unrecoverable) std::printf("  unrecoverable: %s\n", n.c_str());
+  for (const UnreadableObject& u : r.unreadable_objects) {
+    std::printf("  unreadable: %s: every manifest copy is unreadable\n",
+                u.name.empty() ? ("name hash " + u.hash).c_str() : ("'" + u.name + "'").c_str());
+    for (const std::string& p : u.problems) std::printf("    %s\n", p.c_str());
+  }
+  for (const UnreferencedChunk& u : r.unreferenced)
+    std::printf("  %s: %s (%llu bytes): %s\n", u.orphan ? "orphan" : "leftover", u.path.c_str(),
+                static_cast<unsigned long long>(u.bytes), u.reason.c_str());
   for (const auto& f : r.failed) std::printf("  not repaired: %s\n", f.c_str());
   if (r.cancelled) std::printf("  cancelled before the end\n");
 }
@@ -160,7 +189,7 @@ void AddSweep(CLI::App& app, int& exit_code) {
     }
     if (a->json)
       std::printf("%s\n", SweepReportJson(r).dump().c_str());
-    else if (!a->quiet || !r.unrecoverable.empty() || !r.failed.empty())
+    else if (!a->quiet || SweepExit(r, o->verify_only) != kExitOk)
       PrintSweepReport(r, o->verify_only);
     exit_code = SweepExit(r, o->verify_only);
   });
@@ -200,16 +229,19 @@ void AddTargets(CLI::App& app, int& exit_code) {
     std::unique_ptr<HealthDb> db;
     if (s.ok()) s = OpenHealthDb(*store, *db_path, *rescan, &db);
     if (s.ok() && *rescan) {
-      Catalog c = store->ReadCatalog();
       std::vector<HealthDb::ObjectRecord> records;
       std::set<std::string> live;
-      for (const CatalogEntry& e : c.objects) {
-        HealthDb::ObjectRecord rec;
-        QuickCheckObject(*store, e, &rec.report);
-        rec.manifest = e.manifest;
-        live.insert(rec.report.id);
-        records.push_back(std::move(rec));
-      }
+      CatalogWalk walk;
+      store->WalkCatalog(
+          [&](CatalogEntry& e) {
+            HealthDb::ObjectRecord rec;
+            QuickCheckObject(*store, e, &rec.report);
+            rec.manifest = e.manifest;
+            live.insert(rec.report.id);
+            records.push_back(std::move(rec));
+            return true;
+          },
+          &walk);
       s = db->RecordObjects(records, 0);
       if (s.ok()) s = db->ForgetObjectsExcept(live);
       if (s.ok()) s = db->RecordTargets(ProbeTargets(*store, nullptr));
@@ -226,15 +258,12 @@ void AddTargets(CLI::App& app, int& exit_code) {
     for (const TargetHealth& t : targets) {
       if (!t.reachable) exit_code = kExitDegraded;
       if (a->json) {
-        nlohmann::json j = {{"path", t.path},
-                            {"domain", t.domain},
-                            {"reachable", t.reachable},
-                            {"error", t.error},
-                            {"free_bytes", t.free_bytes},
-                            {"chunks", t.chunks},
-                            {"bad_chunks", t.bad_chunks},
-                            {"errors", t.errors},
-                            {"last_checked", t.last_checked}};
+        nlohmann::json j = {
+            {"path", t.path},     {"target_id", store->TargetId(store->TargetIndex(t.path))},
+            {"domain", t.domain}, {"reachable", t.reachable},
+            {"error", t.error},   {"free_bytes", t.free_bytes},
+            {"chunks", t.chunks}, {"bad_chunks", t.bad_chunks},
+            {"errors", t.errors}, {"last_checked", t.last_checked}};
         std::printf("%s\n", j.dump().c_str());
       } else if (!a->quiet || !t.reachable) {
         std::printf("%-12s %-12s %10s %8lld %6lld %7lld  %s\n",

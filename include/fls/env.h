@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -135,9 +136,19 @@ class Env {
   virtual Status GetFileInfo(const std::string& path, FileInfo* info) = 0;
   // The names (not paths) in directory `dir`, without "." and "..".
   virtual Status GetChildren(const std::string& dir, std::vector<std::string>* names) = 0;
+  // Calls `fn` with each name in `dir` (no "." or ".."), in no particular
+  // order, until it returns false; memory does not grow with the directory.
+  // This default lists through GetChildren, so a wrapper that overrides
+  // GetChildren is obeyed; PosixEnv streams with readdir.
+  virtual Status ForEachChild(const std::string& dir,
+                              const std::function<bool(std::string_view name)>& fn);
   // rename(2): atomically replaces `to` when it exists.
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
+  // link(2): `to` becomes another name of the file `from`; fails, leaving
+  // `to` as it was, when `to` already exists (IOError whose message says
+  // "File exists"). The creation is durable after SyncDir of `to`'s directory.
+  virtual Status LinkFile(const std::string& from, const std::string& to) = 0;
   // mkdir -p; OK when the directory already exists.
   virtual Status CreateDirs(const std::string& dir) = 0;
   // fsync of the directory itself, making renames and creations in it durable.
@@ -163,7 +174,8 @@ class Env {
   virtual Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) = 0;
 };
 
-// Forwards every call to `target`; override the calls you want to change.
+// Forwards every call to `target` (ForEachChild excepted: it lists through
+// this wrapper's GetChildren); override the calls you want to change.
 class EnvWrapper : public Env {
  public:
   explicit EnvWrapper(Env* target) : target_(target) {}
@@ -186,6 +198,9 @@ class EnvWrapper : public Env {
     return target_->RenameFile(from, to);
   }
   Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status LinkFile(const std::string& from, const std::string& to) override {
+    return target_->LinkFile(from, to);
+  }
   Status CreateDirs(const std::string& dir) override { return target_->CreateDirs(dir); }
   Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
   Status GetFreeSpace(const std::string& path, std::uint64_t* bytes) override {

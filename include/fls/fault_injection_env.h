@@ -10,7 +10,9 @@
 // power cut would leave: every file written through this Env is truncated to
 // the size it had at its last successful Sync, and files created or renamed
 // in a directory that was not fsynced afterwards revert (the rename is undone,
-// the creation removed). Removals are treated as immediately durable.
+// the creation removed; a file that a rename replaced comes back, as a
+// journalled rename is all or nothing). Removals are treated as immediately
+// durable. A link counts as a creation (FaultOp::kCreate).
 // Together with SetCrashPoint this lets a test stop the code under test at
 // any step and then look at what a reboot would find.
 //
@@ -70,13 +72,16 @@ class FaultInjectionEnv : public EnvWrapper {
   Status SyncDir(const std::string& dir) override;
   Status RemoveFile(const std::string& path) override;
   Status OpenDirectory(const std::string& path, std::unique_ptr<Directory>* dir) override;
+  Status LinkFile(const std::string& from, const std::string& to) override;
 
   // Used by the files and directories this Env hands out.
   Status MaybeFail(FaultOp op, const std::string& path, bool* short_write);
   void OnAppend(const std::string& path, std::uint64_t n);
   void OnSync(const std::string& path);
   void OnCreate(const std::string& path);
-  void OnRename(const std::string& from, const std::string& to);
+  // `replaced`: `to` existed, holding `old_bytes` (put back by a crash).
+  void OnRename(const std::string& from, const std::string& to, bool replaced,
+                std::string old_bytes);
   void OnRemove(const std::string& path);
   void OnSyncDir(const std::string& dir);
 
@@ -92,7 +97,9 @@ class FaultInjectionEnv : public EnvWrapper {
   };
   struct DirEvent {
     bool rename = false;
-    std::string from, to;  // create: `to` only
+    std::string from, to;   // create: `to` only
+    bool replaced = false;  // rename: `to` existed; its bytes were `old_bytes`
+    std::string old_bytes;
   };
   mutable std::mutex mu_;
   std::vector<Rule> rules_;

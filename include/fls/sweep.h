@@ -21,6 +21,11 @@
 // a manifest whose every chunk was written and checked. Objects with a stripe
 // of more than m bad blocks are left as they are and named as unrecoverable.
 //
+// Order: the catalogue is walked (fls/store.h, WalkCatalog) and scanned
+// window by window as it streams, so memory does not grow with the store
+// beyond the health records and the chunk placements (fls/unreferenced.h)
+// kept for the check of unreferenced chunk files at the end.
+//
 // Thread-safety: RunSweep may run concurrently with readers of the store. A
 // repair sweep holds the store's maintenance lock (a second repair sweep or a
 // rebalance of the same store, in any process, fails with Unavailable naming
@@ -36,6 +41,7 @@
 #include "fls/archive.h"
 #include "fls/status.h"
 #include "fls/store.h"
+#include "fls/unreferenced.h"
 
 namespace fls {
 
@@ -59,6 +65,9 @@ struct SweepOptions {
   HealthDb* db = nullptr;                 // optional: records and resume
   bool resume = true;                     // continue an unfinished sweep of the same mode
   std::vector<std::string> names;         // only these objects (empty: all)
+  // Unreferenced chunk files modified more recently than this are not
+  // reported (a writer renames its chunks shortly before its commit).
+  std::int64_t unreferenced_min_age_ns = kUnreferencedMinAgeNs;
   std::function<void(const SweepProgress&)> progress;  // after each window
   std::function<bool()> cancelled;                     // checked between windows
   // After each window, per object: its health when scanned, whether it was
@@ -88,10 +97,16 @@ struct SweepReport {
   bool cancelled = false;
   double seconds = 0;
   std::vector<std::string> warnings;  // catalogue and target problems
-  // Repair sweeps: leftovers of interrupted runs removed before the scan
-  // (stale temporaries, superseded manifest copies, chunk files no manifest
-  // places once the placed copy checks out).
+  // Repair sweeps: leftovers of interrupted runs removed (stale
+  // temporaries, superseded manifest copies, chunk files no manifest places
+  // once the placed copy checks out).
   std::vector<std::string> cleaned;
+  // Sweeps of the whole store (no names given): names whose every manifest
+  // copy is unreadable, and chunk files no manifest names (orphans, and
+  // leftovers a repair sweep could not remove), at least
+  // kUnreferencedMinAgeNs old.
+  std::vector<UnreadableObject> unreadable_objects;
+  std::vector<UnreferencedChunk> unreferenced;
 };
 
 // Runs one sweep. A non-OK status only when the sweep itself cannot run (bad
