@@ -328,23 +328,10 @@ Status RunCatalogueBench(const CatalogueBenchOptions& o,
   std::vector<int> sizes = o.objects;
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
-  std::error_code ec;
-  const std::string parent = o.dir.empty() ? "." : o.dir;
-  fs::create_directories(parent, ec);
-  const std::string root = fs::weakly_canonical(fs::absolute(parent)).string() +
-                           "/fls-bench-catalogue-" + std::to_string(::getpid());
-  if (!fs::create_directory(root, ec))
-    return Status::IOError("cannot create the work directory " + root + ": " + ec.message());
-  struct Cleanup {
-    std::string dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code e;
-      if (!keep) fs::remove_all(dir, e);
-    }
-  } cleanup{root, o.keep};
-  fs::create_directories(root + "/logs");
-  FlsRunner fls(o.fls.empty() ? SelfExecutable() : o.fls, root + "/logs", o.timeout_s);
+  BenchWorkDir work;
+  FLS_RETURN_IF_ERROR(work.Create(o.dir, "fls-bench-catalogue", o.keep));
+  const std::string& root = work.path();
+  FlsRunner fls(o.fls.empty() ? SelfExecutable() : o.fls, work.logs(), o.timeout_s);
   Ctx c{o, fls, emit, root, {}, {}};
   for (int n : sizes) FLS_RETURN_IF_ERROR(MeasureStoreSize(c, n));
   EmitSummary(c);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -246,6 +247,26 @@ Status ServiceProcess::SubmitAndWait(const std::string& kind, const std::vector<
   return Status::IOError("`fls submit " + kind + "` job did not end done (exit " +
                          std::to_string(r->exit_code) + "): " + out.substr(0, 2000) +
                          ReadHead(r->err_path, 2000));
+}
+
+Status BenchWorkDir::Create(const std::string& parent, const std::string& prefix, bool keep) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string in = parent.empty() ? "." : parent;
+  fs::create_directories(in, ec);
+  const std::string dir = fs::weakly_canonical(fs::absolute(in)).string() + "/" + prefix + "-" +
+                          std::to_string(::getpid());
+  if (!fs::create_directory(dir, ec))
+    return Status::IOError("cannot create the work directory " + dir + ": " + ec.message());
+  path_ = dir;
+  keep_ = keep;
+  fs::create_directories(logs(), ec);
+  return Status::Ok();
+}
+
+BenchWorkDir::~BenchWorkDir() {
+  std::error_code ec;
+  if (!path_.empty() && !keep_) std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace fls::bench

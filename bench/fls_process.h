@@ -86,4 +86,23 @@ class ServiceProcess {
 // Current 1-minute load average (/proc/loadavg), or -1 when unreadable.
 double LoadAverage();
 
+// A bench's own work directory, <parent>/<prefix>-<pid> (parent "" is the
+// current directory), with a logs/ directory inside. Removed with everything
+// below it when the object goes, unless `keep`.
+class BenchWorkDir {
+ public:
+  BenchWorkDir() = default;
+  BenchWorkDir(const BenchWorkDir&) = delete;
+  BenchWorkDir& operator=(const BenchWorkDir&) = delete;
+  ~BenchWorkDir();
+  // IOError naming the directory when it cannot be made.
+  Status Create(const std::string& parent, const std::string& prefix, bool keep);
+  const std::string& path() const { return path_; }
+  std::string logs() const { return path_ + "/logs"; }
+
+ private:
+  std::string path_;
+  bool keep_ = false;
+};
+
 }  // namespace fls::bench

@@ -267,23 +267,10 @@ Status RunSpaceBench(const SpaceBenchOptions& o, const std::function<void(const 
   if (o.restore_sample < 1) return Status::InvalidArgument("bench space: --restore-sample >= 1");
   for (std::uint64_t s : o.singles)
     if (s == 0) return Status::InvalidArgument("bench space: --single sizes must be above 0");
-  std::error_code ec;
-  const std::string parent = o.dir.empty() ? "." : o.dir;
-  fs::create_directories(parent, ec);
-  const std::string root = fs::weakly_canonical(fs::absolute(parent)).string() +
-                           "/fls-bench-space-" + std::to_string(::getpid());
-  if (!fs::create_directory(root, ec))
-    return Status::IOError("cannot create the work directory " + root + ": " + ec.message());
-  struct Cleanup {
-    std::string dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code e;
-      if (!keep) fs::remove_all(dir, e);
-    }
-  } cleanup{root, o.keep};
-  fs::create_directories(root + "/logs");
-  FlsRunner fls(o.fls.empty() ? SelfExecutable() : o.fls, root + "/logs", o.timeout_s);
+  BenchWorkDir work;
+  FLS_RETURN_IF_ERROR(work.Create(o.dir, "fls-bench-space", o.keep));
+  const std::string& root = work.path();
+  FlsRunner fls(o.fls.empty() ? SelfExecutable() : o.fls, work.logs(), o.timeout_s);
   Work w{o, fls, root, {}, sizes};
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
@@ -304,7 +291,10 @@ Status RunSpaceBench(const SpaceBenchOptions& o, const std::function<void(const 
     FLS_RETURN_IF_ERROR(MixService(w, total, &row, &mismatch));
     emit(row);
   }
-  if (!o.keep) fs::remove_all(root + "/src/mix", ec);
+  if (!o.keep) {
+    std::error_code ec;  // the mix's sources are not needed by the single-file rows
+    fs::remove_all(root + "/src/mix", ec);
+  }
   for (std::uint64_t size : o.singles) {
     FLS_RETURN_IF_ERROR(Single(w, size, &row, &mismatch));
     emit(row);
