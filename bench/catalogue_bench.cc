@@ -332,7 +332,7 @@ Status RunCatalogueBench(const CatalogueBenchOptions& o,
   FLS_RETURN_IF_ERROR(work.Create(o.dir, "fls-bench-catalogue", o.keep));
   const std::string& root = work.path();
   FlsRunner fls(o.fls.empty() ? SelfExecutable() : o.fls, work.logs(), o.timeout_s);
-  Ctx c{o, fls, emit, root, {}, {}};
+  Ctx c{o, fls, emit, root, {}, {}, {}};
   for (int n : sizes) FLS_RETURN_IF_ERROR(MeasureStoreSize(c, n));
   EmitSummary(c);
   return Status::Ok();
