@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fuzz_util.h"
-#include "service/pack.h"
+#include "fls/pack.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 8) return 0;
@@ -16,10 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string tail(reinterpret_cast<const char*>(data + 8), size - 8);
   // Half the time make the claimed size plausible so the index is reached.
   if (pack_size & 1) pack_size = tail.size() + (pack_size >> 40);
-  std::vector<fls::service::PackEntry> entries;
+  std::vector<fls::PackEntry> entries;
   std::uint64_t needed = 0;
   const fls::Status s =
-      fls::service::ParsePackTail(tail, pack_size, "fls-pack/fuzz", &entries, &needed);
+      fls::ParsePackTail(tail, pack_size, "fls-pack/fuzz", &entries, &needed);
   if (!s.ok()) {
     FLS_FUZZ_CHECK(!s.ToString().empty());
     return 0;

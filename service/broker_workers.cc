@@ -7,7 +7,7 @@
 
 #include "broker.h"
 #include "fls/service/zmq_util.h"
-#include "json_int.h"
+#include "fls/json_int.h"
 
 namespace fls::service {
 namespace {

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "fls/byte_size.h"
-#include "json_int.h"
+#include "fls/json_int.h"
 
 namespace fls::service {
 namespace {

@@ -11,31 +11,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include "confined_io.h"
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
 #include "fls/batching_backend.h"
 #include "fls/env.h"
 #include "fls/health_db.h"
+#include "fls/pack.h"
 #include "fls/sha256.h"
 #include "fls/store.h"
 #include "fls/sweep.h"
-#include "confined_io.h"
-#include "pack.h"
 #include "restore_job.h"
 
 namespace fls::service {
 namespace {
 
-constexpr std::size_t kConcurrentPacks = 2;
-
-std::string RandomHex() {
-  std::random_device rd;
-  std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
+constexpr int kConcurrentPacks = 2;
 
 // Runs fn(0) .. fn(n - 1) on n threads (fn(0) on the caller) and joins them.
 void RunOnThreads(std::size_t n, const std::function<void(int)>& fn) {
@@ -94,6 +85,7 @@ class ArchiveExecutor : public JobExecutor {
     // fails as an item, here or when it is opened.
     RootDirs sources(store_->env(), job.source_roots, "source");
     std::vector<std::string> small, large;
+    std::vector<std::uint64_t> small_sizes;
     for (const std::string& path : job.items) {
       FileInfo info;
       Status st = sources.StatSource(path, &info);
@@ -101,10 +93,15 @@ class ArchiveExecutor : public JobExecutor {
         ctx.ItemDone(path, st, nullptr, 0);
         continue;
       }
-      (info.size < config_.small_file_bytes ? small : large).push_back(path);
+      if (info.size < config_.small_file_bytes) {
+        small.push_back(path);
+        small_sizes.push_back(info.size);
+      } else {
+        large.push_back(path);
+      }
     }
     Status s;
-    if (!small.empty()) s = ArchivePacked(small, prefix, o, sources, *batcher, ctx);
+    if (!small.empty()) s = ArchivePacked(small, small_sizes, prefix, o, sources, *batcher, ctx);
     // Large files: several pipelines at once over the one coalescing backend,
     // so that their stripe batches share backend calls.
     std::atomic<std::size_t> next{0};
@@ -195,138 +192,53 @@ class ArchiveExecutor : public JobExecutor {
     return out;
   }
 
-  // Small files: concatenated into packs (service/pack.h) of up to
-  // pack_bytes and batch_max_files files, each pack one archived object, so
-  // that one backend pipeline run and one set of fsyncs serve many files.
-  Status ArchivePacked(const std::vector<std::string>& paths, const std::string& prefix,
-                       ArchiveOptions o, RootDirs& sources, BatchingBackend& batcher,
+  // Small files: packed (fls/pack.h) into packs of up to pack_bytes and
+  // batch_max_files files, each pack one archived object, so that one
+  // backend pipeline run and one set of fsyncs serve many files.
+  Status ArchivePacked(const std::vector<std::string>& paths,
+                       const std::vector<std::uint64_t>& sizes, const std::string& prefix,
+                       const ArchiveOptions& o, RootDirs& sources, BatchingBackend& batcher,
                        JobContext& ctx) {
-    std::unique_ptr<ScratchDir> scratch;
-    FLS_RETURN_IF_ERROR(ScratchDir::Create(store_->env(), &scratch));
-    PackDirectory& packed = packs_;
-    FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch->dir()));
     const OpenSourceFn open = [&sources](const std::string& path,
                                          std::unique_ptr<RandomAccessFile>* f, FileInfo* info) {
       return sources.OpenSource(path, f, info);
     };
-    struct Group {
-      std::vector<std::string> paths, names;
-      std::uint64_t bytes = 0;
+    std::vector<PackInput> files;
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      files.push_back({ArchiveObjectName(prefix, paths[i]), paths[i], sizes[i]});
+    PackOptions po;
+    po.max_bytes = config_.pack_bytes;
+    po.max_files = static_cast<std::size_t>(std::max(1, config_.batch_max_files));
+    po.concurrent_packs = kConcurrentPacks;
+    po.cancelled = [&ctx] { return ctx.Cancelled(); };
+    po.start_pack = [&batcher]() -> std::function<void()> {
+      auto participant = std::make_shared<BatchingBackend::Participant>(batcher.Join());
+      return [participant] { participant->Release(); };
     };
-    std::vector<Group> groups;
-    for (const std::string& path : paths) {
-      const std::string name = ArchiveObjectName(prefix, path);
-      // A bad name goes no further than its own item: it would reach the
-      // pack's index and the member's records.
-      if (Status bad = ValidateObjectName(name); !bad.ok()) {
-        ctx.ItemDone(path, bad.WithContext(path), nullptr, 0);
-        continue;
-      }
-      std::unique_ptr<RandomAccessFile> src;
-      FileInfo info;
-      Status s = sources.OpenSource(path, &src, &info);
-      if (!s.ok()) {
-        ctx.ItemDone(path, s, nullptr, 0);
-        continue;
-      }
-      if (const PackEntry* e = packed.Find(name)) {
-        // Packed before (a resumed job, or the same file again): unchanged
-        // when it passes the quick check; another file of that name is an error.
-        s = CheckPacked(*src, info, name, *e, o.compare_checksum);
-        ctx.ItemDone(path, s,
-                     s.ok() ? nlohmann::json{{"object", name},
-                                             {"pack", e->pack},
-                                             {"size", e->length},
-                                             {"sha256", e->sha256},
-                                             {"already_archived", true},
-                                             {"unchanged", true}}
-                            : nlohmann::json(),
-                     0);
-        continue;
-      }
-      const std::uint64_t size = info.size;
-      if (groups.empty() ||
-          (!groups.back().paths.empty() &&
-           (groups.back().bytes + size > config_.pack_bytes ||
-            groups.back().paths.size() >= static_cast<std::size_t>(config_.batch_max_files))))
-        groups.emplace_back();
-      groups.back().paths.push_back(path);
-      groups.back().names.push_back(name);
-      groups.back().bytes += size;
-    }
-    // Packs are independent objects: two at a time, so that reading and
-    // hashing the files of one overlaps coding and fsyncing the other.
-    std::mutex mu;  // guards `packed`
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> cancelled{false};
-    auto run = [&](int slot) {
-      const std::string pack_name = "pack-" + std::to_string(slot);
-      for (std::size_t g = next++; g < groups.size(); g = next++) {
-        if (ctx.Cancelled()) {
-          cancelled = true;
-          return;
-        }
-        const Group& group = groups[g];
-        std::vector<PackEntry> entries;
-        std::vector<Status> errors;
-        Status s = WritePackFile(open, group.paths, group.names, scratch->dir(), pack_name,
-                                 &entries, &errors);
-        ArchiveResult r;
-        ArchiveOptions po = o;
-        po.name = kPackPrefix + RandomHex();
-        if (s.ok()) {
-          std::unique_ptr<RandomAccessFile> pack;
-          FileInfo info;
-          s = scratch->dir()->NewRandomAccessFile(pack_name, &pack, &info);
-          BatchingBackend::Participant participant = batcher.Join();
-          po.encode_done = [&participant] { participant.Release(); };
-          if (s.ok()) s = ArchiveOpenFile(*store_, *pack, info, po, &r);
-        }
-        scratch->dir()->RemoveFile(pack_name);
-        if (s.ok()) {
-          SetBackend(r.backend);
-          std::lock_guard<std::mutex> lock(mu);
-          for (std::size_t i = 0; i < entries.size(); ++i) {
-            entries[i].pack = po.name;
-            if (errors[i].ok()) packed.Add(entries[i]);
-          }
-        }
-        for (std::size_t i = 0; i < group.paths.size(); ++i) {
-          const Status item = s.ok() ? errors[i] : s;
+    return ArchiveSmallFiles(
+        *store_, open, files, o, po, [&](std::size_t i, const PackedItem& item) {
           nlohmann::json result;
-          if (item.ok())
-            result = {{"object", group.names[i]},    {"pack", po.name},
-                      {"offset", entries[i].offset}, {"size", entries[i].length},
-                      {"sha256", entries[i].sha256}, {"backend", r.backend}};
-          ctx.ItemDone(group.paths[i], item, result, item.ok() ? entries[i].length : 0);
-        }
-      }
-    };
-    RunOnThreads(std::min<std::size_t>(groups.size(), kConcurrentPacks), run);
-    if (cancelled) return Status::Cancelled("archive job cancelled");
-    return Status::Ok();
-  }
-
-  // The archive layer's quick check (ArchiveOpenFile) for a packed file:
-  // size, mtime and mode as packed, or its SHA-256 with `checksum`, all from
-  // `src` as opened below its source root (never its path again).
-  Status CheckPacked(const RandomAccessFile& src, const FileInfo& info, const std::string& name,
-                     const PackEntry& e, bool checksum) {
-    bool same = info.size == e.length;
-    if (same && checksum) {
-      std::string sha;
-      FLS_RETURN_IF_ERROR(Sha256OfFile(src, &sha));
-      same = sha == e.sha256;
-    } else if (same) {
-      same = info.mtime_ns == e.mtime_ns && info.mode == e.mode;
-    }
-    if (same) return Status::Ok();
-    return Status::InvalidArgument("'" + name + "' is already archived with other content (in " +
-                                   e.pack + "); archive it under another name");
+          if (item.status.ok() && item.unchanged) {
+            // Archived before (a resumed job, or the same file again).
+            result = {{"object", files[i].name},
+                      {"size", item.entry.length},
+                      {"sha256", item.entry.sha256},
+                      {"already_archived", true},
+                      {"unchanged", true}};
+            if (item.member) result["pack"] = item.entry.pack;
+          } else if (item.status.ok()) {
+            SetBackend(item.backend);
+            result = {{"object", files[i].name},     {"pack", item.entry.pack},
+                      {"offset", item.entry.offset}, {"size", item.entry.length},
+                      {"sha256", item.entry.sha256}, {"backend", item.backend}};
+          }
+          ctx.ItemDone(paths[i], item.status, result,
+                       item.status.ok() && !item.unchanged ? item.entry.length : 0);
+        });
   }
 
   Status Restore(const Job& job, JobContext& ctx) {
-    return RunRestoreJob(*store_, config_.backend, &packs_, job, ctx);
+    return RunRestoreJob(*store_, config_.backend, job, ctx);
   }
 
   // A repair of everything is a sweep (fls/sweep.h): batched reconstruction
@@ -389,27 +301,23 @@ class ArchiveExecutor : public JobExecutor {
                      {{"paths", u.paths}, {"problems", u.problems}}, 0);
       return Status::Ok();
     } else {
-      std::unique_ptr<ScratchDir> scratch;
-      FLS_RETURN_IF_ERROR(ScratchDir::Create(store_->env(), &scratch));
-      PackDirectory& packed = packs_;
-      FLS_RETURN_IF_ERROR(packed.Refresh(*store_, scratch->dir()));
       std::set<std::string> seen;
       for (const std::string& name : job.items) {
         // A packed file is checked (or healed) through its pack.
-        const PackEntry* pe = packed.Find(name);
-        const std::string object = pe ? pe->pack : name;
-        answers[object].push_back(name);
-        if (!seen.insert(object).second) continue;
-        CatalogEntry e;
-        Status s = store_->FindObject(object, &e);
-        if (s.ok())
-          entries.push_back(std::move(e));
-        else
+        Located found;
+        Status s = LocateName(*store_, name, &found);
+        if (!s.ok()) {
           ctx.ItemDone(name, s, nullptr, 0);
+          continue;
+        }
+        const std::string& object = found.object.manifest.name;
+        answers[object].push_back(name);
+        if (seen.insert(object).second) entries.push_back(std::move(found.object));
       }
     }
     for (const CatalogEntry& e : entries) {
-      if (ctx.Cancelled()) return Status::Cancelled(std::string(JobKindName(job.kind)) + " job cancelled");
+      if (ctx.Cancelled())
+        return Status::Cancelled(std::string(JobKindName(job.kind)) + " job cancelled");
       CheckOne(job, repair, e, answers[e.manifest.name], ctx);
     }
     return Status::Ok();
@@ -447,7 +355,7 @@ class ArchiveExecutor : public JobExecutor {
         }
       }
     }
-    if (name.rfind(kPackPrefix, 0) == 0) result["pack"] = name;
+    if (IsPackName(name)) result["pack"] = name;
     for (std::size_t i = 0; i < names.size(); ++i)
       ctx.ItemDone(names[i], s, result, s.ok() && i == 0 ? e.manifest.size : 0);
   }
@@ -489,7 +397,6 @@ class ArchiveExecutor : public JobExecutor {
   MatrixKind matrix_;
   mutable std::mutex mu_;
   std::string backend_;
-  PackDirectory packs_;  // packed files seen so far; refreshed per job
 };
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <exception>
 #include <type_traits>
 
-#include "json_int.h"
+#include "fls/json_int.h"
 
 namespace fls::service {
 namespace {

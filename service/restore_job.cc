@@ -5,8 +5,9 @@
 #include <memory>
 #include <vector>
 
-#include "fls/archive.h"
 #include "confined_io.h"
+#include "fls/archive.h"
+#include "fls/pack.h"
 
 namespace fls::service {
 namespace {
@@ -25,26 +26,27 @@ Status OpenOutputFor(RootDirs& outputs, const std::string& out_dir, const std::s
 
 }  // namespace
 
-Status RunRestoreJob(const Store& store, const std::string& backend, PackDirectory* packs,
-                     const Job& job, JobContext& ctx) {
+Status RunRestoreJob(const Store& store, const std::string& backend, const Job& job,
+                     JobContext& ctx) {
   const std::string out_dir = job.spec.value("output", std::string());
   if (out_dir.empty()) return Status::InvalidArgument("restore job without an output directory");
   RootDirs outputs(store.env(), job.output_roots, "output");
   std::unique_ptr<ScratchDir> scratch;
   FLS_RETURN_IF_ERROR(ScratchDir::Create(store.env(), &scratch));
-  PackDirectory& packed = *packs;
-  FLS_RETURN_IF_ERROR(packed.Refresh(store, scratch->dir()));
   RestoreOptions o;
   o.backend = backend;
   std::map<std::string, std::vector<PackEntry>> by_pack;
   for (const std::string& name : job.items) {
-    if (const PackEntry* pe = packed.Find(name)) {
-      by_pack[pe->pack].push_back(*pe);
+    if (ctx.Cancelled()) return Status::Cancelled("restore job cancelled");
+    // Packed files are restored below, a run of each pack at a time.
+    Located found;
+    Status s = LocateName(store, name, &found);
+    if (s.ok() && found.member) {
+      by_pack[found.packed.pack].push_back(found.packed);
       continue;
     }
-    if (ctx.Cancelled()) return Status::Cancelled("restore job cancelled");
     std::unique_ptr<Directory> dir;
-    Status s = OpenOutputFor(outputs, out_dir, name, &dir, &o.output);
+    if (s.ok()) s = OpenOutputFor(outputs, out_dir, name, &dir, &o.output);
     o.output_dir = dir.get();
     RestoreResult r;
     if (s.ok()) s = RestoreObject(store, name, o, &r);

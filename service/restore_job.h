@@ -8,22 +8,21 @@
 // bytes outside the roots. Packed files come from one range restore per run
 // of nearby files of their pack, each cut out and checked against its
 // SHA-256.
-// Thread-safety: one call at a time per PackDirectory.
+// Thread-safety: calls are independent (the store is thread-safe).
 #pragma once
 
 #include <string>
 
+#include "fls/service/job_executor.h"
 #include "fls/status.h"
 #include "fls/store.h"
-#include "fls/service/job_executor.h"
-#include "pack.h"
 
 namespace fls::service {
 
 // Reports every item through ctx.ItemDone; Cancelled when ctx asked to stop;
 // other errors only when the job as a whole cannot run (no output directory,
 // no scratch directory).
-Status RunRestoreJob(const Store& store, const std::string& backend, PackDirectory* packs,
-                     const Job& job, JobContext& ctx);
+Status RunRestoreJob(const Store& store, const std::string& backend, const Job& job,
+                     JobContext& ctx);
 
 }  // namespace fls::service

@@ -9,7 +9,7 @@
 #include "fls/fault_injection_env.h"
 #include "fls/manifest.h"
 #include "fls/service/config.h"
-#include "service/pack.h"
+#include "fls/pack.h"
 #include "test_paths.h"
 
 namespace fls {
@@ -83,9 +83,9 @@ TEST(HardeningRegression, PackIndexWithNonStringFormatIsCorruption) {
   std::memcpy(&pack_size, input.data(), 8);
   const std::string tail = input.substr(8);
   if (pack_size & 1) pack_size = tail.size() + (pack_size >> 40);
-  std::vector<service::PackEntry> entries;
+  std::vector<PackEntry> entries;
   std::uint64_t needed = 0;
-  Status s = service::ParsePackTail(tail, pack_size, "fls-pack/x", &entries, &needed);
+  Status s = ParsePackTail(tail, pack_size, "fls-pack/x", &entries, &needed);
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   // Every non-string type in "format".
   for (const char* format : {"[1]", "{}", "7", "null", "true"}) {
@@ -93,7 +93,7 @@ TEST(HardeningRegression, PackIndexWithNonStringFormatIsCorruption) {
     std::string t = index;
     for (int i = 0; i < 8; ++i) t.push_back(static_cast<char>((index.size() >> (8 * i)) & 0xff));
     t += "FLSPACK1";
-    s = service::ParsePackTail(t, t.size(), "fls-pack/x", &entries, &needed);
+    s = ParsePackTail(t, t.size(), "fls-pack/x", &entries, &needed);
     EXPECT_EQ(s.code(), Status::Code::kCorruption) << format << ": " << s.ToString();
     EXPECT_NE(s.message().find("malformed index"), std::string::npos) << s.ToString();
   }

@@ -14,7 +14,7 @@
 #include "archive_test_util.h"
 #include "fls/sha256.h"
 #include "fls/store.h"
-#include "service/pack.h"
+#include "fls/pack.h"
 #include "test_paths.h"
 
 namespace fls {
@@ -85,7 +85,7 @@ class V1Fixture : public ::testing::Test {
     for (const auto& line : Lines(r.out)) {
       const auto j = nlohmann::json::parse(line, nullptr, false);
       if (j.is_object() && j.contains("name") &&
-          j["name"].get<std::string>().rfind(service::kPackPrefix, 0) == 0)
+          j["name"].get<std::string>().rfind(kPackPrefix, 0) == 0)
         return j["name"];
     }
     return "";
@@ -112,16 +112,16 @@ TEST_F(V1Fixture, PackMembersMatchTheirSources) {
   CmdResult r = Fls("restore " + config_ + " " + pack + " -o " + Out("pack"));
   ASSERT_EQ(r.rc, 0) << r.out;
   const std::string bytes = ReadFile(Out("pack"));
-  std::vector<service::PackEntry> entries;
+  std::vector<PackEntry> entries;
   std::uint64_t needed = 0;
-  Status s = service::ParsePackTail(bytes, bytes.size(), pack, &entries, &needed);
+  Status s = ParsePackTail(bytes, bytes.size(), pack, &entries, &needed);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(entries.size(), kMembers.size());
-  std::map<std::string, const service::PackEntry*> by_name;
+  std::map<std::string, const PackEntry*> by_name;
   for (const auto& e : entries) by_name[fs::path(e.name).filename().string()] = &e;
   for (const std::string& m : kMembers) {
     ASSERT_TRUE(by_name.count(m)) << m;
-    const service::PackEntry& e = *by_name[m];
+    const PackEntry& e = *by_name[m];
     ASSERT_LE(e.offset + e.length, bytes.size()) << m;
     const std::string member = bytes.substr(e.offset, e.length);
     const std::string want = ReadFile((fs::path(dir_.path()) / "packed" / m).string());

@@ -1,4 +1,4 @@
-// ArchiveFile and RestoreObject (fls/archive.h).
+// ArchiveFile and ArchiveOpenFile (fls/archive.h); RestoreObject is in restore.cc.
 #include "fls/archive.h"
 
 #include <algorithm>
@@ -9,11 +9,13 @@
 #include "fls/backend_registry.h"
 #include "fls/codec.h"
 #include "fls/crc32c.h"
+#include "fls/pack.h"
 #include "fls/sha256.h"
 #include "fls/thread_pool.h"
 #include "manifest_commit.h"
 #include "object_io.h"
 #include "pipeline.h"
+#include "quick_check.h"
 
 namespace fls {
 
@@ -95,23 +97,9 @@ struct ChunkWriters {
 // path is never opened again (a service source was opened below its root).
 Status CheckExisting(const RandomAccessFile& input, const FileInfo& info, const ArchiveOptions& opt,
                      const CatalogEntry& existing, ArchiveResult* result) {
-  const std::string& path = input.path();
   const Manifest& mf = existing.manifest;
-  bool same = info.size == mf.size;
-  std::string differs = "size";
-  if (same && opt.compare_checksum) {
-    std::string sha;
-    FLS_RETURN_IF_ERROR(Sha256OfFile(input, &sha));
-    same = sha == mf.sha256;
-    differs = "SHA-256";
-  } else if (same) {
-    same = info.mtime_ns == mf.mtime_ns && info.mode == mf.mode;
-    differs = "modification time or mode";
-  }
-  if (!same)
-    return Status::InvalidArgument("'" + mf.name + "' is already archived with other content (" +
-                                   differs + " differs from " + path +
-                                   "); archive it under another --name");
+  FLS_RETURN_IF_ERROR(internal::QuickCheck(
+      input, info, opt.compare_checksum, {mf.name, mf.size, mf.mtime_ns, mf.mode, mf.sha256, ""}));
   if (result) {
     std::vector<std::string> tnames, tdomains;
     for (const ManifestChunk& c : mf.chunks) {
@@ -128,7 +116,52 @@ Status CheckExisting(const RandomAccessFile& input, const FileInfo& info, const 
   return Status::Ok();
 }
 
+// The name is a packed file: the same check against its member record.
+Status CheckExistingMember(const RandomAccessFile& input, const FileInfo& info,
+                           const ArchiveOptions& opt, const MemberEntry& member,
+                           ArchiveResult* result) {
+  const PackEntry& e = member.member;
+  FLS_RETURN_IF_ERROR(internal::QuickCheck(
+      input, info, opt.compare_checksum,
+      {e.name, e.length, e.mtime_ns, e.mode, e.sha256, "; it is packed in " + e.pack}));
+  if (result) {
+    *result = ArchiveResult{};
+    result->manifest = member.pack.manifest;
+    result->manifest.name = e.name;
+    result->manifest.size = e.length;
+    result->manifest.sha256 = e.sha256;
+    result->manifest.mode = e.mode;
+    result->manifest.mtime_ns = e.mtime_ns;
+    result->unchanged = true;
+    result->packed_in = e.pack;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+namespace internal {
+
+Status QuickCheck(const RandomAccessFile& input, const FileInfo& info, bool compare_checksum,
+                  const ArchivedContent& archived) {
+  bool same = info.size == archived.size;
+  std::string differs = "size";
+  if (same && compare_checksum) {
+    std::string sha;
+    FLS_RETURN_IF_ERROR(Sha256OfFile(input, &sha));
+    same = sha == archived.sha256;
+    differs = "SHA-256";
+  } else if (same) {
+    same = info.mtime_ns == archived.mtime_ns && info.mode == archived.mode;
+    differs = "modification time or mode";
+  }
+  if (same) return Status::Ok();
+  return Status::InvalidArgument(
+      "'" + archived.name + "' is already archived with other content (" + differs +
+      " differs from " + input.path() + ")" + archived.where + "; archive it under another --name");
+}
+
+}  // namespace internal
 
 Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
                    ArchiveResult* result) {
@@ -165,6 +198,14 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   if (found.ok()) return CheckExisting(input, info, opt, existing, result);
   if (found.code() != Status::Code::kNotFound)
     return found.WithContext("checking whether '" + mf.name + "' is archived already");
+  {
+    // A packed file of that name is the name archived already, too.
+    MemberEntry member;
+    Status packed = FindMember(store, mf.name, &member);
+    if (packed.ok()) return CheckExistingMember(input, info, opt, member, result);
+    if (packed.code() != Status::Code::kNotFound)
+      return packed.WithContext("checking whether '" + mf.name + "' is archived already");
+  }
   if (!holder.empty())
     return Status::InvalidArgument("the name '" + mf.name + "' has the same manifest file (" +
                                    NameManifestFileName(mf.name) + ") as the object '" + holder +
@@ -356,94 +397,6 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
     result->target_failures_tolerated = tol.targets;
     result->domain_failures_tolerated = tol.domains;
     result->backend = std::string(backend->name());
-  }
-  return Status::Ok();
-}
-
-Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& opt,
-                     RestoreResult* result) {
-  Env* env = store.env();
-  if (opt.output.empty()) return Status::InvalidArgument("no output path given");
-  CatalogEntry entry;
-  FLS_RETURN_IF_ERROR(store.FindObject(name, &entry));
-  const Manifest& mf = entry.manifest;
-  std::uint64_t begin = 0, end = mf.size;
-  if (opt.has_range) {
-    if (opt.offset > mf.size || opt.length > mf.size - opt.offset)
-      return Status::InvalidArgument("--range " + std::to_string(opt.offset) + ":" +
-                                     std::to_string(opt.length) + " is outside object '" + name +
-                                     "' of " + std::to_string(mf.size) + " bytes");
-    begin = opt.offset;
-    end = opt.offset + opt.length;
-  }
-  std::shared_ptr<Backend> backend;
-  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, mf.k, mf.m,
-                                         mf.matrix, &backend));
-  // Every step of the write goes through the output directory's
-  // descriptor: nothing re-resolves the output's path after this.
-  std::unique_ptr<Directory> opened;
-  Directory* dir = opt.output_dir;
-  std::string out_name = opt.output;
-  if (dir == nullptr) {
-    FLS_RETURN_IF_ERROR(env->OpenDirectory(DirName(opt.output), &opened));
-    dir = opened.get();
-    out_name = BaseName(opt.output);
-  }
-  {
-    FileInfo existing;
-    Status e = dir->GetFileInfo(out_name, &existing);
-    if (e.ok() && existing.type != FileType::kRegular)
-      return Status::InvalidArgument("output " + JoinPath(dir->path(), out_name) + " is a " +
-                                     FileTypeName(existing.type) +
-                                     "; restore replaces regular files only");
-    if (!e.ok() && e.code() != Status::Code::kNotFound) return e;
-  }
-  internal::ObjectReader reader(store, mf);
-  reader.Open();
-
-  // A restore killed earlier left its temporary here; only this restore
-  // would ever look at it. Failing to remove it is not this restore's error.
-  RemoveDeadWritersTempsIn(dir, out_name, nullptr);
-  const std::string tmp = BaseName(TempPathFor(out_name));
-  std::unique_ptr<WritableFile> f;
-  FLS_RETURN_IF_ERROR(dir->NewWritableFile(tmp, &f));
-  BufferedAppender out(std::move(f), false);
-  Sha256 sha;
-  const bool whole = !opt.has_range;
-  internal::StreamStats stats;
-  Status s = internal::StreamObject(
-      reader, *backend, begin, end,
-      whole ? std::function<Status(const std::uint8_t*, std::size_t)>(
-                  [&](const std::uint8_t* p, std::size_t len) {
-                    sha.Update(p, len);
-                    return Status::Ok();
-                  })
-            : nullptr,
-      [&](const std::uint8_t* p, std::size_t len) { return out.Append(p, len); }, opt.progress,
-      &stats);
-  if (s.ok() && whole) {
-    const std::string digest = sha.FinishHex();
-    if (digest != mf.sha256)
-      s = Status::Corruption("object '" + name + "': SHA-256 of the restored bytes " + digest +
-                             " differs from the manifest's " + mf.sha256);
-  }
-  if (s.ok() && whole) s = out.SetModeAndTime(mf.mode, mf.mtime_ns);
-  if (s.ok()) s = out.SyncAndClose();
-  if (s.ok()) s = dir->RenameFile(tmp, out_name);
-  if (!s.ok()) {
-    dir->RemoveFile(tmp);
-    return s;
-  }
-  FLS_RETURN_IF_ERROR(dir->Sync());
-  if (result) {
-    result->bytes = end - begin;
-    result->stripes_reconstructed = stats.stripes_reconstructed;
-    result->sha256_checked = whole;
-    for (const auto& c : reader.chunks())
-      if (c.report.state != "ok")
-        result->problems.push_back(
-            "chunk " + std::to_string(c.report.index) + " " + c.report.state +
-            (c.report.detail.empty() ? "" : ": " + c.report.detail) + " (" + c.path + ")");
   }
   return Status::Ok();
 }

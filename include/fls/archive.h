@@ -81,6 +81,9 @@ struct ArchiveResult {
   int target_failures_tolerated = 0;
   int domain_failures_tolerated = 0;
   std::string backend;  // the backend that encoded
+  // With unchanged: the name is a file packed in this pack (fls/pack.h);
+  // `manifest` is the pack's, with the file's name, size, digest, mode, mtime.
+  std::string packed_in;
 };
 
 // InvalidArgument for bad options, a bad name (ValidateObjectName) or a name

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fls/service/protocol.h"
-#include "service/pack.h"
+#include "fls/pack.h"
 
 namespace fls::service::testing {
 

@@ -6,7 +6,7 @@
 #include "fls/archive.h"
 #include "fls/env.h"
 #include "fls/store.h"
-#include "service/pack.h"
+#include "fls/pack.h"
 #include "service_harness.h"
 
 namespace fls::service::testing {

@@ -11,7 +11,6 @@
 #include "fls/service/protocol.h"
 #include "protocol_fuzz_entry.h"
 #include "service/journal.h"
-#include "service/pack.h"
 #include "service/path_policy.h"
 
 namespace fls::service {
@@ -403,84 +402,6 @@ TEST(Journal, OpenFailsClearly) {
   Status s = Journal::Open("/proc/no/such/journal.sqlite", &j);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("/proc/no/such/journal.sqlite"), std::string::npos) << s.ToString();
-}
-
-}  // namespace
-}  // namespace fls::service
-
-namespace fls::service {
-namespace {
-
-TEST(Pack, WriteThenParseTheIndexAndRejectDamage) {
-  TempDir t;
-  const std::vector<std::string> bodies = {"", "a", std::string(5000, 'z'), "tail"};
-  std::vector<std::string> paths, names;
-  for (std::size_t i = 0; i < bodies.size(); ++i) {
-    paths.push_back(t / ("f" + std::to_string(i)));
-    names.push_back("obj/" + std::to_string(i));
-    std::ofstream(paths.back(), std::ios::binary) << bodies[i];
-  }
-  std::unique_ptr<Directory> dir;
-  ASSERT_TRUE(Env::Default()->OpenDirectory(t.path(), &dir).ok());
-  const OpenSourceFn open = [](const std::string& path, std::unique_ptr<RandomAccessFile>* f,
-                               FileInfo* info) {
-    FLS_RETURN_IF_ERROR(Env::Default()->GetFileInfo(path, info));
-    return Env::Default()->NewRandomAccessFile(path, f);
-  };
-  std::vector<PackEntry> written;
-  std::vector<Status> errors;
-  ASSERT_TRUE(WritePackFile(open, paths, names, dir.get(), "pack", &written, &errors).ok());
-  for (const Status& e : errors) EXPECT_TRUE(e.ok()) << e.ToString();
-  std::ifstream in(t / "pack", std::ios::binary);
-  const std::string pack((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<PackEntry> parsed;
-  std::uint64_t needed = 0;
-  // A short tail asks for more; the whole tail parses.
-  ASSERT_TRUE(
-      ParsePackTail(pack.substr(pack.size() - 20), pack.size(), "p", &parsed, &needed).ok());
-  EXPECT_GT(needed, 20u);
-  ASSERT_TRUE(ParsePackTail(pack, pack.size(), "p", &parsed, &needed).ok());
-  EXPECT_EQ(needed, 0u);
-  ASSERT_EQ(parsed.size(), bodies.size());
-  for (std::size_t i = 0; i < bodies.size(); ++i) {
-    EXPECT_EQ(parsed[i].name, names[i]);
-    EXPECT_EQ(parsed[i].pack, "p");
-    EXPECT_EQ(pack.substr(parsed[i].offset, parsed[i].length), bodies[i]);
-    EXPECT_EQ(parsed[i].sha256, written[i].sha256);
-  }
-  EXPECT_EQ(parsed[0].sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  // Damage: no magic, an index length beyond the pack, a broken index.
-  std::string bad = pack;
-  bad[bad.size() - 1] ^= 1;
-  EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
-            Status::Code::kCorruption);
-  bad = pack;
-  bad[bad.size() - 10] = '\x7f';
-  EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
-            Status::Code::kCorruption);
-  bad = pack;
-  bad[5001] = '#';  // inside the index JSON (data is 5005 bytes, then the index)
-  bad[5006] = '#';
-  EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
-            Status::Code::kCorruption);
-  // A source that cannot be read fails alone: the others are packed and
-  // indexed, it is not.
-  ASSERT_TRUE(WritePackFile(open, {paths[1], t / "missing", paths[3]}, {"a", "m", "b"}, dir.get(),
-                            "pack2", &written, &errors)
-                  .ok());
-  ASSERT_EQ(errors.size(), 3u);
-  EXPECT_TRUE(errors[0].ok());
-  EXPECT_EQ(errors[1].code(), Status::Code::kNotFound) << errors[1].ToString();
-  EXPECT_TRUE(errors[2].ok());
-  std::ifstream in2(t / "pack2", std::ios::binary);
-  const std::string pack2((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>());
-  ASSERT_TRUE(ParsePackTail(pack2, pack2.size(), "p2", &parsed, &needed).ok());
-  ASSERT_EQ(parsed.size(), 2u);
-  EXPECT_EQ(parsed[0].name, "a");
-  EXPECT_EQ(parsed[1].name, "b");
-  EXPECT_EQ(pack2.substr(parsed[1].offset, parsed[1].length), "tail");
-  // The pack file is created exclusively: an existing name is never reused.
-  EXPECT_FALSE(WritePackFile(open, paths, names, dir.get(), "pack", &written, &errors).ok());
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace fls::service {
+namespace fls {
 
 // The value of `v` as T. Throws std::out_of_range naming `what` when `v` is
 // not an integer (floats included) or does not fit T.
@@ -40,4 +40,4 @@ T JsonInt(const nlohmann::json& v, std::string_view what) {
   return static_cast<T>(i);
 }
 
-}  // namespace fls::service
+}  // namespace fls

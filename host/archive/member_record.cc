@@ -1,0 +1,299 @@
+// Member records: finding a packed file by its name (fls/pack.h).
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "fls/backend_registry.h"
+#include "fls/json_int.h"
+#include "fls/pack.h"
+#include "fls/thread_pool.h"
+#include "manifest_commit.h"
+#include "object_io.h"
+#include "record_json.h"
+
+namespace fls {
+namespace {
+
+constexpr std::size_t kMaxRecordBytes = 64 << 10;
+constexpr char kRecordFormat[] = "fls-member";
+
+nlohmann::json RecordJson(const PackEntry& e) {
+  return {{"format", kRecordFormat}, {"format_version", kMemberRecordFormatVersion},
+          {"name", e.name},          {"pack", e.pack},
+          {"pack_id", e.pack_id},    {"offset", e.offset},
+          {"length", e.length},      {"sha256", e.sha256},
+          {"mode", e.mode},          {"mtime_ns", e.mtime_ns}};
+}
+
+Status ReadRecordText(Env* env, const std::string& path, std::string* text) {
+  std::unique_ptr<RandomAccessFile> f;
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
+  if (info.size > kMaxRecordBytes)
+    return Status::Corruption(path + ": " + std::to_string(info.size) +
+                              " bytes, more than a member record can be");
+  text->resize(info.size);
+  std::size_t got = 0;
+  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
+  text->resize(got);
+  return Status::Ok();
+}
+
+// The m + 1 joined targets (with a directory) that hold `name`'s records,
+// highest rendezvous score first.
+std::vector<int> RecordTargets(const Store& store, const std::string& name, int m) {
+  const std::string hash = NameHash(name);
+  std::vector<std::pair<std::uint64_t, int>> ranked;
+  for (std::size_t t = 0; t < store.targets().size(); ++t) {
+    const std::string id = store.TargetId(static_cast<int>(t));
+    FileInfo info;
+    if (id.empty() || !store.env()->GetFileInfo(store.targets()[t].path, &info).ok() ||
+        !info.is_directory)
+      continue;
+    ranked.push_back({internal::RendezvousScore(hash, id), static_cast<int>(t)});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<int> out;
+  for (const auto& r : ranked) {
+    if (static_cast<int>(out.size()) > m) break;
+    out.push_back(r.second);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MemberRecordFileName(const std::string& name) {
+  return "fls-n" + NameHash(name) + ".member";
+}
+
+std::string EncodeMemberRecord(const PackEntry& e) {
+  nlohmann::json j = RecordJson(e);
+  j["checksum"] = internal::CanonicalChecksum(j);
+  return j.dump();
+}
+
+Status DecodeMemberRecord(std::string_view text, PackEntry* e) {
+  nlohmann::json j;
+  FLS_RETURN_IF_ERROR(internal::ParseRecordJson(text, "member record", &j));
+  FLS_RETURN_IF_ERROR(internal::CheckAndRemoveChecksum(&j, "member record"));
+  PackEntry out;
+  try {
+    if (j.at("format").get<std::string>() != kRecordFormat)
+      return Status::Corruption("member record: format is not '" + std::string(kRecordFormat) +
+                                "'");
+    const int version = JsonInt<int>(j.at("format_version"), "format_version");
+    if (version != kMemberRecordFormatVersion)
+      return Status::Corruption("member record: format_version " + std::to_string(version) +
+                                " is not supported");
+    out.name = j.at("name").get<std::string>();
+    out.pack = j.at("pack").get<std::string>();
+    out.pack_id = j.at("pack_id").get<std::string>();
+    out.offset = JsonInt<std::uint64_t>(j.at("offset"), "offset");
+    out.length = JsonInt<std::uint64_t>(j.at("length"), "length");
+    out.sha256 = j.at("sha256").get<std::string>();
+    out.mode = JsonInt<std::uint32_t>(j.at("mode"), "mode");
+    out.mtime_ns = JsonInt<std::int64_t>(j.at("mtime_ns"), "mtime_ns");
+  } catch (const std::exception& ex) {
+    return Status::Corruption(std::string("member record: ") + ex.what());
+  }
+  if (j.size() != RecordJson(out).size())
+    return Status::Corruption("member record: unknown fields");
+  if (!internal::IsLowerHex(out.pack_id, 32) || !internal::IsLowerHex(out.sha256, 64) ||
+      !IsPackName(out.pack) || out.offset + out.length < out.offset)
+    return Status::Corruption("member record of '" + out.name + "': malformed pack, id or digest");
+  *e = std::move(out);
+  return Status::Ok();
+}
+
+void CommitMemberRecords(const Store& store, int m, const std::vector<PackEntry>& members,
+                         std::vector<Status>* statuses) {
+  Env* env = store.env();
+  statuses->assign(members.size(), Status::Ok());
+  struct Copy {
+    std::size_t member;
+    std::string path, tmp;
+    bool renamed = false;
+  };
+  const std::size_t T = store.targets().size();
+  std::vector<std::vector<Copy>> by_target(T);
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const std::vector<int> targets = RecordTargets(store, members[i].name, m);
+    if (targets.empty())
+      (*statuses)[i] = Status::IOError(
+          "no joined target directory can hold the member record of '" + members[i].name + "'");
+    const std::string file = MemberRecordFileName(members[i].name);
+    for (int t : targets) {
+      const std::string path = JoinPath(store.targets()[t].path, file);
+      by_target[t].push_back({i, path, TempPathFor(path)});
+    }
+  }
+  std::mutex mu;
+  auto fail = [&](std::size_t i, const Status& s, const std::string& target) {
+    std::lock_guard<std::mutex> lock(mu);
+    if ((*statuses)[i].ok())
+      (*statuses)[i] = s.WithContext("member record of '" + members[i].name + "' on " + target);
+  };
+  // Temporaries written and fsynced on every target at once (fsync latency
+  // dominates), then renamed: a record appears complete or not at all.
+  ThreadPool pool(static_cast<int>(std::min<std::size_t>(T, 16)));
+  pool.Run(T, [&](std::size_t t) {
+    for (const Copy& c : by_target[t]) {
+      std::unique_ptr<WritableFile> f;
+      const std::string text = EncodeMemberRecord(members[c.member]);
+      Status s = env->NewWritableFile(c.tmp, &f);
+      if (s.ok()) s = f->Append(text.data(), text.size());
+      if (s.ok()) s = f->Sync();
+      if (s.ok()) s = f->Close();
+      if (!s.ok()) fail(c.member, s, store.targets()[t].path);
+    }
+  });
+  pool.Run(T, [&](std::size_t t) {
+    bool any = false;
+    for (Copy& c : by_target[t]) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!(*statuses)[c.member].ok()) continue;
+      }
+      Status s = env->RenameFile(c.tmp, c.path);
+      if (s.ok())
+        c.renamed = any = true;
+      else
+        fail(c.member, s, store.targets()[t].path);
+    }
+    if (any) {
+      Status s = env->SyncDir(store.targets()[t].path);
+      if (!s.ok())
+        for (const Copy& c : by_target[t])
+          if (c.renamed) fail(c.member, s, store.targets()[t].path);
+    }
+  });
+  // A member that failed anywhere leaves nothing: temporaries and the
+  // copies renamed before the failure go.
+  for (std::size_t t = 0; t < T; ++t) {
+    bool removed = false;
+    for (const Copy& c : by_target[t]) {
+      if ((*statuses)[c.member].ok()) continue;
+      env->RemoveFile(c.tmp);
+      if (c.renamed && env->RemoveFile(c.path).ok()) removed = true;
+    }
+    if (removed) env->SyncDir(store.targets()[t].path);
+  }
+}
+
+Status FindMember(const Store& store, const std::string& name, MemberEntry* entry) {
+  MemberEntry out;
+  const std::string file = MemberRecordFileName(name);
+  bool have = false;
+  std::vector<std::string> bad;
+  for (const Target& t : store.targets()) {
+    const std::string path = JoinPath(t.path, file);
+    std::string text;
+    Status s = ReadRecordText(store.env(), path, &text);
+    if (s.code() == Status::Code::kNotFound) continue;
+    PackEntry e;
+    if (s.ok()) s = DecodeMemberRecord(text, &e).WithContext(path);
+    if (s.ok() && e.name != name) continue;  // another name with this hash
+    if (!s.ok()) {
+      bad.push_back(path);
+      out.problems.push_back(s.ToString());
+      continue;
+    }
+    out.copies.push_back(path);
+    if (!have) {
+      out.member = e;
+      have = true;
+    } else if (EncodeMemberRecord(e) != EncodeMemberRecord(out.member)) {
+      out.problems.push_back(path + " differs from " + out.copies.front());
+    }
+  }
+  if (!have && !bad.empty()) {
+    std::string msg = "packed file '" + name + "': every member record found is unreadable";
+    for (const auto& p : out.problems) msg += "; " + p;
+    return Status::Corruption(msg);
+  }
+  if (!have) return Status::NotFound("no packed file named '" + name + "'");
+  Status s = store.FindObject(out.member.pack, &out.pack);
+  if (s.ok() && ObjectIdToHex(out.pack.manifest.id) != out.member.pack_id)
+    s = Status::NotFound("its pack now has the id " + ObjectIdToHex(out.pack.manifest.id) +
+                         ", the record names " + out.member.pack_id);
+  if (s.ok() && (out.member.offset > out.pack.manifest.size ||
+                 out.member.length > out.pack.manifest.size - out.member.offset))
+    s = Status::Corruption("its range lies outside the pack's " +
+                           std::to_string(out.pack.manifest.size) + " bytes");
+  if (!s.ok()) {
+    const std::string why = "packed file '" + name + "' is recorded in " + out.member.pack +
+                            ", which cannot be used (an orphan member record): " + s.ToString();
+    return s.code() == Status::Code::kNotFound ? Status::NotFound(why) : Status::Corruption(why);
+  }
+  *entry = std::move(out);
+  return Status::Ok();
+}
+
+Status LocateName(const Store& store, const std::string& name, Located* out) {
+  Located l;
+  Status s = store.FindObject(name, &l.object);
+  if (s.code() != Status::Code::kNotFound) {
+    if (s.ok()) *out = std::move(l);
+    return s;
+  }
+  MemberEntry me;
+  Status ms = FindMember(store, name, &me);
+  if (ms.code() == Status::Code::kNotFound) {
+    // The member's own message when a record exists but is an orphan.
+    return ms.ToString().find("orphan") != std::string::npos ? ms : s;
+  }
+  FLS_RETURN_IF_ERROR(ms);
+  l.member = true;
+  l.packed = std::move(me.member);
+  l.object = std::move(me.pack);
+  *out = std::move(l);
+  return Status::Ok();
+}
+
+Status RecordPackMembers(const Store& store, const CatalogEntry& pack, std::uint64_t* written) {
+  *written = 0;
+  const Manifest& mf = pack.manifest;
+  std::shared_ptr<Backend> backend;
+  FLS_RETURN_IF_ERROR(SharedOrNewBackend(nullptr, "auto", 1, mf.k, mf.m, mf.matrix, &backend));
+  internal::ObjectReader reader(store, mf);
+  reader.Open();
+  // The index is at the end: read the last 64 KiB, and more if it is longer.
+  std::uint64_t want = std::min<std::uint64_t>(mf.size, 64 << 10), needed = 0;
+  std::vector<PackEntry> entries;
+  for (int round = 0; round < 2; ++round) {
+    std::string tail;
+    FLS_RETURN_IF_ERROR(internal::StreamObject(
+        reader, *backend, mf.size - want, mf.size, nullptr,
+        [&](const std::uint8_t* p, std::size_t n) {
+          tail.append(reinterpret_cast<const char*>(p), n);
+          return Status::Ok();
+        },
+        nullptr, nullptr));
+    FLS_RETURN_IF_ERROR(ParsePackTail(tail, mf.size, mf.name, &entries, &needed));
+    if (needed == 0) break;
+    want = std::min<std::uint64_t>(needed, mf.size);
+  }
+  std::vector<PackEntry> missing;
+  for (PackEntry& e : entries) {
+    MemberEntry found;
+    if (FindMember(store, e.name, &found).ok() && found.member.pack == mf.name) continue;
+    CatalogEntry object;
+    if (store.FindObject(e.name, &object).ok()) continue;  // an object of that name wins
+    e.pack_id = ObjectIdToHex(mf.id);
+    missing.push_back(e);
+  }
+  if (missing.empty()) return Status::Ok();
+  std::vector<Status> statuses;
+  CommitMemberRecords(store, mf.m, missing, &statuses);
+  for (std::size_t i = 0; i < missing.size(); ++i) {
+    if (!statuses[i].ok()) return statuses[i];
+    ++*written;
+  }
+  return Status::Ok();
+}
+
+}  // namespace fls

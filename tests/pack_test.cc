@@ -1,0 +1,382 @@
+// Packs and member records (fls/pack.h): the pack stream's bytes and index,
+// small files archived into packs and found again by name without a
+// catalogue, restores of packed files (whole, ranges, degraded, damaged),
+// re-archive quick checks, orphan and damaged records, and a crash at every
+// mutating step of a pack archive.
+#include <sys/stat.h>
+
+#include <map>
+
+#include "archive_test_util.h"
+#include "fls/fault_injection_env.h"
+#include "fls/pack.h"
+#include "fls/sha256.h"
+#include "host/archive/pack_stream.h"
+
+namespace fls {
+namespace {
+
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+OpenSourceFn OpenWith(Env* env) {
+  return [env](const std::string& path, std::unique_ptr<RandomAccessFile>* f, FileInfo* info) {
+    FLS_RETURN_IF_ERROR(env->GetFileInfo(path, info));
+    return env->NewRandomAccessFile(path, f);
+  };
+}
+
+// Reads the whole stream in reads of the given sizes, in turn.
+std::string ReadStream(const internal::PackStream& s, const std::vector<std::size_t>& sizes) {
+  std::string out;
+  for (std::size_t i = 0; out.size() < s.size(); ++i) {
+    std::string buf(sizes[i % sizes.size()], '\0');
+    std::size_t got = 0;
+    EXPECT_TRUE(s.Read(out.size(), buf.size(), buf.data(), &got).ok());
+    if (got == 0) break;
+    out.append(buf.data(), got);
+  }
+  return out;
+}
+
+std::string Sha(const std::string& s) {
+  Sha256 h;
+  h.Update(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  return h.FinishHex();
+}
+
+TEST(PackStream, BytesThenAnIndexThatParses) {
+  TempDir t;
+  const std::vector<std::string> bodies = {"", "a", std::string(5000, 'z'), "", "tail"};
+  std::vector<PackInput> inputs;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    WriteFile(t / ("f" + std::to_string(i)), bodies[i]);
+    inputs.push_back({"obj/" + std::to_string(i), t / ("f" + std::to_string(i)), bodies[i].size()});
+  }
+  for (const std::vector<std::size_t>& reads :
+       {std::vector<std::size_t>{1 << 20}, std::vector<std::size_t>{1, 7, 4096, 3}}) {
+    internal::PackStream s(OpenWith(Env::Default()), inputs, "test pack");
+    const std::string pack = ReadStream(s, reads);
+    ASSERT_EQ(pack.size(), s.size());
+    std::vector<PackEntry> parsed;
+    std::uint64_t needed = 0;
+    // A short tail asks for more; the whole tail parses.
+    ASSERT_TRUE(
+        ParsePackTail(pack.substr(pack.size() - 20), pack.size(), "p", &parsed, &needed).ok());
+    EXPECT_GT(needed, 20u);
+    ASSERT_TRUE(ParsePackTail(pack, pack.size(), "p", &parsed, &needed).ok());
+    ASSERT_EQ(parsed.size(), bodies.size());
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      EXPECT_TRUE(s.status(i).ok()) << s.status(i).ToString();
+      EXPECT_EQ(parsed[i].name, inputs[i].name);
+      EXPECT_EQ(pack.substr(parsed[i].offset, parsed[i].length), bodies[i]);
+      EXPECT_EQ(parsed[i].sha256, Sha(bodies[i]));
+      EXPECT_EQ(s.entry(i).sha256, Sha(bodies[i]));
+      EXPECT_EQ(s.entry(i).offset, parsed[i].offset);
+    }
+    // Damage: no magic, a length beyond the pack.
+    std::string bad = pack;
+    bad[bad.size() - 1] ^= 1;
+    EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
+              Status::Code::kCorruption);
+    bad = pack;
+    bad[bad.size() - 10] = '\x7f';
+    EXPECT_EQ(ParsePackTail(bad, bad.size(), "p", &parsed, &needed).code(),
+              Status::Code::kCorruption);
+  }
+  // Reads must come in order.
+  internal::PackStream s(OpenWith(Env::Default()), inputs, "test pack");
+  char buf[16];
+  std::size_t got = 0;
+  EXPECT_FALSE(s.Read(3, sizeof buf, buf, &got).ok());
+}
+
+TEST(PackStream, AMissingOrChangedFileFailsAloneAndKeepsItsPlace) {
+  TempDir t;
+  WriteFile(t / "a", "alpha");
+  WriteFile(t / "grew", "12345");
+  WriteFile(t / "b", "bravo");
+  const std::vector<PackInput> inputs = {{"a", t / "a", 5},
+                                         {"missing", t / "missing", 9},
+                                         {"grew", t / "grew", 3},  // listed at 3, has 5
+                                         {"b", t / "b", 5}};
+  internal::PackStream s(OpenWith(Env::Default()), inputs, "test pack");
+  const std::string pack = ReadStream(s, {4});
+  ASSERT_EQ(pack.size(), s.size());
+  EXPECT_TRUE(s.status(0).ok());
+  EXPECT_EQ(s.status(1).code(), Status::Code::kNotFound) << s.status(1).ToString();
+  EXPECT_NE(s.status(2).message().find("changed while being archived"), std::string::npos)
+      << s.status(2).ToString();
+  EXPECT_TRUE(s.status(3).ok());
+  EXPECT_EQ(pack.substr(0, 5), "alpha");
+  EXPECT_EQ(pack.substr(5, 12), std::string(12, '\0'));  // the failed ones' places
+  EXPECT_EQ(pack.substr(17, 5), "bravo");
+  std::vector<PackEntry> parsed;
+  std::uint64_t needed = 0;
+  ASSERT_TRUE(ParsePackTail(pack, pack.size(), "p", &parsed, &needed).ok());
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0].name, "a");
+  EXPECT_EQ(parsed[1].name, "b");
+  EXPECT_EQ(parsed[1].offset, 17u);
+}
+
+struct PackFixture {
+  TempDir dir;
+  Env* env;
+  std::unique_ptr<Store> store;
+  std::map<std::string, std::string> files;  // name -> bytes
+  std::vector<PackInput> inputs;
+  explicit PackFixture(int count = 40, Env* e = Env::Default()) : env(e) {
+    store = testing::MakeStore(dir / "s", 14, env);
+    testing::fs::create_directories(dir / "src");
+    for (int i = 0; i < count; ++i) {
+      // Sizes from 0 to ~150 KB, spread in log scale.
+      const std::size_t size = i == 0 ? 0 : static_cast<std::size_t>(std::pow(1.35, i));
+      const std::string name = "dir" + std::to_string(i % 3) + "/file" + std::to_string(i);
+      const std::string path = dir / ("src/f" + std::to_string(i));
+      files[name] = testing::RandomBytes(size, 100 + i);
+      WriteFile(path, files[name]);
+      ::chmod(path.c_str(), i % 2 ? 0640 : 0604);
+      inputs.push_back({name, path, size});
+    }
+  }
+  ArchiveOptions Options() const {
+    ArchiveOptions o;
+    o.stripe_width = 64 << 10;
+    o.backend = "isal";
+    o.threads = 1;
+    return o;
+  }
+  Status Archive(std::vector<PackedItem>* items, std::size_t max_files = 16) {
+    PackOptions po;
+    po.max_files = max_files;
+    items->assign(inputs.size(), PackedItem());
+    std::vector<int> calls(inputs.size(), 0);
+    Status s = ArchiveSmallFiles(*store, OpenWith(env), inputs, Options(), po,
+                                 [&](std::size_t i, const PackedItem& item) {
+                                   (*items)[i] = item;
+                                   ++calls[i];
+                                 });
+    for (std::size_t i = 0; s.ok() && i < calls.size(); ++i)
+      EXPECT_EQ(calls[i], 1) << "file " << i << " reported " << calls[i] << " times";
+    return s;
+  }
+  Status Restore(const std::string& name, std::string* out, RestoreResult* r = nullptr,
+                 std::uint64_t offset = 0, std::uint64_t length = 0) {
+    RestoreOptions ro;
+    ro.output = dir / "out";
+    ro.backend = "isal";
+    if (length > 0) {
+      ro.has_range = true;
+      ro.offset = offset;
+      ro.length = length;
+    }
+    RestoreResult rr;
+    Status s = RestoreObject(*store, name, ro, r ? r : &rr);
+    if (s.ok()) *out = ReadFile(dir / "out");
+    testing::fs::remove(dir / "out");
+    return s;
+  }
+};
+
+TEST(PackedFiles, ArchivedIntoPacksAndRestoredByName) {
+  PackFixture f;
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  std::set<std::string> packs;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(items[i].status.ok()) << f.inputs[i].name << ": " << items[i].status.ToString();
+    EXPECT_FALSE(items[i].unchanged);
+    EXPECT_TRUE(IsPackName(items[i].entry.pack));
+    packs.insert(items[i].entry.pack);
+  }
+  EXPECT_EQ(packs.size(), 3u);  // 40 files, 16 per pack
+  // Only the packs are objects; each file is found by name and restores
+  // bit-exact with its own mode and mtime.
+  EXPECT_EQ(f.store->ReadCatalog().objects.size(), 3u);
+  for (const PackInput& in : f.inputs) {
+    MemberEntry m;
+    ASSERT_TRUE(FindMember(*f.store, in.name, &m).ok()) << in.name;
+    EXPECT_EQ(m.copies.size(), 5u) << in.name;  // m + 1
+    std::string got;
+    ASSERT_TRUE(f.Restore(in.name, &got).ok()) << in.name;
+    EXPECT_EQ(got, f.files[in.name]) << in.name;
+    FileInfo src, out;
+    ASSERT_TRUE(f.env->GetFileInfo(in.source, &src).ok());
+    RestoreOptions ro;
+    ro.output = f.dir / "meta";
+    RestoreResult rr;
+    ASSERT_TRUE(RestoreObject(*f.store, in.name, ro, &rr).ok());
+    ASSERT_TRUE(f.env->GetFileInfo(f.dir / "meta", &out).ok());
+    EXPECT_EQ(out.mode, src.mode) << in.name;
+    EXPECT_EQ(out.mtime_ns, src.mtime_ns) << in.name;
+    EXPECT_TRUE(rr.sha256_checked);
+  }
+  // A range of a packed file is a range of that file, not of its pack.
+  const PackInput& big = f.inputs.back();
+  std::string part;
+  ASSERT_TRUE(f.Restore(big.name, &part, nullptr, 1000, 5000).ok());
+  EXPECT_EQ(part, f.files[big.name].substr(1000, 5000));
+  RestoreOptions ro;
+  ro.output = f.dir / "x";
+  ro.has_range = true;
+  ro.offset = big.size - 10;
+  ro.length = 11;
+  RestoreResult rr;
+  EXPECT_EQ(RestoreObject(*f.store, big.name, ro, &rr).code(), Status::Code::kInvalidArgument);
+}
+
+TEST(PackedFiles, ArchivingAgainIsUnchangedAndOtherContentIsRefused) {
+  PackFixture f(20);
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  const std::size_t before = testing::AllFiles(f.dir / "s").size();
+  ASSERT_TRUE(f.Archive(&items).ok());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    EXPECT_TRUE(items[i].status.ok()) << items[i].status.ToString();
+    EXPECT_TRUE(items[i].unchanged) << f.inputs[i].name;
+  }
+  EXPECT_EQ(testing::AllFiles(f.dir / "s").size(), before);
+  // The single-object path knows packed names too.
+  ArchiveOptions o = f.Options();
+  o.name = f.inputs[5].name;
+  ArchiveResult r;
+  ASSERT_TRUE(ArchiveFile(*f.store, f.inputs[5].source, o, &r).ok());
+  EXPECT_TRUE(r.unchanged);
+  EXPECT_EQ(r.packed_in, items[5].entry.pack);
+  // Another file under a packed name: refused both ways, nothing written.
+  WriteFile(f.inputs[5].source, "other content");
+  f.inputs[5].size = 13;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  EXPECT_EQ(items[5].status.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(items[5].status.message().find("already archived"), std::string::npos);
+  EXPECT_EQ(ArchiveFile(*f.store, f.inputs[5].source, o, &r).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(testing::AllFiles(f.dir / "s").size(), before);
+  // A bad name and a name given twice fail alone.
+  f.inputs[6].name = std::string("bad\x01name");
+  f.inputs[7].name = f.inputs[8].name;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  EXPECT_EQ(items[6].status.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(items[8].status.code(), Status::Code::kInvalidArgument);
+}
+
+TEST(PackedFiles, DegradedPackRestoresAndFiveLostChunksFailCleanly) {
+  PackFixture f(10);
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  CatalogEntry pack;
+  ASSERT_TRUE(f.store->FindObject(items[0].entry.pack, &pack).ok());
+  for (int c : {0, 3, 9, 12}) testing::fs::remove(pack.manifest.chunks[c].path());
+  for (const PackInput& in : f.inputs) {
+    std::string got;
+    RestoreResult r;
+    ASSERT_TRUE(f.Restore(in.name, &got, &r).ok()) << in.name;
+    EXPECT_EQ(got, f.files[in.name]);
+    if (in.size > 0) EXPECT_FALSE(r.problems.empty());
+  }
+  testing::fs::remove(pack.manifest.chunks[5].path());
+  std::string got;
+  const Status s = f.Restore(f.inputs.back().name, &got);
+  EXPECT_EQ(s.code(), Status::Code::kUnrecoverable) << s.ToString();
+  EXPECT_FALSE(testing::fs::exists(f.dir / "out"));
+}
+
+TEST(PackedFiles, OrphanAndDamagedRecordsAreNamed) {
+  PackFixture f(4);
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  MemberEntry m;
+  ASSERT_TRUE(FindMember(*f.store, f.inputs[1].name, &m).ok());
+  // Every record copy damaged: Corruption, not "not found".
+  for (const std::string& p : m.copies) testing::FlipByte(p, 20);
+  MemberEntry again;
+  EXPECT_EQ(FindMember(*f.store, f.inputs[1].name, &again).code(), Status::Code::kCorruption);
+  std::string got;
+  EXPECT_EQ(f.Restore(f.inputs[1].name, &got).code(), Status::Code::kCorruption);
+  // The pack gone (its manifests removed): its records are orphans.
+  CatalogEntry pack;
+  ASSERT_TRUE(f.store->FindObject(items[2].entry.pack, &pack).ok());
+  for (const std::string& p : pack.copies) testing::fs::remove(p);
+  const Status s = FindMember(*f.store, f.inputs[2].name, &again);
+  EXPECT_EQ(s.code(), Status::Code::kNotFound);
+  EXPECT_NE(s.message().find("orphan"), std::string::npos) << s.ToString();
+  Located l;
+  EXPECT_NE(LocateName(*f.store, f.inputs[2].name, &l).message().find("orphan"), std::string::npos);
+}
+
+TEST(PackedFiles, RecordPackMembersWritesWhatAnOldPackLacks) {
+  PackFixture f(6);
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  // Drop the records of three files, as a pack written before member
+  // records existed has none.
+  for (int i : {0, 2, 4}) {
+    MemberEntry m;
+    ASSERT_TRUE(FindMember(*f.store, f.inputs[i].name, &m).ok());
+    for (const std::string& p : m.copies) testing::fs::remove(p);
+  }
+  CatalogEntry pack;
+  ASSERT_TRUE(f.store->FindObject(items[0].entry.pack, &pack).ok());
+  std::uint64_t written = 0;
+  ASSERT_TRUE(RecordPackMembers(*f.store, pack, &written).ok());
+  EXPECT_EQ(written, 3u);
+  for (const PackInput& in : f.inputs) {
+    std::string got;
+    ASSERT_TRUE(f.Restore(in.name, &got).ok()) << in.name;
+    EXPECT_EQ(got, f.files[in.name]);
+  }
+  ASSERT_TRUE(RecordPackMembers(*f.store, pack, &written).ok());
+  EXPECT_EQ(written, 0u);
+}
+
+// A crash at any mutating step, then a reboot (what was not fsynced is
+// lost): every file is either archived and restores bit-exact, or not
+// archived at all; a rerun archives the rest.
+TEST(PackedFiles, CrashAtAnyStepLeavesEachFileWholeOrAbsent) {
+  int total = 0;
+  {
+    FaultInjectionEnv env(Env::Default());
+    PackFixture probe(6, &env);
+    std::vector<PackedItem> items;
+    ASSERT_TRUE(probe.Archive(&items).ok());
+    total = env.mutating_calls();
+  }
+  ASSERT_GT(total, 30);
+  int whole = 0, absent = 0;
+  for (int point = 0; point <= total; point += std::max(1, total / 20)) {
+    FaultInjectionEnv env(Env::Default());
+    PackFixture f(6, &env);
+    env.SetCrashPoint(point);
+    std::vector<PackedItem> items;
+    f.Archive(&items);
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    env.SetCrashPoint(-1);
+    for (const PackInput& in : f.inputs) {
+      std::string got;
+      Status s = f.Restore(in.name, &got);
+      if (s.code() == Status::Code::kNotFound) {
+        ++absent;
+        continue;
+      }
+      ASSERT_TRUE(s.ok()) << "crash point " << point << ", " << in.name << ": " << s.ToString();
+      EXPECT_EQ(got, f.files[in.name]) << "crash point " << point;
+      ++whole;
+    }
+    ASSERT_TRUE(f.Archive(&items).ok());
+    for (std::size_t i = 0; i < items.size(); ++i)
+      EXPECT_TRUE(items[i].status.ok())
+          << "crash point " << point << ": " << items[i].status.ToString();
+    for (const PackInput& in : f.inputs) {
+      std::string got;
+      ASSERT_TRUE(f.Restore(in.name, &got).ok()) << "after rerun, crash point " << point;
+      EXPECT_EQ(got, f.files[in.name]);
+    }
+  }
+  EXPECT_GT(whole, 0);
+  EXPECT_GT(absent, 0);
+}
+
+}  // namespace
+}  // namespace fls
