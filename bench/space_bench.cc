@@ -66,6 +66,8 @@ std::vector<std::string> TargetDirs(const std::string& root) {
 
 // A store YAML for `fls archive --store` over `targets`, one domain each.
 Status WriteStoreYaml(const std::string& path, const std::vector<std::string>& targets) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
   std::ofstream f(path);
   f << "targets:\n";
   for (std::size_t i = 0; i < targets.size(); ++i)
@@ -97,15 +99,31 @@ struct Work {
   std::vector<std::uint64_t> sizes;
 };
 
-// Creates the empty target directories of a store and measures them: they
-// are the store before anything is archived, not a cost of the archive.
-Status EmptyTargets(const std::vector<std::string>& targets, SpaceUsage* empty) {
+// The store before anything is archived: the target directories, made and
+// measured empty, then formatted by `fls init ARGS` (their identity files)
+// and measured again. `empty` is the first measure, `baseline` the second.
+Status InitialisedStore(const Work& w, const std::vector<std::string>& targets,
+                        std::vector<std::string> init_args, SpaceUsage* empty,
+                        SpaceUsage* baseline) {
   for (const auto& t : targets) {
     std::error_code ec;
     fs::create_directories(t, ec);
     if (ec) return Status::IOError("cannot create target " + t + ": " + ec.message());
   }
-  return MeasureSpace(targets, empty);
+  FLS_RETURN_IF_ERROR(MeasureSpace(targets, empty));
+  init_args.insert(init_args.begin(), {"init", "-q"});
+  CommandResult r;
+  FLS_RETURN_IF_ERROR(w.fls.Run(init_args, "init", &r));
+  return MeasureSpace(targets, baseline);
+}
+
+// `fls init` arguments naming `targets` with the domains WriteStoreYaml and
+// the service's config give them (d0, d1, ...).
+std::vector<std::string> InitTargetArgs(const std::vector<std::string>& targets) {
+  std::vector<std::string> args;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    args.insert(args.end(), {"--target", targets[i] + "=d" + std::to_string(i)});
+  return args;
 }
 
 // What the targets hold now beyond `empty`.
@@ -118,8 +136,11 @@ Status ArchiveCost(const std::vector<std::string>& targets, const SpaceUsage& em
 }
 
 SpaceRow MakeRow(const std::string& kind, const std::string& way, int files, std::uint64_t source,
-                 const SpaceUsage& u, double floor) {
+                 const SpaceUsage& u, double floor, const SpaceUsage& empty,
+                 const SpaceUsage& baseline) {
   SpaceRow r;
+  r.empty_targets_allocated = empty.allocated;
+  r.identity = baseline.Since(empty);
   r.kind = kind;
   r.way = way;
   r.files = files;
@@ -173,15 +194,15 @@ Status ArchiveCliBatches(const Work& w, const std::string& store,
 Status MixCli(const Work& w, const std::uint64_t total, SpaceRow* row, Status* mismatch) {
   const std::string base = w.root + "/cli";
   const std::vector<std::string> targets = TargetDirs(base);
-  SpaceUsage empty, u;
-  FLS_RETURN_IF_ERROR(EmptyTargets(targets, &empty));
+  SpaceUsage empty, baseline, u;
   const std::string store = base + "/fls-store.yaml";
   FLS_RETURN_IF_ERROR(WriteStoreYaml(store, targets));
+  FLS_RETURN_IF_ERROR(InitialisedStore(w, targets, {"--store", store}, &empty, &baseline));
   double secs = 0;
   FLS_RETURN_IF_ERROR(ArchiveCliBatches(w, store, w.mix, &secs));
-  FLS_RETURN_IF_ERROR(ArchiveCost(targets, empty, &u));
-  *row = MakeRow("mix", "cli", static_cast<int>(w.mix.size()), total, u, kMixFloor);
-  row->empty_targets_allocated = empty.allocated;
+  FLS_RETURN_IF_ERROR(ArchiveCost(targets, baseline, &u));
+  *row =
+      MakeRow("mix", "cli", static_cast<int>(w.mix.size()), total, u, kMixFloor, empty, baseline);
   row->archive_seconds = secs;
   std::vector<std::pair<std::string, std::string>> sample;
   for (std::size_t i : Sample(w.sizes, w.o.restore_sample))
@@ -195,8 +216,8 @@ Status MixService(const Work& w, const std::uint64_t total, SpaceRow* row, Statu
   const std::string base = w.root + "/service", state = w.root + "/service-state";
   const std::string out = w.root + "/out/service";
   const std::vector<std::string> targets = TargetDirs(base);
-  SpaceUsage empty, u;
-  FLS_RETURN_IF_ERROR(EmptyTargets(targets, &empty));
+  SpaceUsage empty, baseline, u;
+  FLS_RETURN_IF_ERROR(InitialisedStore(w, targets, InitTargetArgs(targets), &empty, &baseline));
   fs::create_directories(state);
   fs::create_directories(out);
   ServiceProcess svc(w.fls, state);
@@ -206,9 +227,9 @@ Status MixService(const Work& w, const std::uint64_t total, SpaceRow* row, Statu
   FLS_RETURN_IF_ERROR(svc.SubmitAndWait("archive", {src_dir}, "submit-archive", &r));
   // The store at rest: measured with the service stopped.
   FLS_RETURN_IF_ERROR(svc.Stop());
-  FLS_RETURN_IF_ERROR(ArchiveCost(targets, empty, &u));
-  *row = MakeRow("mix", "service", static_cast<int>(w.mix.size()), total, u, kMixFloor);
-  row->empty_targets_allocated = empty.allocated;
+  FLS_RETURN_IF_ERROR(ArchiveCost(targets, baseline, &u));
+  *row = MakeRow("mix", "service", static_cast<int>(w.mix.size()), total, u, kMixFloor, empty,
+                 baseline);
   row->archive_seconds = r.seconds;
   // Objects are named by the file's resolved path without its leading '/';
   // a restore job writes object NAME to OUTPUT/NAME.
@@ -240,15 +261,14 @@ Status Single(const Work& w, std::uint64_t size, SpaceRow* row, Status* mismatch
   const std::string src = w.root + "/src/single/s-" + std::to_string(size);
   FLS_RETURN_IF_ERROR(WriteSeededFile(src, size, w.o.seed * 1000003 + size));
   const std::vector<std::string> targets = TargetDirs(base);
-  SpaceUsage empty, u;
-  FLS_RETURN_IF_ERROR(EmptyTargets(targets, &empty));
+  SpaceUsage empty, baseline, u;
   const std::string store = base + "/fls-store.yaml";
   FLS_RETURN_IF_ERROR(WriteStoreYaml(store, targets));
+  FLS_RETURN_IF_ERROR(InitialisedStore(w, targets, {"--store", store}, &empty, &baseline));
   double secs = 0;
   FLS_RETURN_IF_ERROR(ArchiveCliBatches(w, store, {src}, &secs));
-  FLS_RETURN_IF_ERROR(ArchiveCost(targets, empty, &u));
-  *row = MakeRow("single", "cli", 1, size, u, kSingleFloor);
-  row->empty_targets_allocated = empty.allocated;
+  FLS_RETURN_IF_ERROR(ArchiveCost(targets, baseline, &u));
+  *row = MakeRow("single", "cli", 1, size, u, kSingleFloor, empty, baseline);
   row->archive_seconds = secs;
   FLS_RETURN_IF_ERROR(
       RestoreCli(w, store, {{fs::path(src).filename().string(), src}}, row, mismatch));

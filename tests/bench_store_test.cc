@@ -67,8 +67,9 @@ TEST(BenchStoreTest, SpaceRowsAddUpAndRestoresCompareEqual) {
     SCOPED_TRACE(j.dump());
     for (const char* key :
          {"kind", "way", "files", "source_bytes", "allocated_bytes", "apparent_bytes",
-          "empty_targets_allocated", "ratio", "apparent_ratio", "floor", "ideal", "pass", "by_kind",
-          "archive_seconds", "restore_checked", "restore_equal"})
+          "empty_targets_allocated", "identity_allocated", "identity_apparent", "identity_files",
+          "ratio", "apparent_ratio", "floor", "ideal", "pass", "by_kind", "archive_seconds",
+          "restore_checked", "restore_equal"})
       ASSERT_TRUE(j.contains(key)) << key;
     ++seen[j["kind"].get<std::string>() + "/" + j["way"].get<std::string>()];
     const auto source = j["source_bytes"].get<std::uint64_t>();
@@ -86,6 +87,13 @@ TEST(BenchStoreTest, SpaceRowsAddUpAndRestoresCompareEqual) {
     EXPECT_EQ(kinds_apparent, apparent);
     // The 14 empty target directories are the store, not the archive's cost.
     EXPECT_GE(j["empty_targets_allocated"].get<std::uint64_t>(), 14u);
+    // `fls init` formatted the store before its baseline: one identity file
+    // per target, counted apart and not in the archive's bytes.
+    EXPECT_EQ(j["identity_files"].get<std::uint64_t>(), 14u);
+    EXPECT_GE(j["identity_allocated"].get<std::uint64_t>(), 14u * 512);
+    EXPECT_GE(j["identity_apparent"].get<std::uint64_t>(), 14u * 100);
+    if (j["by_kind"].contains("other"))
+      EXPECT_EQ(j["by_kind"]["other"]["entries"].get<int>(), 0) << "an identity counted as cost";
     EXPECT_GT(j["by_kind"]["chunk"]["entries"].get<int>(), 0);
     EXPECT_GT(j["by_kind"]["manifest"]["entries"].get<int>(), 0);
     EXPECT_EQ(j["pass"].get<bool>(), j["ratio"].get<double>() <= j["floor"].get<double>());

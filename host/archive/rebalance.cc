@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +34,56 @@ struct ObjectMove {
   int to = 0;        // store target index
 };
 
+// Copies chunk mv.chunk of `mf` to a temporary beside its place on target
+// mv.to (added to `temps` once created), checking the bytes written against
+// the manifest. *skipped says why the chunk cannot move (its source is
+// unreadable or damaged); a non-OK status is a failure of the destination.
+Status CopyChunkChecked(const Store& store, const Manifest& mf, const ObjectMove& mv,
+                        std::vector<std::uint8_t>* buf, std::vector<std::string>* temps,
+                        std::string* skipped) {
+  Env* env = store.env();
+  const ManifestChunk& mc = mf.chunks[mv.chunk];
+  const Target& dst = store.targets()[mv.to];
+  const std::string what =
+      "moving chunk " + std::to_string(mv.chunk) + " of '" + mf.name + "' to target " + dst.path;
+  const std::string tmp = TempPathFor(JoinPath(dst.path, mc.file));
+  std::unique_ptr<RandomAccessFile> src;
+  Status s = internal::OpenChunkFile(env, mc.target, mc.file, &src, nullptr);
+  if (!s.ok()) {
+    *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
+               "): not moved; run `fls repair`";
+    return Status::Ok();
+  }
+  std::unique_ptr<WritableFile> wf;
+  FLS_RETURN_IF_ERROR(env->NewWritableFile(tmp, &wf).WithContext(what));
+  temps->push_back(tmp);
+  internal::BufferedAppender out(std::move(wf), false);
+  internal::ChunkStreamChecksum sum(mf, mv.chunk);
+  std::uint64_t off = 0;
+  for (;;) {
+    std::size_t got = 0;
+    s = src->Read(off, buf->size(), buf->data(), &got);
+    if (!s.ok()) {
+      *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
+                 "): not moved; run `fls repair`";
+      return Status::Ok();
+    }
+    if (got == 0) break;
+    off += got;
+    sum.Update(buf->data(), got);
+    FLS_RETURN_IF_ERROR(out.Append(buf->data(), got).WithContext(what));
+  }
+  FLS_RETURN_IF_ERROR(out.SyncAndClose().WithContext(what));
+  // The bytes written are checked against the manifest, not against the
+  // source: a source that rotted is not spread further.
+  if (!sum.Matches(mc))
+    *skipped = "chunk " + std::to_string(mv.chunk) + " (" + mc.path() +
+               ") is damaged: its header, a block CRC, its checksum or its size differs from the "
+               "manifest's; not moved, run "
+               "`fls repair`";
+  return Status::Ok();
+}
+
 // Why an object was skipped (damaged source), or "" when the moves were
 // committed; a non-OK status for failures of the destination or the commit.
 Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
@@ -57,61 +108,10 @@ Status MoveObjectChunks(const Store& store, const CatalogEntry& entry,
                  mv.from + " as planned (changed meanwhile); not moved";
       return Status::Ok();
     }
-    const Target& dst = store.targets()[mv.to];
-    const std::string what =
-        "moving chunk " + std::to_string(mv.chunk) + " of '" + mf.name + "' to target " + dst.path;
-    const std::string final_path = JoinPath(dst.path, mc.file);
-    const std::string tmp = TempPathFor(final_path);
-    std::unique_ptr<RandomAccessFile> src;
-    Status s = internal::OpenChunkFile(env, mc.target, mc.file, &src, nullptr);
-    if (!s.ok()) {
+    Status s = CopyChunkChecked(store, mf, mv, &buf, &temps, skipped);
+    if (!s.ok() || !skipped->empty()) {
       undo();
-      *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
-                 "): not moved; run `fls repair`";
-      return Status::Ok();
-    }
-    std::unique_ptr<WritableFile> wf;
-    s = env->NewWritableFile(tmp, &wf);
-    if (!s.ok()) {
-      undo();
-      return s.WithContext(what);
-    }
-    temps.push_back(tmp);
-    internal::BufferedAppender out(std::move(wf), false);
-    internal::ChunkStreamChecksum sum(mf, mv.chunk);
-    std::uint64_t off = 0;
-    for (;;) {
-      std::size_t got = 0;
-      s = src->Read(off, buf.size(), buf.data(), &got);
-      if (!s.ok()) {
-        undo();
-        *skipped = "chunk " + std::to_string(mv.chunk) + " unreadable (" + s.message() +
-                   "): not moved; run `fls repair`";
-        return Status::Ok();
-      }
-      if (got == 0) break;
-      off += got;
-      sum.Update(buf.data(), got);
-      s = out.Append(buf.data(), got);
-      if (!s.ok()) {
-        undo();
-        return s.WithContext(what);
-      }
-    }
-    s = out.SyncAndClose();
-    if (!s.ok()) {
-      undo();
-      return s.WithContext(what);
-    }
-    // The bytes written are checked against the manifest, not against the
-    // source: a source that rotted is not spread further.
-    if (!sum.Matches(mc)) {
-      undo();
-      *skipped = "chunk " + std::to_string(mv.chunk) + " (" + mc.path() +
-                 ") is damaged: its header, a block CRC, its checksum or its size differs from the "
-                 "manifest's; not moved, run "
-                 "`fls repair`";
-      return Status::Ok();
+      return s;
     }
   }
   std::set<std::string> dirs;
@@ -207,94 +207,40 @@ void ReadObjects(const Store& store, bool dry_run, std::vector<Target>* targets,
                                " is unreadable: not moved");
 }
 
-}  // namespace
-
-Status RebalanceStore(const Store& store, const RebalanceOptions& opt, RebalanceResult* result) {
+// What the plan knows of the store's own targets: which may take chunks (a
+// directory, joined unless a dry run) and their free space.
+void SurveyTargets(const Store& store, bool dry_run, std::vector<bool>* usable,
+                   std::vector<std::uint64_t>* free, RebalanceResult* result) {
   Env* env = store.env();
-  *result = RebalanceResult{};
-  // A repair sweep rewrites manifests and removes chunk files too: never both at once.
-  std::unique_ptr<internal::MaintenanceLock> lock;
-  if (!opt.dry_run) {
-    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store, "rebalance", &lock));
-    FLS_RETURN_IF_ERROR(store.Join());  // new targets join before chunks move onto them
-    store.RemoveStaleTemporaries(&result->cleaned, &result->warnings);
-  }
-  // The store's targets, then any target a manifest names that the store
-  // does not list.
-  std::vector<Target> targets = store.targets();
-  const std::size_t store_targets = targets.size();
-  std::vector<bool> usable;
-  std::vector<std::uint64_t> free;
-  for (std::size_t t = 0; t < store_targets; ++t) {
-    usable.push_back(IsDirectory(env, targets[t].path) &&
-                     (opt.dry_run || !store.TargetId(static_cast<int>(t)).empty()));
+  const std::vector<Target>& targets = store.targets();
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    usable->push_back(IsDirectory(env, targets[t].path) &&
+                      (dry_run || !store.TargetId(static_cast<int>(t)).empty()));
     std::uint64_t f = 0;
-    if (usable.back() && !env->GetFreeSpace(targets[t].path, &f).ok()) f = 0;
-    free.push_back(f);
-    if (!usable.back())
+    if (usable->back() && !env->GetFreeSpace(targets[t].path, &f).ok()) f = 0;
+    free->push_back(f);
+    if (!usable->back())
       result->warnings.push_back("target " + targets[t].path +
                                  " is not a directory of this store: left out");
   }
-  std::vector<PlanObject> objects;
-  ChunkReferences refs;
-  ReadObjects(store, opt.dry_run, &targets, &usable, &free, &objects, &refs, result);
-  if (!opt.dry_run) {
-    refs.Finish();
-    std::vector<UnreferencedChunk> found;
-    FindUnreferencedChunks(store, refs, 0, &found, &result->warnings);
-    internal::RemoveLeftoverChunks(store, refs, found, &result->cleaned, &result->warnings);
-  }
-  auto index_of = [&](const std::string& path) {
-    for (std::size_t t = 0; t < targets.size(); ++t)
-      if (targets[t].path == path) return static_cast<int>(t);
-    return -1;
-  };
-  std::vector<std::uint64_t> usage(targets.size(), 0);
-  std::vector<int> count(targets.size(), 0);
-  for (const PlanObject& ob : objects)
-    for (std::size_t c = 0; c < ob.chunk_target.size(); ++c) {
-      usage[ob.chunk_target[c]] += ob.chunk_bytes[c];
-      ++count[ob.chunk_target[c]];
-    }
-  for (std::size_t t = 0; t < store_targets; ++t)
-    result->targets.push_back(
-        {targets[t].path, targets[t].domain, usable[t], usage[t], usage[t], count[t], count[t]});
-  result->spread_before = UsageSpread(usage, usable);
+}
 
-  const std::vector<PlannedMove> plan =
-      PlanRebalance(targets, usable, free, objects, opt.tolerance, opt.max_moves);
-  auto MoveOf = [&](int o, const ObjectMove& mv) {
-    return RebalanceMove{objects[o].name, mv.chunk, mv.from, targets[mv.to].path,
-                         objects[o].chunk_bytes[mv.chunk]};
-  };
-  for (const PlannedMove& p : plan)
-    result->planned.push_back(MoveOf(p.object, {p.chunk, targets[p.from].path, p.to}));
-  auto apply = [&](const RebalanceMove& mv) {
-    const int from = index_of(mv.from), to = index_of(mv.to);
-    usage[from] -= mv.bytes;
-    usage[to] += mv.bytes;
-    --count[from];
-    ++count[to];
-  };
-  auto finish = [&] {
-    for (std::size_t t = 0; t < store_targets; ++t) {
-      result->targets[t].after = usage[t];
-      result->targets[t].chunks_after = count[t];
-    }
-    result->spread_after = UsageSpread(usage, usable);
-    result->balanced = result->spread_after <= opt.tolerance;
-  };
-  if (opt.dry_run) {
-    for (const RebalanceMove& mv : result->planned) apply(mv);
-    finish();
-    return Status::Ok();
-  }
+RebalanceMove MoveOf(const PlanObject& ob, const std::vector<Target>& targets,
+                     const ObjectMove& mv) {
+  return RebalanceMove{ob.name, mv.chunk, mv.from, targets[mv.to].path, ob.chunk_bytes[mv.chunk]};
+}
 
-  // Round by round (each round's moves build on the generations the one
-  // before committed); in a round, one commit per object, in the order the
-  // plan first touches it. Objects are independent (disjoint files), and a
-  // move waits mostly on fsync: several objects move at once. After a failure
-  // no further object starts; those already moving finish.
+// Carries out the plan round by round (each round's moves build on the
+// generations the one before committed); in a round, one commit per object,
+// in the order the plan first touches it. Objects are independent (disjoint
+// files), and a move waits mostly on fsync: several objects move at once.
+// After a failure no further object starts; those already moving finish.
+// `apply` learns every move committed.
+Status MoveInRounds(const Store& store, const RebalanceOptions& opt,
+                    const std::vector<PlanObject>& objects, const std::vector<Target>& targets,
+                    const std::vector<PlannedMove>& plan,
+                    const std::function<void(const RebalanceMove&)>& apply,
+                    RebalanceResult* result) {
   Status status;
   std::set<int> given_up;  // skipped objects stay out of later rounds
   const int rounds = plan.empty() ? 0 : plan.back().round + 1;
@@ -333,7 +279,8 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
       }
       if (opt.on_commit && out.skipped.empty()) {
         std::vector<RebalanceMove> committed;
-        for (const ObjectMove& mv : by_object.at(o)) committed.push_back(MoveOf(o, mv));
+        for (const ObjectMove& mv : by_object.at(o))
+          committed.push_back(MoveOf(objects[o], targets, mv));
         std::lock_guard<std::mutex> lock(mu);
         opt.on_commit(committed);
       }
@@ -352,14 +299,83 @@ Status RebalanceStore(const Store& store, const RebalanceOptions& opt, Rebalance
         continue;
       }
       for (const ObjectMove& mv : by_object.at(o)) {
-        result->moved.push_back(MoveOf(o, mv));
+        result->moved.push_back(MoveOf(objects[o], targets, mv));
         apply(result->moved.back());
         result->bytes_moved += result->moved.back().bytes;
       }
       ++result->objects_committed;
     }
   }
-  finish();
+  return status;
+}
+
+}  // namespace
+
+Status RebalanceStore(const Store& store, const RebalanceOptions& opt, RebalanceResult* result) {
+  *result = RebalanceResult{};
+  // A repair sweep rewrites manifests and removes chunk files too: never both at once.
+  std::unique_ptr<internal::MaintenanceLock> lock;
+  if (!opt.dry_run) {
+    FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store, "rebalance", &lock));
+    FLS_RETURN_IF_ERROR(store.Join());  // new targets join before chunks move onto them
+    store.RemoveStaleTemporaries(&result->cleaned, &result->warnings);
+  }
+  // The store's targets, then any target a manifest names that the store
+  // does not list.
+  std::vector<Target> targets = store.targets();
+  const std::size_t store_targets = targets.size();
+  std::vector<bool> usable;
+  std::vector<std::uint64_t> free;
+  SurveyTargets(store, opt.dry_run, &usable, &free, result);
+  std::vector<PlanObject> objects;
+  ChunkReferences refs;
+  ReadObjects(store, opt.dry_run, &targets, &usable, &free, &objects, &refs, result);
+  if (!opt.dry_run) {
+    refs.Finish();
+    std::vector<UnreferencedChunk> found;
+    FindUnreferencedChunks(store, refs, 0, &found, &result->warnings);
+    internal::RemoveLeftoverChunks(store, refs, found, &result->cleaned, &result->warnings);
+  }
+  auto index_of = [&](const std::string& path) {
+    for (std::size_t t = 0; t < targets.size(); ++t)
+      if (targets[t].path == path) return static_cast<int>(t);
+    return -1;
+  };
+  std::vector<std::uint64_t> usage(targets.size(), 0);
+  std::vector<int> count(targets.size(), 0);
+  for (const PlanObject& ob : objects)
+    for (std::size_t c = 0; c < ob.chunk_target.size(); ++c) {
+      usage[ob.chunk_target[c]] += ob.chunk_bytes[c];
+      ++count[ob.chunk_target[c]];
+    }
+  for (std::size_t t = 0; t < store_targets; ++t)
+    result->targets.push_back(
+        {targets[t].path, targets[t].domain, usable[t], usage[t], usage[t], count[t], count[t]});
+  result->spread_before = UsageSpread(usage, usable);
+
+  const std::vector<PlannedMove> plan =
+      PlanRebalance(targets, usable, free, objects, opt.tolerance, opt.max_moves);
+  for (const PlannedMove& p : plan)
+    result->planned.push_back(
+        MoveOf(objects[p.object], targets, {p.chunk, targets[p.from].path, p.to}));
+  auto apply = [&](const RebalanceMove& mv) {
+    const int from = index_of(mv.from), to = index_of(mv.to);
+    usage[from] -= mv.bytes;
+    usage[to] += mv.bytes;
+    --count[from];
+    ++count[to];
+  };
+  Status status;
+  if (opt.dry_run)
+    for (const RebalanceMove& mv : result->planned) apply(mv);
+  else
+    status = MoveInRounds(store, opt, objects, targets, plan, apply, result);
+  for (std::size_t t = 0; t < store_targets; ++t) {
+    result->targets[t].after = usage[t];
+    result->targets[t].chunks_after = count[t];
+  }
+  result->spread_after = UsageSpread(usage, usable);
+  result->balanced = result->spread_after <= opt.tolerance;
   return status;
 }
 

@@ -9,8 +9,8 @@
 
 #include "bench/catalogue_bench.h"
 #include "bench/space_bench.h"
-#include "fls/byte_size.h"
 #include "commands.h"
+#include "fls/byte_size.h"
 
 namespace fls::cli {
 namespace {
@@ -55,6 +55,9 @@ nlohmann::json SpaceJson(const bench::SpaceBenchOptions& o, const bench::SpaceRo
                       {"allocated_bytes", r.usage.allocated},
                       {"apparent_bytes", r.usage.apparent},
                       {"empty_targets_allocated", r.empty_targets_allocated},
+                      {"identity_allocated", r.identity.allocated},
+                      {"identity_apparent", r.identity.apparent},
+                      {"identity_files", r.identity.files},
                       {"target_files", r.usage.files},
                       {"ratio", r.ratio},
                       {"apparent_ratio", r.apparent_ratio},
@@ -76,10 +79,12 @@ void PrintSpaceRow(const bench::SpaceRow& r) {
     auto it = r.usage.kinds.find(kind);
     return it == r.usage.kinds.end() ? 0.0 : it->second.allocated / 1e6;
   };
-  std::printf("%-7s %-8s %6d %11.1f %11.1f %8.3f %5.2f %-4s %8.3f %10.1f %9.2f %8.2f %7.2f %d/%d\n",
-              r.kind.c_str(), r.way.c_str(), r.files, r.source_bytes / 1e6, r.usage.allocated / 1e6,
-              r.ratio, r.floor, r.pass ? "pass" : "FAIL", r.apparent_ratio, alloc("chunk"),
-              alloc("manifest"), alloc("other"), alloc("dir"), r.restore_equal, r.restore_checked);
+  std::printf(
+      "%-7s %-8s %6d %11.1f %11.1f %8.3f %5.2f %-4s %8.3f %10.1f %9.2f %8.2f %7.2f %8.3f %d/%d\n",
+      r.kind.c_str(), r.way.c_str(), r.files, r.source_bytes / 1e6, r.usage.allocated / 1e6,
+      r.ratio, r.floor, r.pass ? "pass" : "FAIL", r.apparent_ratio, alloc("chunk"),
+      alloc("manifest"), alloc("other"), alloc("dir"), r.identity.allocated / 1e6, r.restore_equal,
+      r.restore_checked);
 }
 
 void AddSpace(CLI::App* bench, int& exit_code) {
@@ -115,9 +120,9 @@ void AddSpace(CLI::App* bench, int& exit_code) {
       s = bench::RunSpaceBench(a->o, [&](const bench::SpaceRow& r) {
         all_pass = all_pass && r.pass;
         if (header)
-          std::printf("%-7s %-8s %6s %11s %11s %8s %5s %-4s %8s %10s %9s %8s %7s %s\n", "case",
+          std::printf("%-7s %-8s %6s %11s %11s %8s %5s %-4s %8s %10s %9s %8s %7s %8s %s\n", "case",
                       "way", "files", "source MB", "alloc MB", "ratio", "floor", "", "apparent",
-                      "chunks MB", "manif. MB", "other MB", "dirs MB", "restored");
+                      "chunks MB", "manif. MB", "other MB", "dirs MB", "init MB", "restored");
         header = false;
         if (a->json)
           std::printf("%s\n", SpaceJson(a->o, r).dump().c_str());

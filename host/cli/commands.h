@@ -28,6 +28,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code);
 // verify, repair, ls, info (inspect_commands.cc).
 void AddArchiveCommands(CLI::App& app, int& exit_code);
 void AddInspectCommands(CLI::App& app, int& exit_code);
+// `fls init` (init_command.cc).
+void AddInitCommand(CLI::App& app, int& exit_code);
 // `fls rebalance` (rebalance_command.cc).
 void AddRebalanceCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   fls::cli::AddBenchCommand(app, exit_code);
   fls::service::AddServiceCommands(app, exit_code, fls::service::CreateDefaultExecutor);
   fls::cli::AddBenchE2eCommand(app, exit_code);
+  fls::cli::AddInitCommand(app, exit_code);
   fls::cli::AddArchiveCommands(app, exit_code);
   fls::cli::AddRebalanceCommand(app, exit_code);
   fls::cli::AddSweepCommands(app, exit_code);

@@ -15,13 +15,13 @@
 // it shares targets only when allowed, and reports what is left of the fault
 // tolerance.
 //
-// Identity: a target joins the store when the first command that writes
-// to it runs (archive, repair, a repair sweep, rebalance): it gets
-// fls-target.json with the store's id (shared by all its targets) and its
-// own target id, and version 3 manifests name targets by that id. Opening a
-// store reads the identities: targets carrying two different store ids, or
-// two targets carrying one target id (a copied directory), are refused. A
-// target whose identity file is damaged is reported and not written to.
+// Identity: a target joins the store at `fls init`, or else when the first
+// command that writes to it runs (archive, repair, a repair sweep, rebalance):
+// it gets fls-target.json with the store's id (shared by all its targets) and
+// its own target id, and version 3 manifests name targets by that id. Opening a
+// store reads the identities: targets carrying two different store ids, or two
+// targets carrying one target id (a copied directory), are refused. A target
+// whose identity file is damaged is reported and not written to.
 //
 // The catalogue is the manifests found on the targets and nothing else. A
 // lookup by name (FindObject) opens the name's version 3 manifest file
