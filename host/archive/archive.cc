@@ -138,132 +138,39 @@ Status CheckExistingMember(const RandomAccessFile& input, const FileInfo& info,
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace internal {
-
-Status QuickCheck(const RandomAccessFile& input, const FileInfo& info, bool compare_checksum,
-                  const ArchivedContent& archived) {
-  bool same = info.size == archived.size;
-  std::string differs = "size";
-  if (same && compare_checksum) {
-    std::string sha;
-    FLS_RETURN_IF_ERROR(Sha256OfFile(input, &sha));
-    same = sha == archived.sha256;
-    differs = "SHA-256";
-  } else if (same) {
-    same = info.mtime_ns == archived.mtime_ns && info.mode == archived.mode;
-    differs = "modification time or mode";
-  }
-  if (same) return Status::Ok();
-  return Status::InvalidArgument(
-      "'" + archived.name + "' is already archived with other content (" + differs +
-      " differs from " + input.path() + ")" + archived.where + "; archive it under another --name");
-}
-
-}  // namespace internal
-
-Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
-                   ArchiveResult* result) {
-  Env* env = store.env();
-  FileInfo info;
-  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
-  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
-  std::unique_ptr<RandomAccessFile> src;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
-  return ArchiveOpenFile(store, *src, info, opt, result);
-}
-
-Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const FileInfo& info,
-                       const ArchiveOptions& opt, ArchiveResult* result) {
-  Env* env = store.env();
-  const std::string& path = input.path();
-  const RandomAccessFile* src = &input;
-  FLS_RETURN_IF_ERROR(ValidateCodecShape(opt.k, opt.m));
-  if (opt.stripe_width == 0) return Status::InvalidArgument("--stripe must be at least 1 byte");
-  const int k = opt.k, m = opt.m, n = k + m;
-  const std::uint64_t B = (opt.stripe_width + k - 1) / k;
-  const std::uint64_t W = B * k;
-  if (B > (std::uint64_t{1} << 30))
-    return Status::InvalidArgument("--stripe too large (1 GiB blocks at most)");
-  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
-  Manifest mf;
-  mf.name = opt.name.empty() ? BaseName(path) : opt.name;
-  FLS_RETURN_IF_ERROR(ValidateObjectName(mf.name));
-  // The targets get their identities before anything names them.
-  FLS_RETURN_IF_ERROR(store.Join());
-  CatalogEntry existing;
-  std::string holder;
-  Status found = store.FindObject(mf.name, &existing, &holder);
-  if (found.ok()) return CheckExisting(input, info, opt, existing, result);
-  if (found.code() != Status::Code::kNotFound)
-    return found.WithContext("checking whether '" + mf.name + "' is archived already");
-  {
-    // A packed file of that name is the name archived already, too.
-    MemberEntry member;
-    Status packed = FindMember(store, mf.name, &member);
-    if (packed.ok()) return CheckExistingMember(input, info, opt, member, result);
-    if (packed.code() != Status::Code::kNotFound)
-      return packed.WithContext("checking whether '" + mf.name + "' is archived already");
-  }
-  if (!holder.empty())
-    return Status::InvalidArgument("the name '" + mf.name + "' has the same manifest file (" +
-                                   NameManifestFileName(mf.name) + ") as the object '" + holder +
-                                   "' (a SHA-256 collision): choose another --name");
-  mf.id = RandomObjectId();
-  mf.k = k;
-  mf.m = m;
-  mf.matrix = opt.matrix;
-  mf.stripe_width = W;
-  mf.block_size = B;
-  mf.size = info.size;
-  const StripeGeometry g = StripeGeometry::Sized(k, B, info.size);
-  mf.stripes = g.stripes();
-  mf.last_block_size = g.last_block();
-  mf.mode = info.mode;
-  mf.mtime_ns = info.mtime_ns;
-
-  std::shared_ptr<Backend> backend;
-  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, k, m,
-                                         opt.matrix, &backend));
-
-  std::vector<int> placement;
-  std::uint64_t spread = 0;  // the id is random: objects start at different targets
-  std::memcpy(&spread, mf.id.data(), sizeof spread);
-  FLS_RETURN_IF_ERROR(
-      store.PlaceChunks(n, g.chunk_file_bytes(), opt.allow_shared_targets, spread, &placement));
-  std::vector<std::string> tnames, tdomains;
-  for (int i = 0; i < n; ++i) {
-    const Target& t = store.targets()[placement[i]];
-    ManifestChunk c;
-    c.index = i;
-    c.target = t.path;
-    c.domain = t.domain;
-    c.target_id = store.TargetId(placement[i]);
-    c.file = ChunkFileName(mf.id, i);
-    mf.chunks.push_back(c);
-    tnames.push_back(t.path);
-    tdomains.push_back(t.domain);
-  }
-
-  ChunkWriters writers(env);
-  for (int i = 0; i < n; ++i) {
+// Creates the temporaries of the k + m chunk files, each starting with its
+// header; `writers` removes them unless the object commits.
+Status OpenChunkWriters(Env* env, const Manifest& mf, ChunkWriters* writers) {
+  for (int i = 0; i < mf.k + mf.m; ++i) {
     const std::string final_path = mf.chunks[i].path();
     const std::string tmp = TempPathFor(final_path);
     std::unique_ptr<WritableFile> f;
     Status s = env->NewWritableFile(tmp, &f);
     if (!s.ok())
       return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
-    writers.temp_paths.push_back(tmp);
-    writers.final_paths.push_back(final_path);
-    writers.files.push_back(std::make_unique<BufferedAppender>(std::move(f), false));
+    writers->temp_paths.push_back(tmp);
+    writers->final_paths.push_back(final_path);
+    writers->files.push_back(std::make_unique<BufferedAppender>(std::move(f), false));
     std::uint8_t header[kChunkHeaderBytes];
     EncodeChunkHeader(mf.HeaderFor(i), header);
-    s = writers.files.back()->Append(header, sizeof header);
+    s = writers->files.back()->Append(header, sizeof header);
     if (!s.ok())
       return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
   }
+  return Status::Ok();
+}
 
+// Reads `input` stripe batch by stripe batch, hashes it, encodes it (block
+// CRCs included) and appends every block to its chunk writer; `sums` gets
+// each chunk's checksum (manifest crc32c) and `sha256` the file's digest.
+Status EncodeIntoChunks(const RandomAccessFile& input, const Manifest& mf, const StripeGeometry& g,
+                        Backend* backend, const ArchiveOptions& opt, ThreadPool& io_pool,
+                        ChunkWriters& writers, std::vector<std::uint32_t>* sums,
+                        std::string* sha256) {
+  const std::string& path = input.path();
+  const RandomAccessFile* src = &input;
+  const int k = mf.k, m = mf.m, n = k + m;
+  const std::uint64_t B = mf.block_size, W = mf.stripe_width;
   const std::size_t per = internal::StripesPerBatch(W, mf.stripes);
   std::vector<std::unique_ptr<ArchiveSlot>> slots;
   if (mf.stripes > 0) {
@@ -325,11 +232,10 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
     if (slot.first + slot.stripes == mf.stripes && opt.encode_done) opt.encode_done();
     return Status::Ok();
   };
-  ThreadPool io_pool(std::min(n, 4));
   std::uint64_t done = 0;
   const internal::ChunkChecksummer checksummer(mf);
-  std::vector<std::uint32_t> sums(n);
-  for (int i = 0; i < n; ++i) sums[i] = checksummer.Start(i);
+  sums->assign(n, 0);
+  for (int i = 0; i < n; ++i) (*sums)[i] = checksummer.Start(i);
   auto write = [&](ArchiveSlot& slot) -> Status {
     std::vector<Status> statuses(n);
     io_pool.Run(n, [&](std::size_t i) {
@@ -339,7 +245,7 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
                                         : slot.parity_ptrs[s * m + (i - k)];
         std::uint8_t crc[4];
         PutLe32(crc, slot.crcs[s * n + i]);
-        sums[i] = checksummer.Add(sums[i], slot.first + s, slot.crcs[s * n + i]);
+        (*sums)[i] = checksummer.Add((*sums)[i], slot.first + s, slot.crcs[s * n + i]);
         statuses[i] = writers.files[i]->Append(block, slot.block);
         if (statuses[i].ok()) statuses[i] = writers.files[i]->Append(crc, 4);
       }
@@ -355,33 +261,181 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   if (!slots.empty())
     FLS_RETURN_IF_ERROR(StagePipeline<ArchiveSlot>::Run(slots, source, {hash, encode, write}));
   slots.clear();
-  mf.sha256 = sha.FinishHex();
+  *sha256 = sha.FinishHex();
+  return Status::Ok();
+}
 
-  // Durable chunks: fsync all (in parallel), then rename, then fsync dirs.
+// The chunks made durable and visible: every file fsynced (in parallel),
+// renamed to its final name, then each target directory fsynced. The
+// manifest written after this is the object's commit point.
+Status CommitChunks(Env* env, Manifest* mf, const std::vector<std::uint32_t>& sums,
+                    ThreadPool& io_pool, ChunkWriters* writers) {
+  const int n = mf->k + mf->m;
   {
     std::vector<Status> statuses(n);
-    io_pool.Run(n, [&](std::size_t i) { statuses[i] = writers.files[i]->SyncAndClose(); });
+    io_pool.Run(n, [&](std::size_t i) { statuses[i] = writers->files[i]->SyncAndClose(); });
     for (int i = 0; i < n; ++i)
       if (!statuses[i].ok())
         return statuses[i].WithContext("chunk " + std::to_string(i) + " on target " +
-                                       mf.chunks[i].target);
+                                       mf->chunks[i].target);
   }
   for (int i = 0; i < n; ++i) {
-    mf.chunks[i].crc32c = sums[i];
-    mf.chunks[i].bytes = writers.files[i]->bytes();
-    Status s = env->RenameFile(writers.temp_paths[i], writers.final_paths[i]);
+    mf->chunks[i].crc32c = sums[i];
+    mf->chunks[i].bytes = writers->files[i]->bytes();
+    Status s = env->RenameFile(writers->temp_paths[i], writers->final_paths[i]);
     if (!s.ok())
-      return s.WithContext("chunk " + std::to_string(i) + " on target " + mf.chunks[i].target);
-    writers.renamed.push_back(writers.final_paths[i]);
+      return s.WithContext("chunk " + std::to_string(i) + " on target " + mf->chunks[i].target);
+    writers->renamed.push_back(writers->final_paths[i]);
   }
   {
     std::set<std::string> dirs;
-    for (const ManifestChunk& c : mf.chunks) dirs.insert(c.target);
+    for (const ManifestChunk& c : mf->chunks) dirs.insert(c.target);
     for (const std::string& d : dirs) {
       Status s = env->SyncDir(d);
       if (!s.ok()) return s.WithContext("target " + d);
     }
   }
+  return Status::Ok();
+}
+
+// Chooses the targets of the k + m chunks (distinct failure domains first)
+// and fills mf->chunks.
+Status PlaceObject(const Store& store, const ArchiveOptions& opt, std::uint64_t chunk_file_bytes,
+                   Manifest* mf, FaultTolerance* tolerance) {
+  const int n = mf->k + mf->m;
+  std::vector<int> placement;
+  std::uint64_t spread = 0;  // the id is random: objects start at different targets
+  std::memcpy(&spread, mf->id.data(), sizeof spread);
+  FLS_RETURN_IF_ERROR(
+      store.PlaceChunks(n, chunk_file_bytes, opt.allow_shared_targets, spread, &placement));
+  std::vector<std::string> tnames, tdomains;
+  for (int i = 0; i < n; ++i) {
+    const Target& t = store.targets()[placement[i]];
+    ManifestChunk c;
+    c.index = i;
+    c.target = t.path;
+    c.domain = t.domain;
+    c.target_id = store.TargetId(placement[i]);
+    c.file = ChunkFileName(mf->id, i);
+    mf->chunks.push_back(c);
+    tnames.push_back(t.path);
+    tdomains.push_back(t.domain);
+  }
+  *tolerance = ToleranceOf(tnames, tdomains, mf->m);
+  return Status::Ok();
+}
+
+// Whether `name` is archived already (an object or a packed file): Ok with
+// *done set when it is, with this content (result filled); NotFound-free
+// errors otherwise.
+Status CheckNameFree(const Store& store, const RandomAccessFile& input, const FileInfo& info,
+                     const ArchiveOptions& opt, const std::string& name, ArchiveResult* result,
+                     bool* done) {
+  *done = false;
+  CatalogEntry existing;
+  std::string holder;
+  Status found = store.FindObject(name, &existing, &holder);
+  if (found.ok()) {
+    *done = true;
+    return CheckExisting(input, info, opt, existing, result);
+  }
+  if (found.code() != Status::Code::kNotFound)
+    return found.WithContext("checking whether '" + name + "' is archived already");
+  MemberEntry member;
+  Status packed = FindMember(store, name, &member);
+  if (packed.ok()) {
+    *done = true;
+    return CheckExistingMember(input, info, opt, member, result);
+  }
+  if (packed.code() != Status::Code::kNotFound)
+    return packed.WithContext("checking whether '" + name + "' is archived already");
+  if (!holder.empty())
+    return Status::InvalidArgument("the name '" + name + "' has the same manifest file (" +
+                                   NameManifestFileName(name) + ") as the object '" + holder +
+                                   "' (a SHA-256 collision): choose another --name");
+  return Status::Ok();
+}
+
+}  // namespace
+
+namespace internal {
+
+Status QuickCheck(const RandomAccessFile& input, const FileInfo& info, bool compare_checksum,
+                  const ArchivedContent& archived) {
+  bool same = info.size == archived.size;
+  std::string differs = "size";
+  if (same && compare_checksum) {
+    std::string sha;
+    FLS_RETURN_IF_ERROR(Sha256OfFile(input, &sha));
+    same = sha == archived.sha256;
+    differs = "SHA-256";
+  } else if (same) {
+    same = info.mtime_ns == archived.mtime_ns && info.mode == archived.mode;
+    differs = "modification time or mode";
+  }
+  if (same) return Status::Ok();
+  return Status::InvalidArgument(
+      "'" + archived.name + "' is already archived with other content (" + differs +
+      " differs from " + input.path() + ")" + archived.where + "; archive it under another --name");
+}
+
+}  // namespace internal
+
+Status ArchiveFile(const Store& store, const std::string& path, const ArchiveOptions& opt,
+                   ArchiveResult* result) {
+  Env* env = store.env();
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->GetFileInfo(path, &info));
+  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
+  std::unique_ptr<RandomAccessFile> src;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFile(path, &src));
+  return ArchiveOpenFile(store, *src, info, opt, result);
+}
+
+Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const FileInfo& info,
+                       const ArchiveOptions& opt, ArchiveResult* result) {
+  Env* env = store.env();
+  const std::string& path = input.path();
+  FLS_RETURN_IF_ERROR(ValidateCodecShape(opt.k, opt.m));
+  if (opt.stripe_width == 0) return Status::InvalidArgument("--stripe must be at least 1 byte");
+  const int k = opt.k, m = opt.m, n = k + m;
+  const std::uint64_t B = (opt.stripe_width + k - 1) / k;
+  if (B > (std::uint64_t{1} << 30))
+    return Status::InvalidArgument("--stripe too large (1 GiB blocks at most)");
+  if (info.is_directory) return Status::InvalidArgument(path + " is a directory, not a file");
+  Manifest mf;
+  mf.name = opt.name.empty() ? BaseName(path) : opt.name;
+  FLS_RETURN_IF_ERROR(ValidateObjectName(mf.name));
+  // The targets get their identities before anything names them.
+  FLS_RETURN_IF_ERROR(store.Join());
+  bool archived = false;
+  FLS_RETURN_IF_ERROR(CheckNameFree(store, input, info, opt, mf.name, result, &archived));
+  if (archived) return Status::Ok();
+  mf.id = RandomObjectId();
+  mf.k = k;
+  mf.m = m;
+  mf.matrix = opt.matrix;
+  mf.stripe_width = B * k;
+  mf.block_size = B;
+  mf.size = info.size;
+  const StripeGeometry g = StripeGeometry::Sized(k, B, info.size);
+  mf.stripes = g.stripes();
+  mf.last_block_size = g.last_block();
+  mf.mode = info.mode;
+  mf.mtime_ns = info.mtime_ns;
+
+  std::shared_ptr<Backend> backend;
+  FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, k, m,
+                                         opt.matrix, &backend));
+  FaultTolerance tol;
+  FLS_RETURN_IF_ERROR(PlaceObject(store, opt, g.chunk_file_bytes(), &mf, &tol));
+  ChunkWriters writers(env);
+  FLS_RETURN_IF_ERROR(OpenChunkWriters(env, mf, &writers));
+  ThreadPool io_pool(std::min(n, 4));
+  std::vector<std::uint32_t> sums;
+  FLS_RETURN_IF_ERROR(
+      EncodeIntoChunks(input, mf, g, backend.get(), opt, io_pool, writers, &sums, &mf.sha256));
+  FLS_RETURN_IF_ERROR(CommitChunks(env, &mf, sums, io_pool, &writers));
   internal::ChooseManifestTargets(store, &mf);
   if (mf.manifest_targets.empty())
     return Status::IOError("no target directory is left to hold a manifest copy of '" + mf.name +
@@ -390,7 +444,6 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   std::vector<std::string> written;
   FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));
   writers.committed = true;
-  const FaultTolerance tol = ToleranceOf(tnames, tdomains, m);
   if (result) {
     *result = ArchiveResult{};
     result->manifest = mf;
