@@ -25,6 +25,7 @@ std::string KindOf(const fs::path& p, bool dir) {
   const std::string name = p.filename().string();
   if (EndsWith(name, ".chunk")) return "chunk";
   if (EndsWith(name, ".manifest")) return "manifest";
+  if (EndsWith(name, ".member")) return "member";
   return "other";
 }
 

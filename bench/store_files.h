@@ -26,7 +26,8 @@ struct KindUsage {
 
 // Everything under some directories. Kinds come from the name, so that
 // the figure stays comparable when the layout changes: "chunk" (*.chunk),
-// "manifest" (*.manifest), "dir" (the roots and every directory below
+// "manifest" (*.manifest), "member" (*.member: packed files' records),
+// "dir" (the roots and every directory below
 // them), "other" (anything else: temporaries, locks, indexes...). Totals
 // count every kind.
 struct SpaceUsage {

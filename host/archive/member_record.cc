@@ -1,5 +1,6 @@
 // Member records: finding a packed file by its name (fls/pack.h).
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <set>
@@ -231,6 +232,62 @@ Status FindMember(const Store& store, const std::string& name, MemberEntry* entr
   }
   *entry = std::move(out);
   return Status::Ok();
+}
+
+void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn,
+                 std::vector<std::string>* problems) {
+  constexpr std::string_view kPrefix = "fls-n", kSuffix = ".member";
+  std::vector<std::array<std::uint8_t, 16>> hashes;
+  for (const Target& t : store.targets()) {
+    Status s = store.env()->ForEachChild(t.path, [&](std::string_view n) {
+      if (n.size() != kPrefix.size() + 32 + kSuffix.size() || n.substr(0, 5) != kPrefix ||
+          n.substr(37) != kSuffix || !internal::IsLowerHex(n.substr(5, 32), 32))
+        return true;
+      std::array<std::uint8_t, 16> h{};
+      for (int i = 0; i < 16; ++i)
+        h[i] =
+            static_cast<std::uint8_t>(std::stoi(std::string(n.substr(5 + 2 * i, 2)), nullptr, 16));
+      hashes.push_back(h);
+      return true;
+    });
+    if (!s.ok()) problems->push_back("target " + t.path + " unreadable: " + s.message());
+  }
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  static const char* kHex = "0123456789abcdef";
+  for (const auto& h : hashes) {
+    std::string file = "fls-n";
+    for (std::uint8_t b : h) {
+      file.push_back(kHex[b >> 4]);
+      file.push_back(kHex[b & 15]);
+    }
+    file += ".member";
+    // The name is inside the records: the first readable copy tells it.
+    std::string name, why;
+    for (const Target& t : store.targets()) {
+      std::string text;
+      PackEntry e;
+      Status s = ReadRecordText(store.env(), JoinPath(t.path, file), &text);
+      if (s.code() == Status::Code::kNotFound) continue;
+      if (s.ok()) s = DecodeMemberRecord(text, &e);
+      if (s.ok()) {
+        name = e.name;
+        break;
+      }
+      why = JoinPath(t.path, file) + ": " + s.ToString();
+    }
+    if (name.empty()) {
+      problems->push_back("every member record " + file + " is unreadable (" + why + ")");
+      continue;
+    }
+    MemberEntry entry;
+    Status s = FindMember(store, name, &entry);
+    if (!s.ok()) {
+      problems->push_back(s.ToString());
+      continue;
+    }
+    if (!fn(entry)) return;
+  }
 }
 
 Status LocateName(const Store& store, const std::string& name, Located* out) {

@@ -25,9 +25,10 @@ int ExitCodeFor(const Status& status);
 void AddVersionCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
 // archive, restore (archive_commands.cc), and through AddInspectCommands
-// verify, repair, ls, info (inspect_commands.cc).
+// verify, repair, ls (inspect_commands.cc) and info (info_command.cc).
 void AddArchiveCommands(CLI::App& app, int& exit_code);
 void AddInspectCommands(CLI::App& app, int& exit_code);
+void AddInfoCommand(CLI::App& app, int& exit_code);
 // `fls init` (init_command.cc).
 void AddInitCommand(CLI::App& app, int& exit_code);
 // `fls rebalance` (rebalance_command.cc).

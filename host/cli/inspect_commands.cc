@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,41 +18,15 @@
 #include "fls/archive.h"
 #include "fls/byte_size.h"
 #include "fls/health_db.h"
+#include "fls/pack.h"
 #include "fls/store.h"
 #include "fls/unreferenced.h"
+#include "object_report_json.h"
 #include "progress_bar.h"
 #include "store_args.h"
 
 namespace fls::cli {
 namespace {
-
-nlohmann::json ReportJson(const ObjectReport& r, const Manifest* mf) {
-  nlohmann::json j = {{"name", r.name},
-                      {"id", r.id},
-                      {"size", r.size},
-                      {"generation", r.generation},
-                      {"health", HealthName(r.health)},
-                      {"manifest_copies", r.manifest_copies},
-                      {"manifest_copies_expected", r.manifest_copies_expected},
-                      {"unrecoverable_stripes", r.unrecoverable_stripes},
-                      {"notes", r.notes}};
-  j["chunks"] = nlohmann::json::array();
-  for (const ChunkReport& c : r.chunks) {
-    nlohmann::json cj = {{"index", c.index},
-                         {"path", c.path},
-                         {"state", c.state},
-                         {"detail", c.detail},
-                         {"bad_stripes", c.bad_stripes}};
-    if (mf != nullptr && c.index < static_cast<int>(mf->chunks.size())) {
-      cj["target"] = mf->chunks[c.index].target;
-      if (!mf->chunks[c.index].target_id.empty()) cj["target_id"] = mf->chunks[c.index].target_id;
-      cj["domain"] = mf->chunks[c.index].domain;
-      cj["bytes"] = mf->chunks[c.index].bytes;
-    }
-    j["chunks"].push_back(cj);
-  }
-  return j;
-}
 
 // Runs `fn` on the objects named in the positional arguments (looked up one
 // by one; the first that cannot be found is the error) or, with none named,
@@ -60,11 +36,17 @@ Status ForEachSelected(const char* cmd, const CommonArgs& a, const Store& store,
                        const std::function<void(CatalogEntry&)>& fn, CatalogWalk* walk) {
   *walk = CatalogWalk{};
   if (!a.positional.empty()) {
+    // A packed file is checked (and healed) through its pack, once.
     std::vector<CatalogEntry> entries;
+    std::set<std::string> seen;
     for (const std::string& n : a.positional) {
-      CatalogEntry e;
-      FLS_RETURN_IF_ERROR(store.FindObject(n, &e));
-      entries.push_back(std::move(e));
+      Located found;
+      FLS_RETURN_IF_ERROR(LocateName(store, n, &found));
+      if (found.member && !a.json && !a.quiet)
+        std::fprintf(stderr, "fls %s: '%s' is packed in %s: checking that pack\n", cmd, n.c_str(),
+                     found.packed.pack.c_str());
+      if (seen.insert(found.object.manifest.name).second)
+        entries.push_back(std::move(found.object));
     }
     for (CatalogEntry& e : entries) fn(e);
     return Status::Ok();
@@ -319,6 +301,38 @@ int ListDegraded(const CommonArgs& a, const Store& store, const std::string& db_
   return std::max(code, ReportUnreadable(a, walk.unreadable));
 }
 
+// `fls ls`: the packed files after the objects, each with its pack's quick
+// health (checked once per pack). Unusable member records are warnings.
+void ListPackedFiles(const CommonArgs& a, const Store& store) {
+  std::map<std::string, Health> pack_health;
+  std::vector<std::string> problems;
+  WalkMembers(
+      store,
+      [&](MemberEntry& me) {
+        auto it = pack_health.find(me.member.pack);
+        if (it == pack_health.end()) {
+          ObjectReport r;
+          QuickCheckObject(store, me.pack, &r);
+          it = pack_health.emplace(me.member.pack, r.health).first;
+        }
+        const PackEntry& e = me.member;
+        if (a.json) {
+          nlohmann::json j = {{"name", e.name},
+                              {"size", e.length},
+                              {"packed_in", e.pack},
+                              {"health", HealthName(it->second)},
+                              {"mtime_ns", e.mtime_ns}};
+          std::printf("%s\n", j.dump().c_str());
+        } else if (!a.quiet) {
+          std::printf("%-13s %14llu %7s %5s  %s\n", HealthName(it->second),
+                      static_cast<unsigned long long>(e.length), "packed", "-", e.name.c_str());
+        }
+        return true;
+      },
+      &problems);
+  for (const std::string& p : problems) std::fprintf(stderr, "fls ls: warning: %s\n", p.c_str());
+}
+
 void AddLs(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("ls", "List the objects in the store (quick health)");
   auto a = std::make_shared<CommonArgs>();
@@ -373,61 +387,7 @@ void AddLs(CLI::App& app, int& exit_code) {
         },
         &walk);
     exit_code = std::max(exit_code, ReportUnreadable(*a, walk.unreadable));
-  });
-}
-
-void AddInfo(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("info", "An object's parameters and where each chunk lives");
-  auto a = std::make_shared<CommonArgs>();
-  AddCommon(cmd, a.get(), false);
-  cmd->add_option("args", a->positional, "[STORE] NAME")->required();
-  cmd->callback([a, &exit_code] {
-    std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 1, &store);
-    if (s.ok() && a->positional.size() != 1)
-      s = Status::InvalidArgument("info takes one object NAME");
-    CatalogEntry e;
-    if (s.ok()) s = store->FindObject(a->positional[0], &e);
-    if (!s.ok()) {
-      exit_code = Fail("info", s);
-      return;
-    }
-    ObjectReport r;
-    QuickCheckObject(*store, e, &r);
-    const Manifest& mf = e.manifest;
-    exit_code = kExitOk;
-    if (a->json) {
-      nlohmann::json j = ReportJson(r, &mf);
-      j["k"] = mf.k;
-      j["m"] = mf.m;
-      j["matrix"] = std::string(MatrixKindName(mf.matrix));
-      j["stripe_width"] = mf.stripe_width;
-      j["block_size"] = mf.block_size;
-      j["last_block_size"] = mf.geometry().last_block();
-      j["stripes"] = mf.stripes;
-      j["format_version"] = mf.format_version;
-      j["sha256"] = mf.sha256;
-      j["mode"] = mf.mode;
-      j["mtime_ns"] = mf.mtime_ns;
-      j["manifest_copies_paths"] = e.copies;
-      std::printf("%s\n", j.dump().c_str());
-      return;
-    }
-    std::printf(
-        "name          %s\nid            %s\ngeneration    %llu\nsize          %llu bytes\n"
-        "code          k=%d m=%d %s, stripe %s (%llu stripes, blocks of %s, last %s)\n"
-        "sha256        %s\nhealth        %s (quick: headers and sizes)\n"
-        "manifests     %d of %d copies\n",
-        mf.name.c_str(), ObjectIdToHex(mf.id).c_str(),
-        static_cast<unsigned long long>(mf.generation), static_cast<unsigned long long>(mf.size),
-        mf.k, mf.m, std::string(MatrixKindName(mf.matrix)).c_str(),
-        FormatByteSize(mf.stripe_width).c_str(), static_cast<unsigned long long>(mf.stripes),
-        FormatByteSize(mf.block_size).c_str(), FormatByteSize(mf.geometry().last_block()).c_str(),
-        mf.sha256.c_str(), HealthName(r.health), r.manifest_copies, r.manifest_copies_expected);
-    for (const ChunkReport& c : r.chunks)
-      std::printf("  chunk %3d  %-16s %-10s %s\n", c.index, mf.chunks[c.index].domain.c_str(),
-                  c.state.c_str(), c.path.c_str());
-    for (const auto& n : r.notes) std::printf("  %s\n", n.c_str());
+    ListPackedFiles(*a, *store);
   });
 }
 
@@ -437,7 +397,7 @@ void AddInspectCommands(CLI::App& app, int& exit_code) {
   AddVerify(app, exit_code);
   AddRepair(app, exit_code);
   AddLs(app, exit_code);
-  AddInfo(app, exit_code);
+  AddInfoCommand(app, exit_code);
 }
 
 }  // namespace fls::cli
