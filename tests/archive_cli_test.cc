@@ -1,6 +1,9 @@
 // The real `fls` binary: exit codes, --json output, the store forms.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -290,6 +293,80 @@ TEST_F(Cli, ReArchiveIsUnchangedOrRefused) {
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("SHA-256 differs"), std::string::npos) << r.out;
   EXPECT_EQ(files(), before);
+}
+
+// A directory: its small files are packed (named from the directory's own
+// name down, like tar), its large ones archived alone; every file restores
+// by name, info/verify/ls know the packed ones, and a second run changes
+// nothing.
+TEST_F(Cli, ArchiveADirectoryPacksItsSmallFiles) {
+  namespace fs = std::filesystem;
+  const std::string src = dir_ / "photos";
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 30; ++i) {
+    const std::string rel = (i % 2 ? "2020/" : "2021/") + std::string("f") + std::to_string(i);
+    files["photos/" + rel] = fls::testing::RandomBytes(i == 29 ? 1500000 : i * 997, 300 + i);
+    fs::create_directories(fs::path(src + "/" + rel).parent_path());
+    fls::testing::WriteFile(src + "/" + rel, files["photos/" + rel]);
+  }
+  ::symlink("/etc/passwd", (src + "/link").c_str());
+  CmdResult r = Fls("archive " + Store() + " --stripe 100K --json " + src + "/");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("skipped " + src + "/link"), std::string::npos) << r.out;
+  int packed = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("pack")) ++packed;
+  }
+  EXPECT_EQ(packed, 29);  // the 1.5 MB file is an object of its own
+  for (const auto& [name, bytes] : files) {
+    r = Fls("restore " + Store() + " '" + name + "' -o " + dir_ / "out");
+    ASSERT_EQ(r.rc, 0) << name << ": " << r.out;
+    EXPECT_EQ(ReadFile(dir_ / "out"), bytes) << name;
+  }
+  r = Fls("info " + Store() + " photos/2020/f3 --json");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["size"], 3 * 997);
+  EXPECT_EQ(info["health"], "healthy");
+  EXPECT_EQ(info["packed_in"].get<std::string>().rfind("fls-pack/", 0), 0u);
+  r = Fls("verify " + Store() + " photos/2020/f3");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  r = Fls("ls " + Store() + " --json");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  int listed_packed = 0;
+  std::istringstream ls(r.out);
+  for (std::string line; std::getline(ls, line);)
+    if (!line.empty() && nlohmann::json::parse(line).contains("packed_in")) ++listed_packed;
+  EXPECT_EQ(listed_packed, 29);
+  // Again: everything unchanged, nothing written.
+  const auto count = [&] {
+    std::size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_.path()))
+      if (e.path().string().find("/t") != std::string::npos) ++n;
+    return n;
+  };
+  const std::size_t before = count();
+  r = Fls("archive " + Store() + " --stripe 100K --json " + src);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  int unchanged = 0;
+  std::istringstream again(r.out);
+  for (std::string line; std::getline(again, line);)
+    if (!line.empty() && line[0] == '{') {
+      EXPECT_TRUE(nlohmann::json::parse(line)["unchanged"].get<bool>()) << line;
+      ++unchanged;
+    }
+  EXPECT_EQ(unchanged, 30);
+  EXPECT_EQ(count(), before);
+  // A packed name archived again with other content is refused (exit 2).
+  fls::testing::WriteFile(src + "/2020/f3", "changed");
+  r = Fls("archive " + Store() + " " + src);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("photos/2020/f3' is already archived with other content"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace
