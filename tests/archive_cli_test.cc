@@ -367,6 +367,21 @@ TEST_F(Cli, ArchiveADirectoryPacksItsSmallFiles) {
   EXPECT_NE(r.out.find("photos/2020/f3' is already archived with other content"),
             std::string::npos)
       << r.out;
+  // The pack's manifests lost: its files' records are orphans, which verify
+  // reports (exit 4) and restore names.
+  r = Fls("info " + Store() + " " + info["packed_in"].get<std::string>() + " --json");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto pack_info = nlohmann::json::parse(r.out);
+  ASSERT_EQ(pack_info["manifest_copies_paths"].size(), 5u);
+  for (const auto& p : pack_info["manifest_copies_paths"])
+    ASSERT_TRUE(fs::remove(p.get<std::string>()));
+  r = Fls("verify " + Store());
+  EXPECT_EQ(r.rc, 4) << r.out;
+  EXPECT_NE(r.out.find("MEMBER"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("orphan member record"), std::string::npos) << r.out;
+  r = Fls("restore " + Store() + " photos/2020/f3 -o " + dir_ / "gone");
+  EXPECT_EQ(r.rc, 3) << r.out;
+  EXPECT_NE(r.out.find("orphan"), std::string::npos) << r.out;
 }
 
 }  // namespace

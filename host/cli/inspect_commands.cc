@@ -161,19 +161,33 @@ void AddVerify(CLI::App& app, int& exit_code) {
       return;
     }
     std::vector<UnreferencedChunk> unreferenced;
+    std::vector<std::string> member_problems;
     if (a->positional.empty()) {
       // The whole store: also chunk files that no manifest names.
       refs.Finish();
       FindUnreferencedChunks(*store, refs, kUnreferencedMinAgeNs, &unreferenced, &walk.warnings);
       exit_code = std::max(exit_code, ReportUnreferenced(*a, unreferenced));
       exit_code = std::max(exit_code, ReportUnreadable(*a, walk.unreadable));
+      // Member records that point nowhere (their pack is gone) or cannot be
+      // read: the files they name cannot be restored by name.
+      WalkMembers(
+          *store, [&](MemberEntry&) { return true; }, &member_problems);
+      for (const std::string& p : member_problems) {
+        if (a->json)
+          std::printf("%s\n", nlohmann::json{{"member_record", p}}.dump().c_str());
+        else
+          std::printf("%-13s %s\n", "MEMBER", p.c_str());
+      }
+      if (!member_problems.empty()) exit_code = std::max(exit_code, kExitDegraded);
     }
     if (!a->json && !a->quiet)
       std::printf("%llu object(s): %d healthy, %d degraded, %d unrecoverable",
                   static_cast<unsigned long long>(objects), healthy, degraded, lost);
     if (!a->json && !a->quiet)
-      std::printf("; %zu unreadable name(s), %zu unreferenced chunk file(s)\n",
-                  walk.unreadable.size(), unreferenced.size());
+      std::printf(
+          "; %zu unreadable name(s), %zu unreferenced chunk file(s), %zu unusable member "
+          "record(s)\n",
+          walk.unreadable.size(), unreferenced.size(), member_problems.size());
   });
 }
 
