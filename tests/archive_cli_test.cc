@@ -2,10 +2,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
-#include <map>
-#include <sstream>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <map>
+#include <sstream>
 
 #include <algorithm>
 #include <cstdio>
@@ -364,8 +364,7 @@ TEST_F(Cli, ArchiveADirectoryPacksItsSmallFiles) {
   fls::testing::WriteFile(src + "/2020/f3", "changed");
   r = Fls("archive " + Store() + " " + src);
   EXPECT_EQ(r.rc, 2) << r.out;
-  EXPECT_NE(r.out.find("photos/2020/f3' is already archived with other content"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("photos/2020/f3' is already archived with other content"), std::string::npos)
       << r.out;
   // The pack's manifests lost: its files' records are orphans, which verify
   // reports (exit 4) and restore names.

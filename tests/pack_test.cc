@@ -378,5 +378,55 @@ TEST(PackedFiles, CrashAtAnyStepLeavesEachFileWholeOrAbsent) {
   EXPECT_GT(absent, 0);
 }
 
+// Faults through the Env seam: a member record that cannot be written fails
+// that file alone and leaves none of its records; the pack's other files are
+// archived. A full disk while restoring a packed file leaves no output.
+TEST(PackedFaults, RecordWriteFailsOneFileAndRestoreToAFullDiskLeavesNothing) {
+  FaultInjectionEnv env(Env::Default());
+  PackFixture f(6, &env);
+  FaultRule rule;
+  rule.op = FaultOp::kSync;
+  rule.path_contains = MemberRecordFileName(f.inputs[3].name);
+  rule.error = 28;  // ENOSPC
+  env.AddRule(rule);
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  env.ClearRules();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i == 3) {
+      EXPECT_FALSE(items[i].status.ok());
+      EXPECT_NE(items[i].status.message().find("member record of '" + f.inputs[3].name),
+                std::string::npos)
+          << items[i].status.ToString();
+      continue;
+    }
+    ASSERT_TRUE(items[i].status.ok()) << items[i].status.ToString();
+  }
+  for (const auto& p : testing::AllFiles(f.dir / "s"))
+    EXPECT_EQ(p.find(MemberRecordFileName(f.inputs[3].name)), std::string::npos) << p;
+  std::string got;
+  EXPECT_EQ(f.Restore(f.inputs[3].name, &got).code(), Status::Code::kNotFound);
+  // Archived again: the file packs now (the dead bytes of the first pack stay
+  // until compaction).
+  ASSERT_TRUE(f.Archive(&items).ok());
+  ASSERT_TRUE(items[3].status.ok()) << items[3].status.ToString();
+  EXPECT_FALSE(items[3].unchanged);
+  ASSERT_TRUE(f.Restore(f.inputs[3].name, &got).ok());
+  EXPECT_EQ(got, f.files[f.inputs[3].name]);
+  // Restore of a packed file into a full disk: an error naming it, no file.
+  rule = FaultRule();
+  rule.op = FaultOp::kWrite;
+  rule.path_contains = f.dir / "";
+  rule.error = 28;
+  rule.short_write = true;
+  env.AddRule(rule);
+  const PackInput& big = f.inputs.back();
+  const Status s = f.Restore(big.name, &got);
+  env.ClearRules();
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+  for (const auto& e : testing::fs::directory_iterator(f.dir.path()))
+    EXPECT_EQ(e.path().filename().string().find("out"), std::string::npos) << e.path();
+}
+
 }  // namespace
 }  // namespace fls
