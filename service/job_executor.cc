@@ -68,14 +68,15 @@ class ArchiveExecutor : public JobExecutor {
 
  private:
   Status Archive(const Job& job, JobContext& ctx) {
-    const std::string prefix = job.spec.value("name_prefix", std::string());
+    const ArchiveSpec& spec = std::get<ArchiveSpec>(job.spec);
+    const std::string prefix = spec.name_prefix.value_or("");
     ArchiveOptions o;
-    o.k = job.spec.value("k", config_.k);
-    o.m = job.spec.value("m", config_.m);
+    o.k = spec.k.value_or(config_.k);
+    o.m = spec.m.value_or(config_.m);
     o.matrix = matrix_;
     o.stripe_width = config_.stripe_bytes;
     o.backend = config_.backend;
-    o.compare_checksum = job.spec.value("checksum", false);
+    o.compare_checksum = spec.checksum.value_or(false);
     std::shared_ptr<BatchingBackend> batcher;
     FLS_RETURN_IF_ERROR(BatcherFor(o.k, o.m, &batcher));
     o.backend_instance = batcher;
@@ -245,14 +246,15 @@ class ArchiveExecutor : public JobExecutor {
   // across objects, resumable through the health database named in the spec.
   // Each object is reported as an item when its window is done.
   Status Sweep(const Job& job, JobContext& ctx) {
-    const nlohmann::json sw = job.spec.value("sweep", nlohmann::json::object());
+    const RepairSpec& spec = std::get<RepairSpec>(job.spec);
+    const SweepSpec sw = spec.sweep.value_or(SweepSpec());
     SweepOptions o;
     o.backend = config_.backend;
-    o.verify_only = sw.value("verify_only", false);
-    o.deep = sw.value("deep", false);
-    o.rate_bytes_per_s = sw.value("rate_bytes_per_s", std::uint64_t{0});
+    o.verify_only = sw.verify_only.value_or(false);
+    o.deep = sw.deep.value_or(false);
+    o.rate_bytes_per_s = sw.rate_bytes_per_s.value_or(0);
     std::unique_ptr<HealthDb> db;
-    const std::string db_path = job.spec.value("health_db", std::string());
+    const std::string db_path = spec.health_db.value_or("");
     if (!db_path.empty()) FLS_RETURN_IF_ERROR(HealthDb::Open(db_path, &db));
     o.db = db.get();
     o.cancelled = [&ctx] { return ctx.Cancelled(); };
@@ -275,12 +277,15 @@ class ArchiveExecutor : public JobExecutor {
 
   Status VerifyOrRepair(const Job& job, JobContext& ctx) {
     const bool repair = job.kind == JobKind::kRepair;
-    if (repair && job.items.empty() && !job.spec.contains("objects")) return Sweep(job, ctx);
+    // Without `objects` the job covers every object (a repair: a sweep).
+    const bool everything = repair ? !std::get<RepairSpec>(job.spec).objects.has_value()
+                                   : !std::get<VerifySpec>(job.spec).objects.has_value();
+    if (repair && job.items.empty() && everything) return Sweep(job, ctx);
     std::vector<CatalogEntry> entries;
     // Object checked -> the item names it answers for (a pack answers for
     // every requested file packed in it).
     std::map<std::string, std::vector<std::string>> answers;
-    if (job.items.empty() && !job.spec.contains("objects")) {
+    if (job.items.empty() && everything) {
       // Every object: checked as the catalogue walk streams them.
       Status status;
       CatalogWalk walk;
@@ -342,7 +347,7 @@ class ArchiveExecutor : public JobExecutor {
                   {"manifest_rewritten", r.manifest_rewritten}};
     } else {
       VerifyOptions o;
-      o.deep = job.spec.value("deep", false);
+      o.deep = std::get<VerifySpec>(job.spec).deep.value_or(false);
       o.backend = config_.backend;
       ObjectReport r;
       s = VerifyObject(*store_, e, o, &r);

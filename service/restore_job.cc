@@ -28,7 +28,7 @@ Status OpenOutputFor(RootDirs& outputs, const std::string& out_dir, const std::s
 
 Status RunRestoreJob(const Store& store, const std::string& backend, const Job& job,
                      JobContext& ctx) {
-  const std::string out_dir = job.spec.value("output", std::string());
+  const std::string out_dir = std::get<RestoreSpec>(job.spec).output;
   if (out_dir.empty()) return Status::InvalidArgument("restore job without an output directory");
   RootDirs outputs(store.env(), job.output_roots, "output");
   std::unique_ptr<ScratchDir> scratch;

@@ -220,7 +220,7 @@ class WorkerLoop {
     job.id = request.job_id;
     job.attempt = request.attempt;
     job.kind = KindOf(request.spec);
-    job.spec = JobSpecToJson(request.spec);
+    job.spec = std::move(request.spec);
     job.items = std::move(request.items);
     job.source_roots = std::move(request.source_roots);
     job.output_roots = std::move(request.output_roots);

@@ -28,9 +28,9 @@ struct Job {
   std::int64_t id = 0;
   int attempt = 0;
   JobKind kind = JobKind::kArchive;
-  // The kind's spec in its JSON form (fls/service/jobs.h), paths already
-  // resolved; every field it holds was checked by WorkerRequest::FromJson.
-  nlohmann::json spec;
+  // The kind's spec (fls/service/jobs.h; its alternative is `kind`), paths
+  // already resolved; every field was checked by WorkerRequest::FromJson.
+  JobSpec spec;
   std::vector<std::string> items;  // the items still to do (done ones are left out)
   // The service's roots (resolved): every path of the job is opened below
   // one of them (service/confined_io.h), never by its name alone.
