@@ -28,40 +28,31 @@ TEST(ServiceSlow, ThousandSmallFilesInOneJob) {
   h.ExpectRestoresBitExact(files, "thousand");
 }
 
-// Every object of the store, by name, and every packed file, by name: each
-// must appear exactly once.
+// Every object of the store, by name, and every packed file, by name (its
+// member record): each must appear exactly once. A pack whose job was
+// killed after its manifest committed and before its member records may
+// also list a file in its index: that copy is dead space (no record names
+// it), and the file is packed again by the restarted job.
 void ExpectNoDuplicates(const ServiceHarness& h, std::size_t expect_files) {
   std::vector<Target> targets;
   for (const auto& t : h.targets()) targets.push_back({t, ""});
   std::unique_ptr<Store> store;
   ASSERT_TRUE(Store::FromTargets(Env::Default(), targets, &store).ok());
   const Catalog c = store->ReadCatalog();
-  std::set<std::string> names;
-  std::map<std::string, int> packed;
-  for (const auto& e : c.objects) {
-    EXPECT_TRUE(names.insert(e.manifest.name).second) << "object twice: " << e.manifest.name;
-    if (e.manifest.name.rfind(kPackPrefix, 0) == 0) {
-      // Read the pack's tail through a restore and count its files.
-      const std::string scratch = h.dir() + "/tail";
-      RestoreOptions ro;
-      ro.output = scratch;
-      ro.has_range = true;
-      ro.offset = 0;
-      ro.length = e.manifest.size;
-      RestoreResult rr;
-      ASSERT_TRUE(RestoreObject(*store, e.manifest.name, ro, &rr).ok());
-      std::vector<PackEntry> entries;
-      std::uint64_t needed = 0;
-      ASSERT_TRUE(
-          ParsePackTail(ReadFile(scratch), e.manifest.size, e.manifest.name, &entries, &needed)
-              .ok());
-      for (const auto& pe : entries) ++packed[pe.name];
-    } else {
-      ++packed[e.manifest.name];
-    }
-  }
-  for (const auto& [name, n] : packed) EXPECT_EQ(n, 1) << name << " stored " << n << " times";
-  EXPECT_EQ(packed.size(), expect_files);
+  std::map<std::string, int> stored;
+  for (const auto& e : c.objects)
+    if (!IsPackName(e.manifest.name)) ++stored[e.manifest.name];
+  std::vector<std::string> problems;
+  WalkMembers(
+      *store,
+      [&](MemberEntry& m) {
+        ++stored[m.member.name];
+        return true;
+      },
+      &problems);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  for (const auto& [name, n] : stored) EXPECT_EQ(n, 1) << name << " stored " << n << " times";
+  EXPECT_EQ(stored.size(), expect_files);
 }
 
 TEST(ServiceSlow, KilledWithSigkillDuringA200FileJobAndRestarted) {
