@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "archive_test_util.h"
+#include "test_paths.h"
 #include "fls/env.h"
 #include "fls/store.h"
 
@@ -143,6 +144,35 @@ TEST(StaleTemporaries, StoreCleansEveryTargetAndReportsMissingNone) {
   std::sort(removed.begin(), removed.end());
   EXPECT_EQ(removed, planted);
   EXPECT_TRUE(warnings.empty()) << warnings[0];
+}
+
+// `fls archive` lists each target for dead writers' temporaries at most once
+// per 10 minutes (the marker .fls-temp-scan records the last scan): a
+// temporary of a dead writer survives an archive run within that time and
+// goes with the first one after it.
+TEST(StaleTemporaries, ArchiveScansATargetAtMostEveryTenMinutes) {
+  TempDir t;
+  std::string yaml = "targets:\n";
+  for (int i = 0; i < 14; ++i) {
+    testing::fs::create_directories(t / ("t" + std::to_string(i)));
+    yaml += "  - path: t" + std::to_string(i) + "\n";
+  }
+  WriteFile(t / "fls-store.yaml", yaml);
+  WriteFile(t / "a", "first");
+  WriteFile(t / "b", "second");
+  WriteFile(t / "c", "third");
+  const std::string fls = FLS_BINARY;
+  ASSERT_EQ(testing::Shell(fls + " archive -q " + t.path() + " " + (t / "a")).rc, 0);
+  const std::string marker = t / "t3/.fls-temp-scan";
+  ASSERT_TRUE(testing::fs::exists(marker));
+  EXPECT_EQ(testing::fs::file_size(marker), 0u);
+  const std::string dead = TempNameOfExitedChild(t / "t3/fls-x.c0.chunk");
+  WriteFile(dead, "left by a killed writer");
+  ASSERT_EQ(testing::Shell(fls + " archive -q " + t.path() + " " + (t / "b")).rc, 0);
+  EXPECT_TRUE(testing::fs::exists(dead)) << "scanned again within 10 minutes";
+  SetMtime(marker, 11 * 60);
+  ASSERT_EQ(testing::Shell(fls + " archive -q " + t.path() + " " + (t / "c")).rc, 0);
+  EXPECT_FALSE(testing::fs::exists(dead)) << "not scanned after 10 minutes";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "fls/pack.h"
 #include "fls/thread_pool.h"
 #include "manifest_commit.h"
+#include "member_lookup.h"
 #include "object_io.h"
 #include "record_json.h"
 
@@ -185,8 +186,10 @@ void CommitMemberRecords(const Store& store, int m, const std::vector<PackEntry>
   }
 }
 
-Status FindMember(const Store& store, const std::string& name, MemberEntry* entry) {
-  MemberEntry out;
+namespace internal {
+
+Status ReadMemberRecords(const Store& store, const std::string& name, MemberEntry* out) {
+  *out = MemberEntry();
   const std::string file = MemberRecordFileName(name);
   bool have = false;
   std::vector<std::string> bad;
@@ -200,36 +203,53 @@ Status FindMember(const Store& store, const std::string& name, MemberEntry* entr
     if (s.ok() && e.name != name) continue;  // another name with this hash
     if (!s.ok()) {
       bad.push_back(path);
-      out.problems.push_back(s.ToString());
+      out->problems.push_back(s.ToString());
       continue;
     }
-    out.copies.push_back(path);
+    out->copies.push_back(path);
     if (!have) {
-      out.member = e;
+      out->member = e;
       have = true;
-    } else if (EncodeMemberRecord(e) != EncodeMemberRecord(out.member)) {
-      out.problems.push_back(path + " differs from " + out.copies.front());
+    } else if (EncodeMemberRecord(e) != EncodeMemberRecord(out->member)) {
+      out->problems.push_back(path + " differs from " + out->copies.front());
     }
   }
   if (!have && !bad.empty()) {
     std::string msg = "packed file '" + name + "': every member record found is unreadable";
-    for (const auto& p : out.problems) msg += "; " + p;
+    for (const auto& p : out->problems) msg += "; " + p;
     return Status::Corruption(msg);
   }
   if (!have) return Status::NotFound("no packed file named '" + name + "'");
-  Status s = store.FindObject(out.member.pack, &out.pack);
-  if (s.ok() && ObjectIdToHex(out.pack.manifest.id) != out.member.pack_id)
-    s = Status::NotFound("its pack now has the id " + ObjectIdToHex(out.pack.manifest.id) +
-                         ", the record names " + out.member.pack_id);
-  if (s.ok() && (out.member.offset > out.pack.manifest.size ||
-                 out.member.length > out.pack.manifest.size - out.member.offset))
-    s = Status::Corruption("its range lies outside the pack's " +
-                           std::to_string(out.pack.manifest.size) + " bytes");
-  if (!s.ok()) {
-    const std::string why = "packed file '" + name + "' is recorded in " + out.member.pack +
-                            ", which cannot be used (an orphan member record): " + s.ToString();
-    return s.code() == Status::Code::kNotFound ? Status::NotFound(why) : Status::Corruption(why);
-  }
+  return Status::Ok();
+}
+
+Status CheckMemberPack(const Store& store, const CatalogEntry* known_pack, MemberEntry* entry) {
+  Status s;
+  if (known_pack != nullptr)
+    entry->pack = *known_pack;
+  else
+    s = store.FindObject(entry->member.pack, &entry->pack);
+  const Manifest& mf = entry->pack.manifest;
+  if (s.ok() && ObjectIdToHex(mf.id) != entry->member.pack_id)
+    s = Status::NotFound("its pack now has the id " + ObjectIdToHex(mf.id) + ", the record names " +
+                         entry->member.pack_id);
+  if (s.ok() &&
+      (entry->member.offset > mf.size || entry->member.length > mf.size - entry->member.offset))
+    s = Status::Corruption("its range lies outside the pack's " + std::to_string(mf.size) +
+                           " bytes");
+  if (s.ok()) return s;
+  const std::string why = "packed file '" + entry->member.name + "' is recorded in " +
+                          entry->member.pack +
+                          ", which cannot be used (an orphan member record): " + s.ToString();
+  return s.code() == Status::Code::kNotFound ? Status::NotFound(why) : Status::Corruption(why);
+}
+
+}  // namespace internal
+
+Status FindMember(const Store& store, const std::string& name, MemberEntry* entry) {
+  MemberEntry out;
+  FLS_RETURN_IF_ERROR(internal::ReadMemberRecords(store, name, &out));
+  FLS_RETURN_IF_ERROR(internal::CheckMemberPack(store, nullptr, &out));
   *entry = std::move(out);
   return Status::Ok();
 }

@@ -2,11 +2,13 @@
 // (fls/pack.h).
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "fls/pack.h"
+#include "member_lookup.h"
 #include "pack_stream.h"
 #include "quick_check.h"
 
@@ -47,6 +49,30 @@ PackedItem CheckArchived(const OpenSourceFn& open, const PackInput& in, const Lo
   item.status = internal::QuickCheck(*src, info, compare_checksum, had);
   item.unchanged = item.status.ok();
   return item;
+}
+
+// LocateName, with each pack looked up once: many files of one job were
+// usually packed together.
+Status LocateCached(const Store& store, const std::string& name,
+                    std::map<std::string, CatalogEntry>* packs, Located* out) {
+  Status s = store.FindObject(name, &out->object);
+  if (s.code() != Status::Code::kNotFound) return s;
+  MemberEntry m;
+  Status ms = internal::ReadMemberRecords(store, name, &m);
+  if (ms.code() == Status::Code::kNotFound) return s;
+  FLS_RETURN_IF_ERROR(ms);
+  auto it = packs->find(m.member.pack);
+  if (it == packs->end()) {
+    CatalogEntry pack;
+    Status ps = store.FindObject(m.member.pack, &pack);
+    if (ps.ok()) it = packs->emplace(m.member.pack, std::move(pack)).first;
+  }
+  FLS_RETURN_IF_ERROR(
+      internal::CheckMemberPack(store, it == packs->end() ? nullptr : &it->second, &m));
+  out->member = true;
+  out->packed = std::move(m.member);
+  out->object = std::move(m.pack);
+  return Status::Ok();
 }
 
 // Codes one pack of `inputs` and commits its members' records.
@@ -106,6 +132,7 @@ Status ArchiveSmallFiles(const Store& store, const OpenSourceFn& open,
   };
   std::vector<Group> groups;
   std::set<std::string> names;
+  std::map<std::string, CatalogEntry> packs;  // packs met so far, by name
   for (std::size_t i = 0; i < files.size(); ++i) {
     const PackInput& in = files[i];
     PackedItem item;
@@ -114,7 +141,7 @@ Status ArchiveSmallFiles(const Store& store, const OpenSourceFn& open,
       item.status = Status::InvalidArgument("the name '" + in.name + "' is given twice");
     Located found;
     Status s;
-    if (item.status.ok()) s = LocateName(store, in.name, &found);
+    if (item.status.ok()) s = LocateCached(store, in.name, &packs, &found);
     if (item.status.ok() && s.ok())
       item = CheckArchived(open, in, found, options.compare_checksum);
     else if (item.status.ok() && s.code() != Status::Code::kNotFound)

@@ -245,7 +245,7 @@ void AddArchive(CLI::App& app, int& exit_code) {
     for (const Status& e : errors) exit_code = Fail("archive", e);
     for (const std::string& p : skipped)
       std::fprintf(stderr, "fls archive: skipped %s: not a regular file\n", p.c_str());
-    CleanStaleTemporaries(*store, "archive");
+    CleanStaleTemporariesThrottled(*store, "archive");
     o->backend = a->backend;
     o->threads = a->threads;
     std::vector<SourceFile> small, large;
