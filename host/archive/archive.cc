@@ -162,14 +162,16 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   CatalogEntry existing;
   std::string holder;
   Status found = store.FindObject(mf.name, &existing, &holder);
-  if (found.ok()) return CheckExisting(input, info, opt, existing, result);
-  if (found.code() != Status::Code::kNotFound)
+  const bool supersede = found.ok() && opt.supersede_path_addressed &&
+                         IsPathAddressedManifest(existing.manifest.format_version);
+  if (found.ok() && !supersede) return CheckExisting(input, info, opt, existing, result);
+  if (!found.ok() && found.code() != Status::Code::kNotFound)
     return found.WithContext("checking whether '" + mf.name + "' is archived already");
   if (!holder.empty())
     return Status::InvalidArgument("the name '" + mf.name + "' has the same manifest file (" +
                                    NameManifestFileName(mf.name) + ") as the object '" + holder +
                                    "' (a SHA-256 collision): choose another --name");
-  mf.id = RandomObjectId();
+  mf.id = opt.object_id ? *opt.object_id : RandomObjectId();
   mf.k = k;
   mf.m = m;
   mf.matrix = opt.matrix;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,13 @@ struct ArchiveOptions {
   // batch has been encoded (not called when the archive fails before that):
   // lets a coalescing backend stop waiting for this pipeline.
   std::function<void()> encode_done;
+  // `fls upgrade` (fls/upgrade.h): when the name's object is path-addressed
+  // (manifest version 1 or 2), write a version 3 object of that name anyway
+  // instead of comparing it; lookups by name then find the new one.
+  bool supersede_path_addressed = false;
+  // The new object's id (default: a random one). Upgrade derives it from the
+  // old object's, so that a rerun finds what a killed attempt left.
+  std::optional<ObjectId> object_id;
 };
 
 struct ArchiveResult {
