@@ -30,6 +30,8 @@ void AddArchiveCommands(CLI::App& app, int& exit_code);
 void AddInspectCommands(CLI::App& app, int& exit_code);
 // `fls rebalance` (rebalance_command.cc).
 void AddRebalanceCommand(CLI::App& app, int& exit_code);
+// `fls upgrade` (upgrade_command.cc).
+void AddUpgradeCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.
 void AddBenchE2eCommand(CLI::App& app, int& exit_code);
 // sweep, targets (sweep_commands.cc).

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   fls::cli::AddBenchE2eCommand(app, exit_code);
   fls::cli::AddArchiveCommands(app, exit_code);
   fls::cli::AddRebalanceCommand(app, exit_code);
+  fls::cli::AddUpgradeCommand(app, exit_code);
   fls::cli::AddSweepCommands(app, exit_code);
   fls::cli::AddBenchSweepCommand(app, exit_code);
   fls::cli::AddBenchStoreCommands(app, exit_code);
