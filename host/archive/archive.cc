@@ -161,11 +161,10 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   FLS_RETURN_IF_ERROR(store.Join());
   CatalogEntry existing;
   std::string holder;
-  Status found = store.FindObject(mf.name, &existing, &holder);
-  const bool supersede = found.ok() && opt.supersede_path_addressed &&
-                         IsPathAddressedManifest(existing.manifest.format_version);
-  if (found.ok() && !supersede) return CheckExisting(input, info, opt, existing, result);
-  if (!found.ok() && found.code() != Status::Code::kNotFound)
+  Status found = opt.replaces_path_addressed ? Status::NotFound(mf.name)
+                                             : store.FindObject(mf.name, &existing, &holder);
+  if (found.ok()) return CheckExisting(input, info, opt, existing, result);
+  if (found.code() != Status::Code::kNotFound)
     return found.WithContext("checking whether '" + mf.name + "' is archived already");
   if (!holder.empty())
     return Status::InvalidArgument("the name '" + mf.name + "' has the same manifest file (" +
@@ -367,7 +366,13 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   Env* env = store.env();
   if (opt.output.empty()) return Status::InvalidArgument("no output path given");
   CatalogEntry entry;
-  FLS_RETURN_IF_ERROR(store.FindObject(name, &entry));
+  if (opt.entry == nullptr)
+    FLS_RETURN_IF_ERROR(store.FindObject(name, &entry));
+  else if (opt.entry->manifest.name == name)
+    entry = *opt.entry;
+  else
+    return Status::InvalidArgument("restoring '" + name + "' with the catalogue entry of '" +
+                                   opt.entry->manifest.name + "'");
   const Manifest& mf = entry.manifest;
   std::uint64_t begin = 0, end = mf.size;
   if (opt.has_range) {

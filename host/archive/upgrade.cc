@@ -106,13 +106,13 @@ class UpgradeRun {
         report_(report) {}
 
   void RemoveOldScratchFiles();
-  std::vector<std::string> PathAddressedNames();
-  void UpgradeNamed(const std::vector<std::string>& names);
+  // Upgrades each path-addressed object the catalogue walk meets.
+  void UpgradeAll();
   void RemoveLeftovers();
   void ClearV1Flags();
 
  private:
-  Status UpgradeOne(const std::string& name);
+  Status UpgradeOne(const CatalogEntry& old);
   Status ArchiveScratch(const Manifest& old, const std::string& scratch, const ObjectId& new_id);
   void RemoveOldObject(const CatalogEntry& old);
   Status CompleteCommit(const CatalogEntry& e);
@@ -146,15 +146,20 @@ void UpgradeRun::RemoveOldScratchFiles() {
       env_->RemoveFile(JoinPath(scratch_, n));
 }
 
-std::vector<std::string> UpgradeRun::PathAddressedNames() {
-  std::vector<std::string> names;
+void UpgradeRun::UpgradeAll() {
+  // Each object is upgraded with the entry the walk read: a lookup by name of
+  // a path-addressed object lists every target, once per object. The walk
+  // listed the targets before its first call; an upgrade adds version 3
+  // files and removes only this object's old ones, which it has read.
   CatalogWalk walk;
   store_.WalkCatalog(
       [&](CatalogEntry& e) {
-        if (IsPathAddressedManifest(e.manifest.format_version))
-          names.push_back(e.manifest.name);
-        else
+        if (!IsPathAddressedManifest(e.manifest.format_version)) {
           ++report_->already_v3;
+          return true;
+        }
+        Status s = UpgradeOne(e);
+        if (!s.ok()) Fail(e.manifest.name, s);
         return true;
       },
       &walk);
@@ -163,36 +168,35 @@ std::vector<std::string> UpgradeRun::PathAddressedNames() {
   // which lists their manifest files; version 3 ones are not upgrade's.
   for (const UnreadableObject& u : walk.unreadable)
     for (const std::string& p : u.problems) report_->warnings.push_back(p);
-  return names;
 }
 
-void UpgradeRun::UpgradeNamed(const std::vector<std::string>& names) {
-  for (const std::string& name : names) {
-    Status s = UpgradeOne(name);
-    if (!s.ok()) Fail(name, s);
-  }
-}
-
-Status UpgradeRun::UpgradeOne(const std::string& name) {
-  CatalogEntry old;
-  FLS_RETURN_IF_ERROR(store_.FindObject(name, &old));
-  if (!IsPathAddressedManifest(old.manifest.format_version)) return Status::Ok();
+Status UpgradeRun::UpgradeOne(const CatalogEntry& old) {
   const Manifest& om = old.manifest;
+  // The walk shows a path-addressed object only when its name has no version
+  // 3 manifest file; archiving skips its own lookup on the strength of this.
+  const std::string v3 = NameManifestFileName(om.name);
+  for (const Target& t : store_.targets()) {
+    FileInfo info;
+    if (env_->GetFileInfo(JoinPath(t.path, v3), &info).ok())
+      return Status::InvalidArgument("a version 3 manifest file of its name (" +
+                                     JoinPath(t.path, v3) + ") appeared during the run");
+  }
   const std::string scratch = JoinPath(scratch_, prefix_ + ObjectIdToHex(om.id));
   RestoreOptions ro;
   ro.output = scratch;
   ro.backend = opt_.backend;
   ro.threads = opt_.threads;
+  ro.entry = &old;
   RestoreResult rr;
-  FLS_RETURN_IF_ERROR(RestoreObject(store_, name, ro, &rr).WithContext("restoring it"));
+  FLS_RETURN_IF_ERROR(RestoreObject(store_, om.name, ro, &rr).WithContext("restoring it"));
   for (const std::string& p : rr.problems)
-    report_->warnings.push_back("'" + name + "' restored around a damaged chunk: " + p);
+    report_->warnings.push_back("'" + om.name + "' restored around a damaged chunk: " + p);
   Status s = ArchiveScratch(om, scratch, UpgradedObjectId(om.id));
   env_->RemoveFile(scratch);
   FLS_RETURN_IF_ERROR(s);
   // Committed: the name finds the version 3 object from here on.
   RemoveOldObject(old);
-  report_->upgraded.push_back(name);
+  report_->upgraded.push_back(om.name);
   return Status::Ok();
 }
 
@@ -217,7 +221,7 @@ Status UpgradeRun::ArchiveScratch(const Manifest& old, const std::string& scratc
   ao.backend = opt_.backend;
   ao.threads = opt_.threads;
   ao.allow_shared_targets = SharesTargets(old);
-  ao.supersede_path_addressed = true;
+  ao.replaces_path_addressed = true;
   ao.object_id = new_id;
   ArchiveResult ar;
   FLS_RETURN_IF_ERROR(
@@ -361,7 +365,7 @@ Status UpgradeStore(const Store& store, const UpgradeOptions& options, UpgradeRe
   report->bytes_before = StoreBytes(store);
   UpgradeRun run(store, options, scratch, report);
   run.RemoveOldScratchFiles();
-  run.UpgradeNamed(run.PathAddressedNames());
+  run.UpgradeAll();
   run.RemoveLeftovers();
   run.ClearV1Flags();
   report->bytes_after = StoreBytes(store);
