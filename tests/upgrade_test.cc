@@ -4,6 +4,7 @@
 // upgrade. Interrupted upgrades: upgrade_crash_test.cc.
 #include <nlohmann/json.hpp>
 
+#include "host/archive/maintenance_lock.h"
 #include "upgrade_test_util.h"
 
 namespace fls::upgrade_test {
@@ -78,6 +79,27 @@ TEST(Upgrade, AnUnrecoverableObjectIsReportedAndLeftAsItWas) {
   r = Fls("restore " + f.config() + " small.bin -o " + f.out("small.bin"));
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(ReadFile(f.out("small.bin")), ReadFile(f.src("small.bin")));
+}
+
+// A scratch directory that is not there, and a store whose maintenance lock
+// another run holds: refused before anything is written, with the reason.
+TEST(Upgrade, RefusesToStartWithoutScratchOrWhileTheStoreIsBusy) {
+  FixtureCopy f;
+  const auto before = f.TargetFiles();
+  CmdResult r = Fls("upgrade " + f.config() + " --scratch " + f.root() + "/no-such-dir");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("scratch directory " + f.root() + "/no-such-dir"), std::string::npos)
+      << r.out;
+  std::unique_ptr<Store> store = f.Open();
+  std::unique_ptr<internal::MaintenanceLock> lock;
+  ASSERT_TRUE(internal::MaintenanceLock::Acquire(*store, "repair sweep", &lock).ok());
+  r = Fls("upgrade " + f.config() + " --scratch " + f.scratch());
+  EXPECT_EQ(r.rc, 6) << r.out;
+  EXPECT_NE(r.out.find("the store is busy: a repair sweep"), std::string::npos) << r.out;
+  EXPECT_EQ(f.TargetFiles(), before) << "a refused upgrade changed the targets";
+  lock.reset();
+  r = Fls("upgrade -q " + f.config() + " --scratch " + f.scratch());
+  EXPECT_EQ(r.rc, 0) << r.out;
 }
 
 // Version 2 objects (path-addressed, chunk format 2) as fls wrote them
