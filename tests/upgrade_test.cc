@@ -81,6 +81,25 @@ TEST(Upgrade, AnUnrecoverableObjectIsReportedAndLeftAsItWas) {
   EXPECT_EQ(ReadFile(f.out("small.bin")), ReadFile(f.src("small.bin")));
 }
 
+// An attempt killed before its commit left chunk files under the derived id;
+// the retry may place them elsewhere (free space changed, a target added).
+// Here every target holds every index: the ones the retry does not write over
+// must go.
+TEST(Upgrade, ChunkFilesOfAnAttemptKilledBeforeItsCommitAreRemoved) {
+  FixtureCopy f;
+  const ObjectId derived = UpgradedObjectId(Originals().at("multi.bin").id);
+  for (int t = 0; t < 14; ++t)
+    for (int i = 0; i < 14; ++i) {
+      char dir[8];
+      std::snprintf(dir, sizeof dir, "t%02d", t);
+      testing::WriteFile(f.root() + "/" + dir + "/" + ChunkFileName(derived, i), "stale");
+    }
+  CmdResult r = Fls("upgrade -q " + f.config() + " --scratch " + f.scratch());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  ExpectCleanV3Store(f, "after upgrade");
+  ExpectEveryObjectRestores(f, *f.Open(), "after upgrade");
+}
+
 // A scratch directory that is not there, and a store whose maintenance lock
 // another run holds: refused before anything is written, with the reason.
 TEST(Upgrade, RefusesToStartWithoutScratchOrWhileTheStoreIsBusy) {
