@@ -74,6 +74,9 @@ inline Kept KeptOf(const Manifest& mf) {
 class FixtureCopy {
  public:
   FixtureCopy() {
+    // The fixture's manifests name targets under /tmp/fls-v1-fixture: were it
+    // there, reads could come from it and prove nothing (v1_fixture_test.cc).
+    EXPECT_FALSE(fs::exists("/tmp/fls-v1-fixture")) << "remove /tmp/fls-v1-fixture";
     const fs::path src = fs::path(FLS_TEST_DATA_DIR) / "v1-store";
     fs::copy(src, dir_.path(), fs::copy_options::recursive);
     fs::create_directories(scratch());
