@@ -408,10 +408,12 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   FLS_RETURN_IF_ERROR(ValidateObjectName(mf.name));
   // The targets get their identities before anything names them.
   FLS_RETURN_IF_ERROR(store.Join());
+  // An upgrade (opt.replaces_path_addressed) checked the name itself.
   bool archived = false;
-  FLS_RETURN_IF_ERROR(CheckNameFree(store, input, info, opt, mf.name, result, &archived));
+  if (!opt.replaces_path_addressed)
+    FLS_RETURN_IF_ERROR(CheckNameFree(store, input, info, opt, mf.name, result, &archived));
   if (archived) return Status::Ok();
-  mf.id = RandomObjectId();
+  mf.id = opt.object_id ? *opt.object_id : RandomObjectId();
   mf.k = k;
   mf.m = m;
   mf.matrix = opt.matrix;

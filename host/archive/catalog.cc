@@ -207,6 +207,20 @@ bool ReadV1Object(Env* env, const std::vector<std::string>& dirs, const ObjectId
   return have;
 }
 
+// Whether object `id` may be the one named `name`: the first copy of its
+// newest generations that decodes says. True when no listed copy can be read
+// (ReadV1Object then decides, listing again if they were replaced).
+bool MayBeNamed(Env* env, const ObjectId& id, const Generations& gens, const std::string& name) {
+  for (auto g = gens.rbegin(); g != gens.rend(); ++g)
+    for (const std::string& path : g->second) {
+      std::string text;
+      Manifest m;
+      if (ReadManifestText(env, path, &text).ok() && DecodeManifest(text, &m).ok() && m.id == id)
+        return m.name == name;
+    }
+  return true;
+}
+
 std::vector<std::string> Dirs(const Store& store) {
   std::vector<std::string> dirs;
   for (const Target& t : store.targets()) dirs.push_back(t.path);
@@ -252,6 +266,8 @@ Status Store::FindV1(const std::string& name, CatalogEntry* entry) const {
   std::map<ObjectId, Generations> found;
   ListV1Manifests(env_, dirs, nullptr, &found, nullptr);
   for (auto& [id, gens] : found) {
+    // One copy tells the name; only the object of that name is read in full.
+    if (!MayBeNamed(env_, id, gens, name)) continue;
     CatalogEntry e;
     std::string damaged;
     if (ReadV1Object(env_, dirs, id, gens, &e, &damaged) && e.manifest.name == name) {

@@ -256,6 +256,8 @@ Status FindMember(const Store& store, const std::string& name, MemberEntry* entr
 
 void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn,
                  std::vector<std::string>* problems) {
+  std::vector<std::string> ignored;
+  if (problems == nullptr) problems = &ignored;
   constexpr std::string_view kPrefix = "fls-n", kSuffix = ".member";
   std::vector<std::array<std::uint8_t, 16>> hashes;
   for (const Target& t : store.targets()) {

@@ -16,7 +16,13 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   Env* env = store.env();
   if (opt.output.empty()) return Status::InvalidArgument("no output path given");
   Located found;
-  FLS_RETURN_IF_ERROR(LocateName(store, name, &found));
+  if (opt.entry == nullptr)
+    FLS_RETURN_IF_ERROR(LocateName(store, name, &found));
+  else if (opt.entry->manifest.name == name)
+    found.object = *opt.entry;
+  else
+    return Status::InvalidArgument("restoring '" + name + "' with the catalogue entry of '" +
+                                   opt.entry->manifest.name + "'");
   const Manifest& mf = found.object.manifest;
   // What the name's bytes are: the whole object, or a packed file's range
   // of its pack, with that file's own digest, mode and mtime.

@@ -33,6 +33,8 @@ void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddInitCommand(CLI::App& app, int& exit_code);
 // `fls rebalance` (rebalance_command.cc).
 void AddRebalanceCommand(CLI::App& app, int& exit_code);
+// `fls upgrade` (upgrade_command.cc).
+void AddUpgradeCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.
 void AddBenchE2eCommand(CLI::App& app, int& exit_code);
 // sweep, targets (sweep_commands.cc).

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   fls::cli::AddInitCommand(app, exit_code);
   fls::cli::AddArchiveCommands(app, exit_code);
   fls::cli::AddRebalanceCommand(app, exit_code);
+  fls::cli::AddUpgradeCommand(app, exit_code);
   fls::cli::AddSweepCommands(app, exit_code);
   fls::cli::AddBenchSweepCommand(app, exit_code);
   fls::cli::AddBenchStoreCommands(app, exit_code);

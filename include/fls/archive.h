@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,15 @@ struct ArchiveOptions {
   // batch has been encoded (not called when the archive fails before that):
   // lets a coalescing backend stop waiting for this pipeline.
   std::function<void()> encode_done;
+  // `fls upgrade` (fls/upgrade.h): this archive replaces the name's
+  // path-addressed object (manifest version 1 or 2), and the caller found no
+  // version 3 manifest file of the name on any target. No lookup by name is
+  // made (it would list every target for the path-addressed object); once
+  // committed, lookups by name find the new object.
+  bool replaces_path_addressed = false;
+  // The new object's id (default: a random one). Upgrade derives it from the
+  // old object's, so that a rerun finds what a killed attempt left.
+  std::optional<ObjectId> object_id;
 };
 
 struct ArchiveResult {
@@ -114,6 +124,9 @@ struct RestoreOptions {
   int threads = 0;
   ProgressFn progress;
   std::shared_ptr<Backend> backend_instance;  // as in ArchiveOptions
+  // The object as the caller found it (e.g. during a catalogue walk), whose
+  // manifest.name must be `name`: it is not looked up again.
+  const CatalogEntry* entry = nullptr;
 };
 
 struct RestoreResult {

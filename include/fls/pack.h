@@ -119,7 +119,7 @@ Status FindMember(const Store& store, const std::string& name, MemberEntry* entr
 // Every packed file of the store: lists the targets' member records
 // (16 bytes per name in memory), then looks each name up (FindMember).
 // Records that cannot be used (unreadable, or orphans whose pack is gone)
-// go to `problems`. `fn` returns false to stop.
+// go to `problems` (may be null). `fn` returns false to stop.
 void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn,
                  std::vector<std::string>* problems);
 
