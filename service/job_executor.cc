@@ -43,6 +43,20 @@ class ArchiveExecutor : public JobExecutor {
   ArchiveExecutor(StoreConfig config, std::unique_ptr<Store> store, MatrixKind matrix)
       : config_(std::move(config)), store_(std::move(store)), matrix_(matrix) {
     backend_ = config_.backend == "auto" ? ResolveAutoBackend() : config_.backend;
+    // Temporaries of a killed service or CLI are removed beside the first
+    // jobs, not before them: listing targets that hold millions of files
+    // takes seconds, and only dead writers' temporaries are touched (a live
+    // writer's, this process's included, are kept).
+    cleanup_ = std::thread([this] {
+      std::vector<std::string> removed, warnings;
+      store_->RemoveStaleTemporaries(&removed, &warnings);
+      for (const auto& w : warnings) spdlog::warn("store: {}", w);
+      if (!removed.empty())
+        spdlog::info("store: removed {} stale temporary file(s)", removed.size());
+    });
+  }
+  ~ArchiveExecutor() override {
+    if (cleanup_.joinable()) cleanup_.join();
   }
 
   Status Execute(const Job& job, JobContext& ctx) override {
@@ -402,6 +416,7 @@ class ArchiveExecutor : public JobExecutor {
   MatrixKind matrix_;
   mutable std::mutex mu_;
   std::string backend_;
+  std::thread cleanup_;  // the start-up removal of stale temporaries
 };
 
 }  // namespace
@@ -416,12 +431,6 @@ Status CreateDefaultExecutor(const StoreConfig& config, std::unique_ptr<JobExecu
   FLS_RETURN_IF_ERROR(Store::FromTargets(Env::Default(), std::move(targets), &store));
   // The service writes: its targets join the store now, once.
   FLS_RETURN_IF_ERROR(store->Join());
-  // Temporaries of a killed service or CLI go before this worker writes its
-  // own (a live writer's, this process's included, are kept).
-  std::vector<std::string> removed, warnings;
-  store->RemoveStaleTemporaries(&removed, &warnings);
-  for (const auto& w : warnings) spdlog::warn("store: {}", w);
-  if (!removed.empty()) spdlog::info("store: removed {} stale temporary file(s)", removed.size());
   MatrixKind matrix;
   FLS_RETURN_IF_ERROR(ParseMatrixKind(config.matrix, &matrix));
   *executor = std::make_unique<ArchiveExecutor>(config, std::move(store), matrix);
