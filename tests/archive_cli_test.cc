@@ -326,6 +326,10 @@ TEST_F(Cli, ArchiveADirectoryPacksItsSmallFiles) {
     ASSERT_EQ(r.rc, 0) << name << ": " << r.out;
     EXPECT_EQ(ReadFile(dir_ / "out"), bytes) << name;
   }
+  // To stdout: the same bytes.
+  r = Fls("restore " + Store() + " photos/2021/f4 -o - > " + dir_ / "piped");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(dir_ / "piped"), files["photos/2021/f4"]);
   r = Fls("info " + Store() + " photos/2020/f3 --json");
   ASSERT_EQ(r.rc, 0) << r.out;
   const auto info = nlohmann::json::parse(r.out);

@@ -227,6 +227,47 @@ TEST(PackedFiles, ArchivedIntoPacksAndRestoredByName) {
   EXPECT_EQ(RestoreObject(*f.store, big.name, ro, &rr).code(), Status::Code::kInvalidArgument);
 }
 
+// ReadObject: the bytes of a packed file (or a range of it) into a sink; a
+// failing sink stops the read with its own error.
+TEST(PackedFiles, ReadIntoASink) {
+  PackFixture f(30);  // the last file is ~6 KB
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  const PackInput& in = f.inputs.back();
+  ASSERT_GT(in.size, 200u);
+  std::string got;
+  RestoreOptions ro;
+  ro.backend = "isal";
+  RestoreResult r;
+  ASSERT_TRUE(ReadObject(*f.store, in.name, ro,
+                         [&](const std::uint8_t* p, std::size_t n) {
+                           got.append(reinterpret_cast<const char*>(p), n);
+                           return Status::Ok();
+                         },
+                         &r)
+                  .ok());
+  EXPECT_EQ(got, f.files[in.name]);
+  EXPECT_TRUE(r.sha256_checked);
+  EXPECT_EQ(r.size, in.size);
+  ro.has_range = true;
+  ro.offset = 7;
+  ro.length = 100;
+  got.clear();
+  ASSERT_TRUE(ReadObject(*f.store, in.name, ro,
+                         [&](const std::uint8_t* p, std::size_t n) {
+                           got.append(reinterpret_cast<const char*>(p), n);
+                           return Status::Ok();
+                         },
+                         &r)
+                  .ok());
+  EXPECT_EQ(got, f.files[in.name].substr(7, 100));
+  ro.has_range = false;
+  const Status s = ReadObject(
+      *f.store, in.name, ro,
+      [](const std::uint8_t*, std::size_t) { return Status::NoSpace("sink full"); }, &r);
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+}
+
 TEST(PackedFiles, ArchivingAgainIsUnchangedAndOtherContentIsRefused) {
   PackFixture f(20);
   std::vector<PackedItem> items;

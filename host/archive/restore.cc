@@ -1,6 +1,7 @@
-// RestoreObject (fls/archive.h): an object, or a packed file (fls/pack.h)
-// as the range of its pack, written beside the output and renamed into
-// place once its SHA-256 checks out.
+// ReadObject and RestoreObject (fls/archive.h): an object, or a packed file
+// (fls/pack.h) as the range of its pack, streamed to a byte sink; a restore's
+// sink is a temporary beside the output, renamed into place once the SHA-256
+// checks out.
 #include "fls/archive.h"
 #include "fls/backend_registry.h"
 #include "fls/pack.h"
@@ -11,26 +12,26 @@ namespace fls {
 
 using internal::BufferedAppender;
 
-Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& opt,
-                     RestoreResult* result) {
-  Env* env = store.env();
-  if (opt.output.empty()) return Status::InvalidArgument("no output path given");
-  Located found;
-  if (opt.entry == nullptr)
-    FLS_RETURN_IF_ERROR(LocateName(store, name, &found));
-  else if (opt.entry->manifest.name == name)
-    found.object = *opt.entry;
-  else
+namespace {
+
+// The name found, and what its bytes are: the whole object, or a packed
+// file's range of its pack with that file's own digest, mode and mtime.
+Status Locate(const Store& store, const std::string& name, const RestoreOptions& opt,
+              Located* found) {
+  if (opt.entry == nullptr) return LocateName(store, name, found);
+  if (opt.entry->manifest.name != name)
     return Status::InvalidArgument("restoring '" + name + "' with the catalogue entry of '" +
                                    opt.entry->manifest.name + "'");
+  found->object = *opt.entry;
+  return Status::Ok();
+}
+
+Status ReadLocated(const Store& store, const std::string& name, const Located& found,
+                   const RestoreOptions& opt, const ByteSink& sink, RestoreResult* result) {
   const Manifest& mf = found.object.manifest;
-  // What the name's bytes are: the whole object, or a packed file's range
-  // of its pack, with that file's own digest, mode and mtime.
   const std::uint64_t base = found.member ? found.packed.offset : 0;
   const std::uint64_t size = found.member ? found.packed.length : mf.size;
   const std::string& want_sha = found.member ? found.packed.sha256 : mf.sha256;
-  const std::uint32_t mode = found.member ? found.packed.mode : mf.mode;
-  const std::int64_t mtime_ns = found.member ? found.packed.mtime_ns : mf.mtime_ns;
   std::uint64_t begin = 0, end = size;
   if (opt.has_range) {
     if (opt.offset > size || opt.length > size - opt.offset)
@@ -43,6 +44,58 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   std::shared_ptr<Backend> backend;
   FLS_RETURN_IF_ERROR(SharedOrNewBackend(opt.backend_instance, opt.backend, opt.threads, mf.k, mf.m,
                                          mf.matrix, &backend));
+  internal::ObjectReader reader(store, mf);
+  reader.Open();
+  Sha256 sha;
+  const bool whole = !opt.has_range;
+  internal::StreamStats stats;
+  FLS_RETURN_IF_ERROR(
+      internal::StreamObject(reader, *backend, base + begin, base + end,
+                             whole ? ByteSink([&](const std::uint8_t* p, std::size_t len) {
+                               sha.Update(p, len);
+                               return Status::Ok();
+                             })
+                                   : nullptr,
+                             sink, opt.progress, &stats));
+  if (whole) {
+    const std::string digest = sha.FinishHex();
+    if (digest != want_sha)
+      return Status::Corruption("object '" + name + "': SHA-256 of the restored bytes " + digest +
+                                " differs from the " +
+                                (found.member ? "member record's " : "manifest's ") + want_sha);
+  }
+  if (result) {
+    *result = RestoreResult{};
+    result->bytes = end - begin;
+    result->size = size;
+    result->mode = found.member ? found.packed.mode : mf.mode;
+    result->mtime_ns = found.member ? found.packed.mtime_ns : mf.mtime_ns;
+    result->stripes_reconstructed = stats.stripes_reconstructed;
+    result->sha256_checked = whole;
+    for (const auto& c : reader.chunks())
+      if (c.report.state != "ok")
+        result->problems.push_back(
+            "chunk " + std::to_string(c.report.index) + " " + c.report.state +
+            (c.report.detail.empty() ? "" : ": " + c.report.detail) + " (" + c.path + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadObject(const Store& store, const std::string& name, const RestoreOptions& opt,
+                  const ByteSink& sink, RestoreResult* result) {
+  Located found;
+  FLS_RETURN_IF_ERROR(Locate(store, name, opt, &found));
+  return ReadLocated(store, name, found, opt, sink, result);
+}
+
+Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& opt,
+                     RestoreResult* result) {
+  Env* env = store.env();
+  if (opt.output.empty()) return Status::InvalidArgument("no output path given");
+  Located found;
+  FLS_RETURN_IF_ERROR(Locate(store, name, opt, &found));
   // Every step of the write goes through the output directory's
   // descriptor: nothing re-resolves the output's path after this.
   std::unique_ptr<Directory> opened;
@@ -62,9 +115,6 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
                                      "; restore replaces regular files only");
     if (!e.ok() && e.code() != Status::Code::kNotFound) return e;
   }
-  internal::ObjectReader reader(store, mf);
-  reader.Open();
-
   // A restore killed earlier left its temporary here; only this restore
   // would ever look at it. Failing to remove it is not this restore's error.
   RemoveDeadWritersTempsIn(dir, out_name, nullptr);
@@ -72,27 +122,11 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   std::unique_ptr<WritableFile> f;
   FLS_RETURN_IF_ERROR(dir->NewWritableFile(tmp, &f));
   BufferedAppender out(std::move(f), false);
-  Sha256 sha;
-  const bool whole = !opt.has_range;
-  internal::StreamStats stats;
-  Status s = internal::StreamObject(
-      reader, *backend, base + begin, base + end,
-      whole ? std::function<Status(const std::uint8_t*, std::size_t)>(
-                  [&](const std::uint8_t* p, std::size_t len) {
-                    sha.Update(p, len);
-                    return Status::Ok();
-                  })
-            : nullptr,
-      [&](const std::uint8_t* p, std::size_t len) { return out.Append(p, len); }, opt.progress,
-      &stats);
-  if (s.ok() && whole) {
-    const std::string digest = sha.FinishHex();
-    if (digest != want_sha)
-      s = Status::Corruption("object '" + name + "': SHA-256 of the restored bytes " + digest +
-                             " differs from the " +
-                             (found.member ? "member record's " : "manifest's ") + want_sha);
-  }
-  if (s.ok() && whole) s = out.SetModeAndTime(mode, mtime_ns);
+  RestoreResult r;
+  Status s = ReadLocated(
+      store, name, found, opt,
+      [&](const std::uint8_t* p, std::size_t len) { return out.Append(p, len); }, &r);
+  if (s.ok() && r.sha256_checked) s = out.SetModeAndTime(r.mode, r.mtime_ns);
   if (s.ok()) s = out.SyncAndClose();
   if (s.ok()) s = dir->RenameFile(tmp, out_name);
   if (!s.ok()) {
@@ -100,16 +134,7 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
     return s;
   }
   FLS_RETURN_IF_ERROR(dir->Sync());
-  if (result) {
-    result->bytes = end - begin;
-    result->stripes_reconstructed = stats.stripes_reconstructed;
-    result->sha256_checked = whole;
-    for (const auto& c : reader.chunks())
-      if (c.report.state != "ok")
-        result->problems.push_back(
-            "chunk " + std::to_string(c.report.index) + " " + c.report.state +
-            (c.report.detail.empty() ? "" : ": " + c.report.detail) + " (" + c.path + ")");
-  }
+  if (result) *result = std::move(r);
   return Status::Ok();
 }
 

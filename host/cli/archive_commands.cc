@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -276,13 +277,41 @@ void AddArchive(CLI::App& app, int& exit_code) {
   });
 }
 
+// `fls restore NAME -o -`: the bytes to stdout as they are read (each
+// stripe checked by its block CRCs first); the whole file's SHA-256 is
+// compared at the end, so a mismatch is an error after the bytes went out
+// (exit 5, like any corruption). Messages go to stderr.
+int RestoreToStdout(const Store& store, const CommonArgs& a, const std::string& name,
+                    RestoreOptions opt) {
+  opt.backend = a.backend;
+  opt.threads = a.threads;
+  RestoreResult r;
+  Status s = ReadObject(
+      store, name, opt,
+      [](const std::uint8_t* p, std::size_t n) {
+        if (std::fwrite(p, 1, n, stdout) != n)
+          return Status::IOError("writing to stdout: " + std::string(std::strerror(errno)));
+        return Status::Ok();
+      },
+      &r);
+  if (s.ok() && std::fflush(stdout) != 0)
+    s = Status::IOError("writing to stdout: " + std::string(std::strerror(errno)));
+  if (!s.ok()) {
+    std::fprintf(stderr, "fls restore: %s\n", s.ToString().c_str());
+    return s.code() == Status::Code::kCorruption ? kExitUnrecoverable : ExitCodeFor(s);
+  }
+  for (const auto& p : r.problems)
+    std::fprintf(stderr, "fls restore: warning: %s (run `fls repair`)\n", p.c_str());
+  return kExitOk;
+}
+
 void AddRestore(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("restore", "Restore an object, bit-exact, SHA-256 checked");
   auto a = std::make_shared<CommonArgs>();
   auto o = std::make_shared<RestoreOptions>();
   auto range = std::make_shared<std::string>();
   AddCommon(cmd, a.get(), true);
-  cmd->add_option("-o,--output", o->output, "Output file (default: ./NAME)");
+  cmd->add_option("-o,--output", o->output, "Output file (default: ./NAME; - for stdout)");
   cmd->add_option("--range", *range, "Only OFFSET:LENGTH (sizes like 10M), block CRC checked");
   auto no_follow = std::make_shared<bool>(false);
   cmd->add_flag("--no-follow", *no_follow,
@@ -310,6 +339,10 @@ void AddRestore(CLI::App& app, int& exit_code) {
       return;
     }
     const std::string name = a->positional[0];
+    if (opt.output == "-") {
+      exit_code = RestoreToStdout(*store, *a, name, opt);
+      return;
+    }
     if (opt.output.empty()) opt.output = BaseName(name);
     const std::string shown_output = opt.output;
     std::unique_ptr<Directory> out_dir;

@@ -131,6 +131,9 @@ struct RestoreOptions {
 
 struct RestoreResult {
   std::uint64_t bytes = 0;
+  std::uint64_t size = 0;  // of the whole object (or packed file)
+  std::uint32_t mode = 0;  // as archived
+  std::int64_t mtime_ns = 0;
   std::uint64_t stripes_reconstructed = 0;  // stripes that needed parity
   std::vector<std::string> problems;        // chunks found lost or damaged on the way
   bool sha256_checked = false;
@@ -142,6 +145,16 @@ struct RestoreResult {
 // that name is left as it was).
 Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& options,
                      RestoreResult* result);
+
+// Receives an object's bytes in order; a non-OK status stops the read.
+using ByteSink = std::function<Status(const std::uint8_t* data, std::size_t n)>;
+// The same read as RestoreObject (range, checks, reconstruction; options'
+// output fields are ignored) into `sink` instead of a file. Bytes reach the
+// sink as soon as their stripe passed its block CRCs (or was rebuilt); the
+// whole object's SHA-256 is compared at the end, so on any error the caller
+// must discard what the sink received (RestoreObject removes its temporary).
+Status ReadObject(const Store& store, const std::string& name, const RestoreOptions& options,
+                  const ByteSink& sink, RestoreResult* result);
 
 enum class Health { kHealthy, kDegraded, kUnrecoverable };
 const char* HealthName(Health h);
