@@ -101,11 +101,13 @@ inline std::unique_ptr<Store> MakeStore(const std::string& root, int n, Env* env
 
 // Every file under the targets (recursively), for "nothing left behind"
 // checks; the targets' identities (fls-target.json, written when a target
-// joins the store, before any object) are not counted.
+// joins the store, before any object) and the empty marker of `fls
+// archive`'s last temporaries scan (.fls-temp-scan) are not counted.
 inline std::vector<std::string> AllFiles(const std::string& root) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file() && e.path().filename() != "fls-target.json")
+    if (e.is_regular_file() && e.path().filename() != "fls-target.json" &&
+        e.path().filename() != ".fls-temp-scan")
       out.push_back(e.path().string());
   return out;
 }
