@@ -46,5 +46,7 @@ void AddBenchStoreCommands(CLI::App& app, int& exit_code);
 
 // `fls mount` (mount_command.cc).
 void AddMountCommand(CLI::App& app, int& exit_code);
+// `fls bench mount`, under `bench` (bench_mount_command.cc).
+void AddBenchMountCommand(CLI::App& app, int& exit_code);
 
 }  // namespace fls::cli
