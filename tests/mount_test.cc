@@ -212,6 +212,11 @@ TEST(Mount, ListsEveryNameAndReadsEveryFileExactly) {
     if (e.is_regular_file()) listed.insert(fs::relative(e.path(), s.t / "mnt").string());
   for (const auto& [rel, bytes] : s.files) want.insert("src/" + rel);
   EXPECT_EQ(listed, want);
+  // And `find` itself, as a user would run it.
+  const auto found = testing::Shell("cd '" + s.t / "mnt" + "' && find . -type f | LC_ALL=C sort");
+  std::string expect;
+  for (const auto& p : want) expect += "./" + p + "\n";
+  EXPECT_EQ(found.out, expect);
   // Sizes, modes (less write bits) and mtimes of the originals.
   for (const auto& [rel, bytes] : s.files) {
     struct stat a {
