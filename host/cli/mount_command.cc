@@ -70,8 +70,8 @@ void RunMount(MountArgs* a, int& exit_code) {
     return;
   }
 #ifndef FLS_HAVE_FUSE
-  exit_code = Fail("mount", Status::Unavailable("this fls was built without FUSE (libfuse3 was "
-                                                "not found when it was configured)"));
+  exit_code = Fail("mount", Status::Unavailable("this fls was built without FUSE (configured with "
+                                                "FLS_FUSE=OFF, or libfuse3 was not found)"));
 #else
   const std::string mountpoint = a->common.positional[0];
   opt.relist_seconds = a->relist;
