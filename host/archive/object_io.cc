@@ -343,15 +343,53 @@ std::string ObjectReader::DescribeStripe(const StripeBatch& b, std::size_t s) co
          " needed remain): " + list;
 }
 
-namespace {
+void DecodeSlot::Prepare(const ObjectReader& reader, std::size_t capacity) {
+  const Manifest& mf = reader.manifest();
+  reader.Prepare(&batch, capacity);
+  full_block = reader.geometry().full_block();
+  rebuilt = AlignedBuffer(capacity * mf.m * full_block);
+  data.resize(capacity * mf.k);
+}
 
-struct RestoreSlot {
-  StripeBatch batch;
-  AlignedBuffer rebuilt;                  // stripes * m blocks
-  std::vector<const std::uint8_t*> data;  // stripes * k: where each data block is
-};
-
-}  // namespace
+Status RebuildDataBlocks(const Manifest& mf, Backend& backend, DecodeSlot* slot,
+                         std::uint64_t* reconstructed) {
+  const int k = mf.k, m = mf.m, n = k + m;
+  StripeBatch& b = slot->batch;
+  const std::uint64_t B = slot->full_block;
+  // Group the stripes by their set of missing data blocks: one Reconstruct
+  // call per pattern.
+  std::map<std::vector<int>, std::vector<std::size_t>> groups;
+  for (std::size_t s = 0; s < b.stripes; ++s) {
+    std::vector<int> missing;
+    for (int j = 0; j < k; ++j) {
+      slot->data[s * k + j] = b.shards[s * n + j];
+      if (b.shards[s * n + j] == nullptr) missing.push_back(j);
+    }
+    if (!missing.empty()) groups[missing].push_back(s);
+  }
+  for (auto& [wanted, list] : groups) {
+    std::vector<const std::uint8_t*> shards;
+    std::vector<std::uint8_t*> outputs;
+    for (std::size_t s : list) {
+      for (int i = 0; i < n; ++i) shards.push_back(b.shards[s * n + i]);
+      for (std::size_t w = 0; w < wanted.size(); ++w) {
+        std::uint8_t* out = slot->rebuilt.data() + (s * m + w) * B;
+        outputs.push_back(out);
+        slot->data[s * k + wanted[w]] = out;
+      }
+    }
+    ReconstructBatch rb;
+    rb.stripes = list.size();
+    rb.block_bytes = b.block;
+    rb.shards = shards;
+    rb.wanted = wanted;
+    rb.outputs = outputs;
+    Status st = backend.Reconstruct(rb);
+    if (!st.ok()) return st.WithContext("reconstructing object '" + mf.name + "'");
+    if (reconstructed) *reconstructed += list.size();
+  }
+  return Status::Ok();
+}
 
 Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_begin,
                     std::uint64_t clip_end,
@@ -359,22 +397,19 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
                     const std::function<Status(const std::uint8_t*, std::size_t)>& write_sink,
                     const ProgressFn& progress, StreamStats* stats) {
   const Manifest& mf = reader.manifest();
-  const int k = mf.k, m = mf.m, n = k + m;
+  const int k = mf.k;
   const StripeGeometry& g = reader.geometry();
-  const std::uint64_t B = g.full_block();
   if (clip_end <= clip_begin) return Status::Ok();
   const std::uint64_t first = g.stripe_of(clip_begin), last = g.stripe_of(clip_end - 1);
   const std::size_t per = StripesPerBatch(g.stripe_width(), last - first + 1);
-  std::vector<std::unique_ptr<RestoreSlot>> slots;
+  std::vector<std::unique_ptr<DecodeSlot>> slots;
   for (int i = 0; i < kPipelineSlots; ++i) {
-    auto s = std::make_unique<RestoreSlot>();
-    reader.Prepare(&s->batch, per);
-    s->rebuilt = AlignedBuffer(per * m * B);
-    s->data.resize(per * k);
+    auto s = std::make_unique<DecodeSlot>();
+    s->Prepare(reader, per);
     slots.push_back(std::move(s));
   }
   std::uint64_t next = first;
-  auto source = [&](RestoreSlot& slot, bool* produced) -> Status {
+  auto source = [&](DecodeSlot& slot, bool* produced) -> Status {
     if (next > last) {
       *produced = false;
       return Status::Ok();
@@ -387,44 +422,11 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
     return Status::Ok();
   };
   std::uint64_t reconstructed = 0;
-  auto rebuild = [&](RestoreSlot& slot) -> Status {
-    StripeBatch& b = slot.batch;
-    // Group the stripes by their set of missing data blocks: one Reconstruct
-    // call per pattern.
-    std::map<std::vector<int>, std::vector<std::size_t>> groups;
-    for (std::size_t s = 0; s < b.stripes; ++s) {
-      std::vector<int> missing;
-      for (int j = 0; j < k; ++j) {
-        slot.data[s * k + j] = b.shards[s * n + j];
-        if (b.shards[s * n + j] == nullptr) missing.push_back(j);
-      }
-      if (!missing.empty()) groups[missing].push_back(s);
-    }
-    for (auto& [wanted, list] : groups) {
-      std::vector<const std::uint8_t*> shards;
-      std::vector<std::uint8_t*> outputs;
-      for (std::size_t s : list) {
-        for (int i = 0; i < n; ++i) shards.push_back(b.shards[s * n + i]);
-        for (std::size_t w = 0; w < wanted.size(); ++w) {
-          std::uint8_t* out = slot.rebuilt.data() + (s * m + w) * B;
-          outputs.push_back(out);
-          slot.data[s * k + wanted[w]] = out;
-        }
-      }
-      ReconstructBatch rb;
-      rb.stripes = list.size();
-      rb.block_bytes = b.block;
-      rb.shards = shards;
-      rb.wanted = wanted;
-      rb.outputs = outputs;
-      Status st = backend.Reconstruct(rb);
-      if (!st.ok()) return st.WithContext("reconstructing object '" + mf.name + "'");
-      reconstructed += list.size();
-    }
-    return Status::Ok();
+  auto rebuild = [&](DecodeSlot& slot) -> Status {
+    return RebuildDataBlocks(mf, backend, &slot, &reconstructed);
   };
   // Visits the file bytes of the slot in order, clipped.
-  auto visit = [&](RestoreSlot& slot,
+  auto visit = [&](DecodeSlot& slot,
                    const std::function<Status(const std::uint8_t*, std::size_t)>& fn) -> Status {
     const StripeBatch& b = slot.batch;
     for (std::size_t s = 0; s < b.stripes; ++s) {
@@ -439,10 +441,10 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
     return Status::Ok();
   };
   std::uint64_t written = 0;
-  std::vector<StagePipeline<RestoreSlot>::StageFn> stages;
+  std::vector<StagePipeline<DecodeSlot>::StageFn> stages;
   stages.push_back(rebuild);
-  if (hash_sink) stages.push_back([&](RestoreSlot& slot) { return visit(slot, hash_sink); });
-  stages.push_back([&](RestoreSlot& slot) -> Status {
+  if (hash_sink) stages.push_back([&](DecodeSlot& slot) { return visit(slot, hash_sink); });
+  stages.push_back([&](DecodeSlot& slot) -> Status {
     if (write_sink) FLS_RETURN_IF_ERROR(visit(slot, write_sink));
     const std::uint64_t end =
         std::min(clip_end, g.stripe_offset(slot.batch.first + slot.batch.stripes));
@@ -450,7 +452,7 @@ Status StreamObject(ObjectReader& reader, Backend& backend, std::uint64_t clip_b
     if (progress) progress(written, clip_end - clip_begin);
     return Status::Ok();
   });
-  FLS_RETURN_IF_ERROR(StagePipeline<RestoreSlot>::Run(slots, source, stages));
+  FLS_RETURN_IF_ERROR(StagePipeline<DecodeSlot>::Run(slots, source, stages));
   if (stats) stats->stripes_reconstructed = reconstructed;
   return Status::Ok();
 }

@@ -156,6 +156,23 @@ class ObjectReader {
   std::vector<OpenedChunk> chunks_;
 };
 
+// A batch of stripes being decoded: what was read, the blocks rebuilt from
+// parity, and where each data block now is.
+struct DecodeSlot {
+  StripeBatch batch;
+  AlignedBuffer rebuilt;                  // capacity * m full blocks
+  std::vector<const std::uint8_t*> data;  // stripes * k: where each data block is
+  std::uint64_t full_block = 0;           // the object's B
+  // Sized for `capacity` stripes of `reader`'s object.
+  void Prepare(const ObjectReader& reader, std::size_t capacity);
+};
+
+// Points slot->data at every data block of the batch read, rebuilding the
+// missing ones from parity (one Reconstruct call per pattern of missing
+// blocks). `reconstructed` (optional) is increased by the stripes rebuilt.
+Status RebuildDataBlocks(const Manifest& mf, Backend& backend, DecodeSlot* slot,
+                         std::uint64_t* reconstructed);
+
 // Reads the stripes [first, last] and hands the file's bytes in order to
 // `sink` (clipped to [clip_begin, clip_end)). Reconstructs what is missing.
 struct StreamStats {

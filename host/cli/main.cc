@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   fls::cli::AddSweepCommands(app, exit_code);
   fls::cli::AddBenchSweepCommand(app, exit_code);
   fls::cli::AddBenchStoreCommands(app, exit_code);
+  fls::cli::AddMountCommand(app, exit_code);
+  fls::cli::AddBenchMountCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
