@@ -236,16 +236,14 @@ TEST(PackedFiles, ReadIntoASink) {
   const PackInput& in = f.inputs.back();
   ASSERT_GT(in.size, 200u);
   std::string got;
+  const ByteSink collect = [&](const std::uint8_t* p, std::size_t n) {
+    got.append(reinterpret_cast<const char*>(p), n);
+    return Status::Ok();
+  };
   RestoreOptions ro;
   ro.backend = "isal";
   RestoreResult r;
-  ASSERT_TRUE(ReadObject(*f.store, in.name, ro,
-                         [&](const std::uint8_t* p, std::size_t n) {
-                           got.append(reinterpret_cast<const char*>(p), n);
-                           return Status::Ok();
-                         },
-                         &r)
-                  .ok());
+  ASSERT_TRUE(ReadObject(*f.store, in.name, ro, collect, &r).ok());
   EXPECT_EQ(got, f.files[in.name]);
   EXPECT_TRUE(r.sha256_checked);
   EXPECT_EQ(r.size, in.size);
@@ -253,13 +251,7 @@ TEST(PackedFiles, ReadIntoASink) {
   ro.offset = 7;
   ro.length = 100;
   got.clear();
-  ASSERT_TRUE(ReadObject(*f.store, in.name, ro,
-                         [&](const std::uint8_t* p, std::size_t n) {
-                           got.append(reinterpret_cast<const char*>(p), n);
-                           return Status::Ok();
-                         },
-                         &r)
-                  .ok());
+  ASSERT_TRUE(ReadObject(*f.store, in.name, ro, collect, &r).ok());
   EXPECT_EQ(got, f.files[in.name].substr(7, 100));
   ro.has_range = false;
   const Status s = ReadObject(

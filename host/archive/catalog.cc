@@ -31,21 +31,8 @@ std::string HexOf(const Hash& h) {
   return out;
 }
 
-// A manifest copy, opened with O_NOFOLLOW and sized through the open file
-// (fstat): a symbolic link planted under a manifest's name is refused, never
-// followed.
 Status ReadManifestText(Env* env, const std::string& path, std::string* text) {
-  std::unique_ptr<RandomAccessFile> f;
-  FileInfo info;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
-  if (info.size > kMaxManifestBytes)
-    return Status::Corruption(path + ": " + std::to_string(info.size) +
-                              " bytes, more than a manifest can be");
-  text->resize(info.size);
-  std::size_t got = 0;
-  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
-  text->resize(got);
-  return Status::Ok();
+  return internal::ReadRecordFile(env, path, kMaxManifestBytes, "a manifest", text);
 }
 
 // The name in a manifest that fails its checks, when its JSON still says.

@@ -29,17 +29,7 @@ nlohmann::json RecordJson(const PackEntry& e) {
 }
 
 Status ReadRecordText(Env* env, const std::string& path, std::string* text) {
-  std::unique_ptr<RandomAccessFile> f;
-  FileInfo info;
-  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
-  if (info.size > kMaxRecordBytes)
-    return Status::Corruption(path + ": " + std::to_string(info.size) +
-                              " bytes, more than a member record can be");
-  text->resize(info.size);
-  std::size_t got = 0;
-  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
-  text->resize(got);
-  return Status::Ok();
+  return internal::ReadRecordFile(env, path, kMaxRecordBytes, "a member record", text);
 }
 
 // The m + 1 joined targets (with a directory) that hold `name`'s records,

@@ -63,4 +63,19 @@ Status CheckAndRemoveChecksum(nlohmann::json* j, const std::string& what) {
   return Status::Ok();
 }
 
+Status ReadRecordFile(Env* env, const std::string& path, std::size_t max_bytes,
+                      const std::string& what, std::string* text) {
+  std::unique_ptr<RandomAccessFile> f;
+  FileInfo info;
+  FLS_RETURN_IF_ERROR(env->NewRandomAccessFileNoFollow(path, &f, &info));
+  if (info.size > max_bytes)
+    return Status::Corruption(path + ": " + std::to_string(info.size) + " bytes, more than " +
+                              what + " can be");
+  text->resize(info.size);
+  std::size_t got = 0;
+  FLS_RETURN_IF_ERROR(f->Read(0, text->size(), text->data(), &got));
+  text->resize(got);
+  return Status::Ok();
+}
+
 }  // namespace fls::internal

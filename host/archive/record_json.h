@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "fls/env.h"
 #include "fls/status.h"
 
 namespace fls::internal {
@@ -30,6 +31,13 @@ std::string CanonicalChecksum(const nlohmann::json& j);
 // Checks j["checksum"] against the canonical form of the rest and removes
 // it; Corruption starting with `what` when it is missing, malformed or wrong.
 Status CheckAndRemoveChecksum(nlohmann::json* j, const std::string& what);
+
+// Reads a small record file (a manifest copy, a member record) opened with
+// O_NOFOLLOW and sized through the open file (fstat): a symbolic link
+// planted under the record's name is refused, never followed. Corruption
+// "PATH: N bytes, more than WHAT can be" above `max_bytes`.
+Status ReadRecordFile(Env* env, const std::string& path, std::size_t max_bytes,
+                      const std::string& what, std::string* text);
 
 // True for exactly `digits` lower-case hex digits.
 bool IsLowerHex(std::string_view s, std::size_t digits);
