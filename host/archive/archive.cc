@@ -330,11 +330,13 @@ Status PlaceObject(const Store& store, const ArchiveOptions& opt, std::uint64_t 
 // errors otherwise.
 Status CheckNameFree(const Store& store, const RandomAccessFile& input, const FileInfo& info,
                      const ArchiveOptions& opt, const std::string& name, ArchiveResult* result,
-                     bool* done) {
+                     bool* done, CatalogEntry* tombstone) {
   *done = false;
   CatalogEntry existing;
   std::string holder;
   Status found = store.FindObject(name, &existing, &holder);
+  if (found.code() == Status::Code::kNotFound && existing.manifest.tombstone)
+    *tombstone = std::move(existing);  // deleted: the new object outranks the tombstone
   if (found.ok()) {
     *done = true;
     return CheckExisting(input, info, opt, existing, result);
@@ -410,9 +412,14 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
   FLS_RETURN_IF_ERROR(store.Join());
   // An upgrade (opt.replaces_path_addressed) checked the name itself.
   bool archived = false;
+  CatalogEntry tombstone;
   if (!opt.replaces_path_addressed)
-    FLS_RETURN_IF_ERROR(CheckNameFree(store, input, info, opt, mf.name, result, &archived));
+    FLS_RETURN_IF_ERROR(
+        CheckNameFree(store, input, info, opt, mf.name, result, &archived, &tombstone));
   if (archived) return Status::Ok();
+  if (tombstone.manifest.tombstone)
+    mf.generation = std::max(tombstone.manifest.generation, tombstone.max_generation) + 1;
+  mf.retain_until_ns = opt.retain_until_ns;
   mf.id = opt.object_id ? *opt.object_id : RandomObjectId();
   mf.k = k;
   mf.m = m;
@@ -444,8 +451,12 @@ Status ArchiveOpenFile(const Store& store, const RandomAccessFile& input, const 
                            "'");
   FLS_RETURN_IF_ERROR(ValidateManifest(mf));
   std::vector<std::string> written;
-  FLS_RETURN_IF_ERROR(internal::CommitManifest(env, mf, &written));
+  FLS_RETURN_IF_ERROR(internal::CommitManifest(
+      env, mf, &written,
+      tombstone.manifest.tombstone ? EncodeManifest(tombstone.manifest) : std::string()));
   writers.committed = true;
+  // Tombstone copies on targets the new object's copies did not replace.
+  if (tombstone.manifest.tombstone) internal::RemoveSupersededCopies(env, tombstone, written);
   if (result) {
     *result = ArchiveResult{};
     result->manifest = mf;

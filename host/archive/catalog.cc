@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fls/store.h"
+#include "fls/time_text.h"
 #include "record_json.h"
 
 namespace fls {
@@ -221,6 +222,13 @@ Status Store::FindObject(const std::string& name, CatalogEntry* entry, std::stri
   std::string other;
   const Copies c = ReadNameCopies(*this, NameManifestFileName(name), &name, &e, &other);
   if (holder != nullptr) *holder = other;
+  if (c.have && e.manifest.tombstone) {
+    const std::string msg = "no object named '" + name + "' in the store: it was deleted (" +
+                            FormatTimeNs(e.manifest.deleted_ns) + ", tombstone generation " +
+                            std::to_string(e.manifest.generation) + ")";
+    *entry = std::move(e);
+    return Status::NotFound(msg);
+  }
   if (c.have) {
     *entry = std::move(e);
     return Status::Ok();
@@ -294,7 +302,9 @@ void Store::WalkCatalog(const std::function<bool(CatalogEntry&)>& fn, CatalogWal
     const std::string file = "fls-n" + HexOf(h) + ".manifest";
     CatalogEntry e;
     const Copies c = ReadNameCopies(*this, file, nullptr, &e, nullptr);
-    if (c.have) {
+    if (c.have && e.manifest.tombstone) {
+      walk->tombstones.push_back(std::move(e));
+    } else if (c.have) {
       if (!fn(e)) return;
     } else if (!e.bad_copies.empty()) {
       walk->unreadable.push_back({c.damaged_name, HexOf(h), e.bad_copies, e.problems});

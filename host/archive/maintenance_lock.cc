@@ -1,5 +1,8 @@
 #include "maintenance_lock.h"
 
+#include <chrono>
+#include <thread>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -67,6 +70,18 @@ Status MaintenanceLock::Acquire(const Store& store, const std::string& what,
   }
   *lock = std::move(held);
   return Status::Ok();
+}
+
+Status AcquireMaintenanceLock(const Store& store, const std::string& what, int wait_ms,
+                              std::unique_ptr<MaintenanceLock>* lock) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (true) {
+    Status s = MaintenanceLock::Acquire(store, what, lock);
+    if (s.ok() || s.code() != Status::Code::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline)
+      return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace fls::internal

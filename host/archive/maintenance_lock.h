@@ -43,4 +43,10 @@ class MaintenanceLock {
   std::vector<int> fds_;
 };
 
+// Acquire, waiting up to `wait_ms` for another holder to finish (retrying
+// every 100 ms): deletes and compaction wait for a sweep rather than fail at
+// once. Unavailable naming the holder when the wait runs out.
+Status AcquireMaintenanceLock(const Store& store, const std::string& what, int wait_ms,
+                              std::unique_ptr<MaintenanceLock>* lock);
+
 }  // namespace fls::internal

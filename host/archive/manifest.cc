@@ -181,6 +181,12 @@ const std::set<std::string> kTopKeysV2 = {"block_size",
                                           "stripe_width",
                                           "stripes"};
 const std::set<std::string> kChunkKeysV2 = {"bytes", "crc32c", "file", "index", "target"};
+// Optional in an object's version 3 manifest: present only when set.
+constexpr char kRetainKey[] = "retain_until_ns";
+// Every key of a tombstone (kind "tombstone"), all required.
+const std::set<std::string> kTombstoneKeys = {
+    "checksum", "deleted_ns", "format", "format_version",   "generation", "id",
+    "k",        "kind",       "m",      "manifest_targets", "name"};
 
 Status CheckKeys(const nlohmann::json& j, const std::set<std::string>& known,
                  const std::string& where) {
@@ -194,12 +200,18 @@ nlohmann::json ManifestV3ToJson(const Manifest& m) {
   nlohmann::json j;
   j["format"] = "fls-manifest";
   j["format_version"] = kManifestFormatVersion;
-  j["kind"] = "object";
+  j["kind"] = m.tombstone ? "tombstone" : "object";
   j["name"] = m.name;
   j["id"] = ObjectIdToHex(m.id);
   j["generation"] = m.generation;
   j["k"] = m.k;
   j["m"] = m.m;
+  j["manifest_targets"] = m.manifest_target_ids;
+  if (m.tombstone) {
+    j["deleted_ns"] = m.deleted_ns;
+    return j;
+  }
+  if (m.retain_until_ns != 0) j[kRetainKey] = m.retain_until_ns;
   j["matrix"] = std::string(MatrixKindName(m.matrix));
   j["stripe_width"] = m.stripe_width;
   j["block_size"] = m.block_size;
@@ -217,20 +229,57 @@ nlohmann::json ManifestV3ToJson(const Manifest& m) {
                            {"file", c.file},
                            {"crc32c", Hex32(c.crc32c)},
                            {"bytes", c.bytes}});
-  j["manifest_targets"] = m.manifest_target_ids;
   return j;
 }
 
-Status DecodeManifestV3(const nlohmann::json& j, Manifest* out) {
-  FLS_RETURN_IF_ERROR(CheckKeys(j, kTopKeysV2, ""));
+Status GetManifestTargets(const nlohmann::json& j, Manifest* m) {
+  auto targets = j.find("manifest_targets");
+  if (targets == j.end() || !targets->is_array() || targets->size() > kMaxShards)
+    return Status::Corruption("manifest: field 'manifest_targets' missing or not an array");
+  for (const auto& t : *targets) {
+    if (!t.is_string()) return Status::Corruption("manifest: manifest_targets entry not a string");
+    m->manifest_target_ids.push_back(t.get<std::string>());
+  }
+  return Status::Ok();
+}
+
+Status DecodeTombstone(const nlohmann::json& j, Manifest* out) {
+  FLS_RETURN_IF_ERROR(CheckKeys(j, kTombstoneKeys, ""));
   Manifest m;
-  m.format_version = kManifestFormatVersion;
+  m.tombstone = true;
+  std::string id;
+  FLS_RETURN_IF_ERROR(Get(j, "name", "", &m.name));
+  FLS_RETURN_IF_ERROR(Get(j, "id", "", &id));
+  Status s = ObjectIdFromHex(id, &m.id);
+  if (!s.ok()) return Status::Corruption("manifest: field 'id': " + s.message());
+  FLS_RETURN_IF_ERROR(Get(j, "generation", "", &m.generation));
+  FLS_RETURN_IF_ERROR(Get(j, "k", "", &m.k));
+  FLS_RETURN_IF_ERROR(Get(j, "m", "", &m.m));
+  FLS_RETURN_IF_ERROR(Get(j, "deleted_ns", "", &m.deleted_ns));
+  FLS_RETURN_IF_ERROR(GetManifestTargets(j, &m));
+  FLS_RETURN_IF_ERROR(ValidateManifest(m));
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status DecodeManifestV3(const nlohmann::json& j, Manifest* out) {
   std::string kind;
   FLS_RETURN_IF_ERROR(Get(j, "kind", "", &kind));
+  if (kind == "tombstone") return DecodeTombstone(j, out);
   if (kind != "object")
     return Status::Corruption("manifest: field 'kind' is '" + kind +
-                              "'; this reader knows only 'object'");
+                              "'; this reader knows 'object' and 'tombstone'");
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!kTopKeysV2.count(it.key()) && it.key() != kRetainKey)
+      return Status::Corruption("manifest: unknown field '" + it.key() + "'");
+  Manifest m;
+  m.format_version = kManifestFormatVersion;
   FLS_RETURN_IF_ERROR(internal::GetCommonFields(j, &m));
+  if (j.contains(kRetainKey)) {
+    FLS_RETURN_IF_ERROR(Get(j, kRetainKey, "", &m.retain_until_ns));
+    if (m.retain_until_ns == 0)
+      return Status::Corruption("manifest: field 'retain_until_ns' is 0 (omit it instead)");
+  }
   auto chunks = j.find("chunks");
   if (chunks == j.end() || !chunks->is_array())
     return Status::Corruption("manifest: field 'chunks' missing or not an array");
@@ -252,15 +301,22 @@ Status DecodeManifestV3(const nlohmann::json& j, Manifest* out) {
     FLS_RETURN_IF_ERROR(Get(c, "bytes", where, &mc.bytes));
     m.chunks.push_back(std::move(mc));
   }
-  auto targets = j.find("manifest_targets");
-  if (targets == j.end() || !targets->is_array() || targets->size() > kMaxShards)
-    return Status::Corruption("manifest: field 'manifest_targets' missing or not an array");
-  for (const auto& t : *targets) {
-    if (!t.is_string()) return Status::Corruption("manifest: manifest_targets entry not a string");
-    m.manifest_target_ids.push_back(t.get<std::string>());
-  }
+  FLS_RETURN_IF_ERROR(GetManifestTargets(j, &m));
   FLS_RETURN_IF_ERROR(ValidateManifest(m));
   *out = std::move(m);
+  return Status::Ok();
+}
+
+Status ValidateManifestTargets(const Manifest& m) {
+  if (m.manifest_target_ids.empty())
+    return Status::Corruption("manifest: field 'manifest_targets' is empty");
+  std::set<std::string> seen;
+  for (const std::string& t : m.manifest_target_ids) {
+    if (!IsTargetId(t))
+      return Status::Corruption("manifest: manifest_targets entry '" + t + "' is not a target id");
+    if (!seen.insert(t).second)
+      return Status::Corruption("manifest: manifest_targets lists '" + t + "' twice");
+  }
   return Status::Ok();
 }
 
@@ -284,6 +340,10 @@ Status ValidateManifest(const Manifest& m) {
   if (m.k < 1 || m.m < 1 || m.k + m.m > kMaxShards)
     return Status::Corruption("manifest: k=" + std::to_string(m.k) + " m=" + std::to_string(m.m) +
                               " out of range");
+  if (m.tombstone) {
+    if (v1) return Status::Corruption("manifest: a tombstone is always version 3");
+    return ValidateManifestTargets(m);
+  }
   ChunkHeader h = m.HeaderFor(0);
   Status s = ValidateChunkHeader(h);
   if (!s.ok()) return Status::Corruption("manifest parameters: " + s.message());
@@ -310,19 +370,7 @@ Status ValidateManifest(const Manifest& m) {
                                 " is not the chunk size " +
                                 std::to_string(h.geometry().chunk_file_bytes()));
   }
-  if (!v1) {
-    if (m.manifest_target_ids.empty())
-      return Status::Corruption("manifest: field 'manifest_targets' is empty");
-    std::set<std::string> seen;
-    for (const std::string& t : m.manifest_target_ids) {
-      if (!IsTargetId(t))
-        return Status::Corruption("manifest: manifest_targets entry '" + t +
-                                  "' is not a target id");
-      if (!seen.insert(t).second)
-        return Status::Corruption("manifest: manifest_targets lists '" + t + "' twice");
-    }
-  }
-  return Status::Ok();
+  return v1 ? Status::Ok() : ValidateManifestTargets(m);
 }
 
 std::string EncodeManifest(const Manifest& m) {

@@ -20,4 +20,9 @@ Status ReadMemberRecords(const Store& store, const std::string& name, MemberEntr
 // another id.
 Status CheckMemberPack(const Store& store, const CatalogEntry* known_pack, MemberEntry* entry);
 
+// The index of the pack `pack` (read from its last stripes, CRC-checked),
+// every entry's pack_id filled; `recorded` as ParsePackTail sets it.
+Status ReadPackIndex(const Store& store, const CatalogEntry& pack, std::vector<PackEntry>* entries,
+                     bool* recorded);
+
 }  // namespace fls::internal

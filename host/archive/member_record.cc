@@ -9,6 +9,7 @@
 #include "fls/json_int.h"
 #include "fls/pack.h"
 #include "fls/thread_pool.h"
+#include "fls/time_text.h"
 #include "manifest_commit.h"
 #include "member_lookup.h"
 #include "object_io.h"
@@ -20,12 +21,22 @@ namespace {
 constexpr std::size_t kMaxRecordBytes = 64 << 10;
 constexpr char kRecordFormat[] = "fls-member";
 
+constexpr char kTombstoneFormat[] = "fls-member-tombstone";
+constexpr char kRetainKey[] = "retain_until_ns";
+
 nlohmann::json RecordJson(const PackEntry& e) {
-  return {{"format", kRecordFormat}, {"format_version", kMemberRecordFormatVersion},
-          {"name", e.name},          {"pack", e.pack},
-          {"pack_id", e.pack_id},    {"offset", e.offset},
-          {"length", e.length},      {"sha256", e.sha256},
-          {"mode", e.mode},          {"mtime_ns", e.mtime_ns}};
+  nlohmann::json j = {{"format", kRecordFormat}, {"format_version", kMemberRecordFormatVersion},
+                      {"name", e.name},          {"pack", e.pack},
+                      {"pack_id", e.pack_id},    {"offset", e.offset},
+                      {"length", e.length},      {"sha256", e.sha256},
+                      {"mode", e.mode},          {"mtime_ns", e.mtime_ns}};
+  if (e.retain_until_ns != 0) j[kRetainKey] = e.retain_until_ns;
+  return j;
+}
+
+nlohmann::json TombstoneJson(const MemberTombstone& t) {
+  return {{"format", kTombstoneFormat}, {"format_version", 1}, {"name", t.name},
+          {"pack_id", t.pack_id},       {"offset", t.offset},  {"deleted_ns", t.deleted_ns}};
 }
 
 Status ReadRecordText(Env* env, const std::string& path, std::string* text) {
@@ -89,6 +100,11 @@ Status DecodeMemberRecord(std::string_view text, PackEntry* e) {
     out.sha256 = j.at("sha256").get<std::string>();
     out.mode = JsonInt<std::uint32_t>(j.at("mode"), "mode");
     out.mtime_ns = JsonInt<std::int64_t>(j.at("mtime_ns"), "mtime_ns");
+    if (j.contains(kRetainKey)) {
+      out.retain_until_ns = JsonInt<std::int64_t>(j.at(kRetainKey), kRetainKey);
+      if (out.retain_until_ns == 0)
+        return Status::Corruption("member record: retain_until_ns is 0 (omit it instead)");
+    }
   } catch (const std::exception& ex) {
     return Status::Corruption(std::string("member record: ") + ex.what());
   }
@@ -98,6 +114,38 @@ Status DecodeMemberRecord(std::string_view text, PackEntry* e) {
       !IsPackName(out.pack) || out.offset + out.length < out.offset)
     return Status::Corruption("member record of '" + out.name + "': malformed pack, id or digest");
   *e = std::move(out);
+  return Status::Ok();
+}
+
+std::string EncodeMemberTombstone(const MemberTombstone& t) {
+  nlohmann::json j = TombstoneJson(t);
+  j["checksum"] = internal::CanonicalChecksum(j);
+  return j.dump();
+}
+
+Status DecodeMemberTombstone(std::string_view text, MemberTombstone* t) {
+  nlohmann::json j;
+  FLS_RETURN_IF_ERROR(internal::ParseRecordJson(text, "member tombstone", &j));
+  FLS_RETURN_IF_ERROR(internal::CheckAndRemoveChecksum(&j, "member tombstone"));
+  MemberTombstone out;
+  try {
+    if (j.at("format").get<std::string>() != kTombstoneFormat)
+      return Status::Corruption("member tombstone: format is not '" +
+                                std::string(kTombstoneFormat) + "'");
+    if (JsonInt<int>(j.at("format_version"), "format_version") != 1)
+      return Status::Corruption("member tombstone: format_version is not 1");
+    out.name = j.at("name").get<std::string>();
+    out.pack_id = j.at("pack_id").get<std::string>();
+    out.offset = JsonInt<std::uint64_t>(j.at("offset"), "offset");
+    out.deleted_ns = JsonInt<std::int64_t>(j.at("deleted_ns"), "deleted_ns");
+  } catch (const std::exception& ex) {
+    return Status::Corruption(std::string("member tombstone: ") + ex.what());
+  }
+  if (j.size() != TombstoneJson(out).size())
+    return Status::Corruption("member tombstone: unknown fields");
+  if (!internal::IsLowerHex(out.pack_id, 32))
+    return Status::Corruption("member tombstone of '" + out.name + "': malformed pack id");
+  *t = std::move(out);
   return Status::Ok();
 }
 
@@ -180,30 +228,60 @@ namespace internal {
 
 Status ReadMemberRecords(const Store& store, const std::string& name, MemberEntry* out) {
   *out = MemberEntry();
+  out->member.name = name;
   const std::string file = MemberRecordFileName(name);
   bool have = false;
+  std::string have_text;  // copies are byte-identical: the same text needs no second decode
   std::vector<std::string> bad;
+  std::vector<MemberTombstone> tombs;
   for (const Target& t : store.targets()) {
     const std::string path = JoinPath(t.path, file);
     std::string text;
     Status s = ReadRecordText(store.env(), path, &text);
     if (s.code() == Status::Code::kNotFound) continue;
+    if (s.ok() && have && text == have_text) {
+      out->copies.push_back(path);
+      continue;
+    }
     PackEntry e;
-    if (s.ok()) s = DecodeMemberRecord(text, &e).WithContext(path);
-    if (s.ok() && e.name != name) continue;  // another name with this hash
+    MemberTombstone tomb;
+    bool is_tomb = false;
+    if (s.ok()) {
+      s = DecodeMemberRecord(text, &e);
+      if (!s.ok() && DecodeMemberTombstone(text, &tomb).ok()) {
+        is_tomb = true;
+        s = Status::Ok();
+      }
+      s = s.WithContext(path);
+    }
+    if (s.ok() && (is_tomb ? tomb.name : e.name) != name) continue;  // a hash collision
     if (!s.ok()) {
       bad.push_back(path);
       out->problems.push_back(s.ToString());
       continue;
     }
+    if (is_tomb) {
+      out->tombstone_copies.push_back(path);
+      tombs.push_back(std::move(tomb));
+      continue;
+    }
     out->copies.push_back(path);
     if (!have) {
       out->member = e;
+      have_text = std::move(text);
       have = true;
     } else if (EncodeMemberRecord(e) != EncodeMemberRecord(out->member)) {
       out->problems.push_back(path + " differs from " + out->copies.front());
     }
   }
+  for (const MemberTombstone& t : tombs)
+    if (!have || (t.pack_id == out->member.pack_id && t.offset == out->member.offset)) {
+      out->deleted = true;
+      out->deleted_ns = t.deleted_ns;
+    }
+  if (out->deleted)
+    return Status::NotFound("no packed file named '" + name + "': it was deleted (" +
+                            FormatTimeNs(out->deleted_ns) + ")");
   if (!have && !bad.empty()) {
     std::string msg = "packed file '" + name + "': every member record found is unreadable";
     for (const auto& p : out->problems) msg += "; " + p;
@@ -238,14 +316,16 @@ Status CheckMemberPack(const Store& store, const CatalogEntry* known_pack, Membe
 
 Status FindMember(const Store& store, const std::string& name, MemberEntry* entry) {
   MemberEntry out;
-  FLS_RETURN_IF_ERROR(internal::ReadMemberRecords(store, name, &out));
-  FLS_RETURN_IF_ERROR(internal::CheckMemberPack(store, nullptr, &out));
+  Status s = internal::ReadMemberRecords(store, name, &out);
+  if (s.ok()) s = internal::CheckMemberPack(store, nullptr, &out);
+  // Also on failure: a deleted member's tombstones, an orphan's problems.
   *entry = std::move(out);
-  return Status::Ok();
+  return s;
 }
 
 void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn,
-                 std::vector<std::string>* problems) {
+                 std::vector<std::string>* problems,
+                 const std::function<void(MemberEntry&)>& deleted) {
   std::vector<std::string> ignored;
   if (problems == nullptr) problems = &ignored;
   constexpr std::string_view kPrefix = "fls-n", kSuffix = ".member";
@@ -282,6 +362,11 @@ void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn
       Status s = ReadRecordText(store.env(), JoinPath(t.path, file), &text);
       if (s.code() == Status::Code::kNotFound) continue;
       if (s.ok()) s = DecodeMemberRecord(text, &e);
+      MemberTombstone tomb;
+      if (!s.ok() && DecodeMemberTombstone(text, &tomb).ok()) {
+        e.name = tomb.name;
+        s = Status::Ok();
+      }
       if (s.ok()) {
         name = e.name;
         break;
@@ -294,6 +379,10 @@ void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn
     }
     MemberEntry entry;
     Status s = FindMember(store, name, &entry);
+    if (entry.deleted || (!entry.tombstone_copies.empty() && s.ok())) {
+      if (deleted) deleted(entry);
+      if (entry.deleted) continue;
+    }
     if (!s.ok()) {
       problems->push_back(s.ToString());
       continue;
@@ -312,8 +401,8 @@ Status LocateName(const Store& store, const std::string& name, Located* out) {
   MemberEntry me;
   Status ms = FindMember(store, name, &me);
   if (ms.code() == Status::Code::kNotFound) {
-    // The member's own message when a record exists but is an orphan.
-    return ms.ToString().find("orphan") != std::string::npos ? ms : s;
+    // The member's own message when a record exists but is an orphan or was deleted.
+    return me.deleted || ms.ToString().find("orphan") != std::string::npos ? ms : s;
   }
   FLS_RETURN_IF_ERROR(ms);
   l.member = true;
@@ -323,8 +412,10 @@ Status LocateName(const Store& store, const std::string& name, Located* out) {
   return Status::Ok();
 }
 
-Status RecordPackMembers(const Store& store, const CatalogEntry& pack, std::uint64_t* written) {
-  *written = 0;
+namespace internal {
+
+Status ReadPackIndex(const Store& store, const CatalogEntry& pack, std::vector<PackEntry>* entries,
+                     bool* recorded) {
   const Manifest& mf = pack.manifest;
   std::shared_ptr<Backend> backend;
   FLS_RETURN_IF_ERROR(SharedOrNewBackend(nullptr, "auto", 1, mf.k, mf.m, mf.matrix, &backend));
@@ -332,7 +423,6 @@ Status RecordPackMembers(const Store& store, const CatalogEntry& pack, std::uint
   reader.Open();
   // The index is at the end: read the last 64 KiB, and more if it is longer.
   std::uint64_t want = std::min<std::uint64_t>(mf.size, 64 << 10), needed = 0;
-  std::vector<PackEntry> entries;
   for (int round = 0; round < 2; ++round) {
     std::string tail;
     FLS_RETURN_IF_ERROR(internal::StreamObject(
@@ -342,10 +432,24 @@ Status RecordPackMembers(const Store& store, const CatalogEntry& pack, std::uint
           return Status::Ok();
         },
         nullptr, nullptr));
-    FLS_RETURN_IF_ERROR(ParsePackTail(tail, mf.size, mf.name, &entries, &needed));
+    FLS_RETURN_IF_ERROR(ParsePackTail(tail, mf.size, mf.name, entries, &needed, recorded));
     if (needed == 0) break;
     want = std::min<std::uint64_t>(needed, mf.size);
   }
+  for (PackEntry& e : *entries) e.pack_id = ObjectIdToHex(mf.id);
+  return Status::Ok();
+}
+
+}  // namespace internal
+
+Status RecordPackMembers(const Store& store, const CatalogEntry& pack, std::uint64_t* written) {
+  *written = 0;
+  const Manifest& mf = pack.manifest;
+  std::vector<PackEntry> entries;
+  bool recorded = false;
+  FLS_RETURN_IF_ERROR(internal::ReadPackIndex(store, pack, &entries, &recorded));
+  // Written with records: a member without one was deleted, not forgotten.
+  if (recorded) return Status::Ok();
   std::vector<PackEntry> missing;
   for (PackEntry& e : entries) {
     MemberEntry found;

@@ -10,6 +10,7 @@
 #include "fls/pack.h"
 #include "member_lookup.h"
 #include "pack_stream.h"
+#include "pack_write.h"
 #include "quick_check.h"
 
 namespace fls {
@@ -75,7 +76,10 @@ Status LocateCached(const Store& store, const std::string& name,
   return Status::Ok();
 }
 
-// Codes one pack of `inputs` and commits its members' records.
+}  // namespace
+
+namespace internal {
+
 void ArchiveOnePack(const Store& store, const OpenSourceFn& open,
                     const std::vector<PackInput>& inputs, ArchiveOptions o, const PackOptions& pack,
                     std::vector<PackedItem>* items) {
@@ -84,6 +88,9 @@ void ArchiveOnePack(const Store& store, const OpenSourceFn& open,
                               "pack of " + std::to_string(inputs.size()) + " small files");
   o.name = kPackPrefix + ObjectIdToHex(RandomObjectId());
   o.progress = nullptr;
+  // The members' records carry retention; packs go by compaction.
+  const std::int64_t pack_retain_until_ns = o.retain_until_ns;
+  o.retain_until_ns = 0;
   std::function<void()> release = pack.start_pack ? pack.start_pack() : nullptr;
   o.encode_done = release;
   FileInfo info;
@@ -105,6 +112,8 @@ void ArchiveOnePack(const Store& store, const OpenSourceFn& open,
     item.entry = stream.entry(i);
     item.entry.pack = o.name;
     item.entry.pack_id = ObjectIdToHex(r.manifest.id);
+    item.entry.retain_until_ns =
+        inputs[i].retain_until_ns != 0 ? inputs[i].retain_until_ns : pack_retain_until_ns;
     packed.push_back(item.entry);
     where.push_back(i);
   }
@@ -114,7 +123,7 @@ void ArchiveOnePack(const Store& store, const OpenSourceFn& open,
   for (std::size_t j = 0; j < packed.size(); ++j) (*items)[where[j]].status = committed[j];
 }
 
-}  // namespace
+}  // namespace internal
 
 Status ArchiveSmallFiles(const Store& store, const OpenSourceFn& open,
                          const std::vector<PackInput>& files, const ArchiveOptions& options,
@@ -170,7 +179,7 @@ Status ArchiveSmallFiles(const Store& store, const OpenSourceFn& open,
       std::vector<PackInput> inputs;
       for (std::size_t i : groups[g].files) inputs.push_back(files[i]);
       std::vector<PackedItem> items;
-      ArchiveOnePack(store, open, inputs, options, pack, &items);
+      internal::ArchiveOnePack(store, open, inputs, options, pack, &items);
       for (std::size_t j = 0; j < items.size(); ++j) report(groups[g].files[j], items[j]);
     }
   };

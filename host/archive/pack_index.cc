@@ -31,7 +31,7 @@ std::string EncodePackTail(const std::vector<PackEntry>& entries, std::size_t re
                      {"sha256", e.sha256},
                      {"mode", e.mode},
                      {"mtime_ns", e.mtime_ns}});
-  std::string tail = nlohmann::json{{"format", "fls-pack/1"}, {"files", files}}.dump();
+  std::string tail = nlohmann::json{{"format", kPackIndexFormat}, {"files", files}}.dump();
   // JSON allows trailing whitespace: a stream reserves the index's size
   // before the members' digests are known, and pads to it.
   if (tail.size() < reserve) tail.append(reserve - tail.size(), ' ');
@@ -42,7 +42,8 @@ std::string EncodePackTail(const std::vector<PackEntry>& entries, std::size_t re
 }
 
 Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std::string& pack,
-                     std::vector<PackEntry>* entries, std::uint64_t* needed) {
+                     std::vector<PackEntry>* entries, std::uint64_t* needed,
+                     bool* recorded_members) {
   *needed = 0;
   entries->clear();
   if (tail.size() < 16 || pack_size < 16)
@@ -63,9 +64,12 @@ Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std
   // Check the type before reading "format": json::value() throws when the
   // key holds a non-string (found by fuzz/pack_index_fuzz).
   if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
-      j["format"].get_ref<const std::string&>() != "fls-pack/1" || !j.contains("files") ||
-      !j["files"].is_array())
+      (j["format"].get_ref<const std::string&>() != kPackIndexFormat &&
+       j["format"].get_ref<const std::string&>() != kPackIndexFormatV1) ||
+      !j.contains("files") || !j["files"].is_array())
     return Status::Corruption("pack '" + pack + "' has a malformed index");
+  if (recorded_members != nullptr)
+    *recorded_members = j["format"].get_ref<const std::string&>() == kPackIndexFormat;
   const std::uint64_t data_end = pack_size - 16 - index_len;
   try {
     for (const auto& f : j["files"]) {

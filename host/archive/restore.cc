@@ -81,13 +81,42 @@ Status ReadLocated(const Store& store, const std::string& name, const Located& f
   return Status::Ok();
 }
 
+// After a failed read of a packed file: true when its record now names
+// another pack (`fls compact` moved it, and may have removed the old pack
+// under the read), with *found updated: the read is worth another try.
+bool MovedMeanwhile(const Store& store, const std::string& name, const RestoreOptions& opt,
+                    Located* found) {
+  if (!found->member || opt.entry != nullptr) return false;
+  Located again;
+  if (!Locate(store, name, opt, &again).ok() || !again.member ||
+      again.packed.pack_id == found->packed.pack_id)
+    return false;
+  *found = std::move(again);
+  return true;
+}
+
+constexpr int kMovedRetries = 3;
+
 }  // namespace
 
 Status ReadObject(const Store& store, const std::string& name, const RestoreOptions& opt,
                   const ByteSink& sink, RestoreResult* result) {
   Located found;
   FLS_RETURN_IF_ERROR(Locate(store, name, opt, &found));
-  return ReadLocated(store, name, found, opt, sink, result);
+  for (int attempt = 0;; ++attempt) {
+    std::uint64_t passed = 0;
+    Status s = ReadLocated(
+        store, name, found, opt,
+        [&](const std::uint8_t* p, std::size_t len) {
+          passed += len;
+          return sink(p, len);
+        },
+        result);
+    // Only a read that gave the sink nothing yet can start again.
+    if (s.ok() || passed > 0 || attempt == kMovedRetries ||
+        !MovedMeanwhile(store, name, opt, &found))
+      return s;
+  }
 }
 
 Status RestoreObject(const Store& store, const std::string& name, const RestoreOptions& opt,
@@ -119,19 +148,20 @@ Status RestoreObject(const Store& store, const std::string& name, const RestoreO
   // would ever look at it. Failing to remove it is not this restore's error.
   RemoveDeadWritersTempsIn(dir, out_name, nullptr);
   const std::string tmp = BaseName(TempPathFor(out_name));
-  std::unique_ptr<WritableFile> f;
-  FLS_RETURN_IF_ERROR(dir->NewWritableFile(tmp, &f));
-  BufferedAppender out(std::move(f), false);
   RestoreResult r;
-  Status s = ReadLocated(
-      store, name, found, opt,
-      [&](const std::uint8_t* p, std::size_t len) { return out.Append(p, len); }, &r);
-  if (s.ok() && r.sha256_checked) s = out.SetModeAndTime(r.mode, r.mtime_ns);
-  if (s.ok()) s = out.SyncAndClose();
-  if (s.ok()) s = dir->RenameFile(tmp, out_name);
-  if (!s.ok()) {
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<WritableFile> f;
+    FLS_RETURN_IF_ERROR(dir->NewWritableFile(tmp, &f));
+    BufferedAppender out(std::move(f), false);
+    Status s = ReadLocated(
+        store, name, found, opt,
+        [&](const std::uint8_t* p, std::size_t len) { return out.Append(p, len); }, &r);
+    if (s.ok() && r.sha256_checked) s = out.SetModeAndTime(r.mode, r.mtime_ns);
+    if (s.ok()) s = out.SyncAndClose();
+    if (s.ok()) s = dir->RenameFile(tmp, out_name);
+    if (s.ok()) break;
     dir->RemoveFile(tmp);
-    return s;
+    if (attempt == kMovedRetries || !MovedMeanwhile(store, name, opt, &found)) return s;
   }
   FLS_RETURN_IF_ERROR(dir->Sync());
   if (result) *result = std::move(r);

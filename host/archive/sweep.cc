@@ -2,6 +2,9 @@
 // recorded; the rebuild of damaged objects is in sweep_repair.cc.
 #include "fls/sweep.h"
 
+#include "fls/compact.h"
+#include "fls/delete.h"
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -173,6 +176,27 @@ void SweepRun::CheckUnreferenced() {
   }
 }
 
+// Repair sweeps of the whole store, before the walk: the files deletes
+// left behind (fls/delete.h) go, then packs with no live file left (a
+// compaction killed after moving their files; fls/compact.h), so that
+// neither is walked nor reported as orphans.
+void SweepRun::FinishDeletesAndDeadPacks() {
+  FinishReport finished;
+  FinishDeletions(store_, &finished);
+  report_->deletes_finished = finished.finished;
+  report_->warnings.insert(report_->warnings.end(), finished.warnings.begin(),
+                           finished.warnings.end());
+  CompactOptions dead_only;
+  dead_only.min_dead = 1.0;
+  dead_only.min_age_ns = opt_.dead_pack_min_age_ns;
+  dead_only.archive.backend = opt_.backend;
+  CompactReport compacted;
+  internal::CompactPacks(store_, dead_only, &compacted);
+  report_->dead_packs_removed = compacted.packs_removed;
+  for (const auto& list : {compacted.warnings, compacted.failures})
+    report_->warnings.insert(report_->warnings.end(), list.begin(), list.end());
+}
+
 Status SweepRun::Run() {
   const auto start = Clock::now();
   // A repair sweep commits manifests and removes superseded files: it holds
@@ -183,6 +207,7 @@ Status SweepRun::Run() {
     FLS_RETURN_IF_ERROR(internal::MaintenanceLock::Acquire(store_, "repair sweep", &lock));
     FLS_RETURN_IF_ERROR(store_.Join());
     store_.RemoveStaleTemporaries(&report_->cleaned, &report_->warnings);
+    if (opt_.names.empty()) FinishDeletesAndDeadPacks();
   }
   // Named objects are looked up (after the lock: no other run is mid-commit).
   std::vector<CatalogEntry> named;

@@ -33,6 +33,7 @@ class SweepRun {
       : store_(store), opt_(opt), report_(report), limiter_(opt.rate_bytes_per_s) {}
 
   Status Run();
+  void FinishDeletesAndDeadPacks();
 
  private:
   struct WindowObject {

@@ -25,6 +25,7 @@
 #include "fls/health_db.h"
 #include "fls/pack.h"
 #include "fls/store.h"
+#include "fls/time_text.h"
 #include "progress_bar.h"
 #include "store_args.h"
 
@@ -208,6 +209,7 @@ void AddArchive(CLI::App& app, int& exit_code) {
   auto matrix = std::make_shared<std::string>("cauchy");
   auto small_bytes = std::make_shared<std::string>("1M");
   auto no_pack = std::make_shared<bool>(false);
+  auto retain = std::make_shared<std::string>();
   AddCommon(cmd, a.get(), true);
   cmd->add_option("-k", o->k, "Data chunks (default 10)");
   cmd->add_option("-m", o->m, "Parity chunks (default 4)");
@@ -223,14 +225,19 @@ void AddArchive(CLI::App& app, int& exit_code) {
   cmd->add_flag("--checksum", o->compare_checksum,
                 "A name archived already is unchanged when its SHA-256 matches (default: when "
                 "size, mtime and mode match)");
+  cmd->add_option("--retain-until", *retain,
+                  "`fls rm` refuses to delete these files before this date (YYYY-MM-DD, or "
+                  "YYYY-MM-DDTHH:MM[:SS]Z or +HH:MM)");
   cmd->add_option("args", a->positional, "[STORE] FILE|DIR...")->required();
-  cmd->callback([a, o, stripe, matrix, small_bytes, no_pack, &exit_code] {
+  cmd->callback([a, o, stripe, matrix, small_bytes, no_pack, retain, &exit_code] {
     std::unique_ptr<Store> store;
     std::uint64_t small_limit = 0;
     Status s = OpenStore(a.get(), 1, &store);
     if (s.ok()) s = ParseByteSize(*stripe, &o->stripe_width).WithContext("--stripe");
     if (s.ok()) s = ParseMatrixKind(*matrix, &o->matrix).WithContext("--matrix");
     if (s.ok()) s = ParseByteSize(*small_bytes, &small_limit).WithContext("--small-file");
+    if (s.ok() && !retain->empty())
+      s = ParseTimeText(*retain, &o->retain_until_ns).WithContext("--retain-until");
     if (s.ok() && a->positional.empty()) s = Status::InvalidArgument("no FILE to archive");
     std::vector<SourceFile> files;
     std::vector<Status> errors;

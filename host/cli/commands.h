@@ -1,7 +1,8 @@
 // The `fls` subcommands. Each Add*Command registers one subcommand (its
 // options and its callback) on the CLI11 app; the callback sets `exit_code`.
 // Exit codes: 0 ok, 2 usage error, 3 I/O error, 4 degraded, 5 unrecoverable,
-// 6 unavailable backend/device, 1 any other failure.
+// 6 unavailable backend/device or busy store, 7 retained (rm), 1 any other
+// failure.
 // Thread-safety: called once, from main, before parsing.
 #pragma once
 
@@ -18,6 +19,8 @@ inline constexpr int kExitIo = 3;
 inline constexpr int kExitDegraded = 4;
 inline constexpr int kExitUnrecoverable = 5;
 inline constexpr int kExitUnavailable = 6;
+// `fls rm`: a name is under retention (--retain-until) and was not deleted.
+inline constexpr int kExitRetained = 7;
 
 // Maps a failed Status to the documented exit code.
 int ExitCodeFor(const Status& status);
@@ -33,6 +36,8 @@ void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddInitCommand(CLI::App& app, int& exit_code);
 // `fls rebalance` (rebalance_command.cc).
 void AddRebalanceCommand(CLI::App& app, int& exit_code);
+// `fls rm` and `fls compact` (delete_commands.cc).
+void AddDeleteCommands(CLI::App& app, int& exit_code);
 // `fls upgrade` (upgrade_command.cc).
 void AddUpgradeCommand(CLI::App& app, int& exit_code);
 // `fls bench e2e`, added under the `bench` subcommand AddBenchCommand made.

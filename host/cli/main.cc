@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   fls::cli::AddArchiveCommands(app, exit_code);
   fls::cli::AddRebalanceCommand(app, exit_code);
   fls::cli::AddUpgradeCommand(app, exit_code);
+  fls::cli::AddDeleteCommands(app, exit_code);
   fls::cli::AddSweepCommands(app, exit_code);
   fls::cli::AddBenchSweepCommand(app, exit_code);
   fls::cli::AddBenchStoreCommands(app, exit_code);

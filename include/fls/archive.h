@@ -81,6 +81,10 @@ struct ArchiveOptions {
   // The new object's id (default: a random one). Upgrade derives it from the
   // old object's, so that a rerun finds what a killed attempt left.
   std::optional<ObjectId> object_id;
+  // 0, or the time (ns since the Unix epoch) before which `fls rm` refuses
+  // to delete what this archive writes (--retain-until): recorded in the
+  // object's manifest, or in each packed file's member record.
+  std::int64_t retain_until_ns = 0;
 };
 
 struct ArchiveResult {

@@ -91,6 +91,15 @@ struct Manifest {
   std::vector<std::string> manifest_targets;
   // Version 3: the identities of those targets (what the manifest stores).
   std::vector<std::string> manifest_target_ids;
+  // Version 3, kind "tombstone": the object `name` (id `id`, k + m chunks)
+  // was deleted at `deleted_ns`. A tombstone is a generation like any other
+  // (the newest wins), so its first renamed copy is the delete's commit
+  // point; it has no chunks, size or checksums (docs/FORMAT.md 3.6).
+  bool tombstone = false;
+  std::int64_t deleted_ns = 0;
+  // Version 3 objects: 0, or the time (ns since the Unix epoch) before which
+  // `fls rm` refuses to delete the object (the optional key retain_until_ns).
+  std::int64_t retain_until_ns = 0;
 
   // The chunk header every chunk of this object must carry (index 0).
   ChunkHeader HeaderFor(int index) const;

@@ -45,6 +45,10 @@ namespace fls {
 inline constexpr char kPackMagic[9] = "FLSPACK1";
 inline constexpr char kPackPrefix[] = "fls-pack/";
 inline constexpr int kMemberRecordFormatVersion = 1;
+// The index format packs are written with: fls-pack/2, the same JSON as
+// fls-pack/1, written since packs get member records (docs/FORMAT.md 8).
+inline constexpr char kPackIndexFormat[] = "fls-pack/2";
+inline constexpr char kPackIndexFormatV1[] = "fls-pack/1";
 
 // A file inside a pack.
 struct PackEntry {
@@ -55,6 +59,9 @@ struct PackEntry {
   std::string sha256;
   std::uint32_t mode = 0644;
   std::int64_t mtime_ns = 0;
+  // Member records only (not the pack index): 0, or the time before which
+  // `fls rm` refuses to delete the file (--retain-until).
+  std::int64_t retain_until_ns = 0;
 };
 
 // True for the name of a pack object ("fls-pack/...").
@@ -64,8 +71,12 @@ bool IsPackName(const std::string& name);
 // last bytes; `pack_size` the whole size). When the tail is too short,
 // `needed` is set to the number of tail bytes required and Ok is returned
 // with no entries.
+// `recorded_members` (optional) is set for an index of format fls-pack/2:
+// the pack was written with member records, so a member without a record
+// was deleted (or failed), never "from before records" (fls-pack/1).
 Status ParsePackTail(const std::string& tail, std::uint64_t pack_size, const std::string& pack,
-                     std::vector<PackEntry>* entries, std::uint64_t* needed);
+                     std::vector<PackEntry>* entries, std::uint64_t* needed,
+                     bool* recorded_members = nullptr);
 
 // The index of a pack of `entries` (JSON, spaces up to `reserve` bytes when
 // it is larger than the JSON, length, magic): the last bytes of the pack.
@@ -84,6 +95,8 @@ struct PackInput {
   std::string name;
   std::string source;
   std::uint64_t size = 0;
+  // The member record's retention; 0: ArchiveOptions::retain_until_ns.
+  std::int64_t retain_until_ns = 0;
 };
 
 // ---- member records (host/archive/member_record.cc) ----
@@ -94,6 +107,17 @@ std::string MemberRecordFileName(const std::string& name);
 std::string EncodeMemberRecord(const PackEntry& e);
 // Corruption naming the field at fault.
 Status DecodeMemberRecord(std::string_view text, PackEntry* e);
+
+// A member's tombstone: what replaces its record copies when it is deleted
+// (docs/FORMAT.md section 8). It names the record it kills by pack id and
+// offset, so that a record of a later archive of the same name lives on.
+struct MemberTombstone {
+  std::string name, pack_id;
+  std::uint64_t offset = 0;
+  std::int64_t deleted_ns = 0;
+};
+std::string EncodeMemberTombstone(const MemberTombstone& t);
+Status DecodeMemberTombstone(std::string_view text, MemberTombstone* t);
 
 // Writes the records of `members` (all in one pack) on m + 1 joined targets
 // each (rendezvous order of the name hash): temporaries, fsync, renames,
@@ -108,10 +132,16 @@ struct MemberEntry {
   CatalogEntry pack;
   std::vector<std::string> copies;  // paths of the readable records
   std::vector<std::string> problems;
+  // Tombstone copies of this name found beside (or instead of) the records,
+  // whichever record they kill; `deleted` when one kills `member`.
+  std::vector<std::string> tombstone_copies;
+  bool deleted = false;
+  std::int64_t deleted_ns = 0;
 };
 
 // The member record of `name`: NotFound when no record of that name exists,
-// or when its pack is gone or carries another id (the record is then an
+// when a tombstone kills it (deleted: entry->deleted, tombstone_copies), or
+// when its pack is gone or carries another id (the record is then an
 // orphan: `problems` says so); Corruption when every record found is
 // unreadable.
 Status FindMember(const Store& store, const std::string& name, MemberEntry* entry);
@@ -119,9 +149,13 @@ Status FindMember(const Store& store, const std::string& name, MemberEntry* entr
 // Every packed file of the store: lists the targets' member records
 // (16 bytes per name in memory), then looks each name up (FindMember).
 // Records that cannot be used (unreadable, or orphans whose pack is gone)
-// go to `problems` (may be null). `fn` returns false to stop.
+// go to `problems` (may be null). `fn` returns false to stop. Names with
+// tombstones go to `deleted` (optional): a deleted member (entry.deleted,
+// not passed to `fn`), or a live record beside tombstones of an earlier
+// incarnation (then passed to `fn` too).
 void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn,
-                 std::vector<std::string>* problems);
+                 std::vector<std::string>* problems,
+                 const std::function<void(MemberEntry&)>& deleted = nullptr);
 
 // What a name is in the store: an object of its own, or a packed file.
 struct Located {

@@ -88,6 +88,10 @@ struct Catalog {
 struct CatalogWalk {
   std::uint64_t names = 0;  // distinct manifest names found (version 2) + version 1 objects
   std::vector<UnreadableObject> unreadable;
+  // Deleted objects whose tombstones are still on the targets (a delete
+  // interrupted, or a target unreachable when it ran): not passed to `fn`;
+  // FinishDeletions (fls/delete.h) removes what they left.
+  std::vector<CatalogEntry> tombstones;
   std::vector<std::string> warnings;
 };
 
@@ -130,7 +134,10 @@ class Store {
   // The object `name`: NotFound naming it when no manifest of that name
   // exists (when the name's manifest file holds another name, a SHA-256
   // collision, that name goes to *holder); Corruption listing the copies
-  // when every copy found is unreadable.
+  // when every copy found is unreadable. When the newest generation is a
+  // tombstone (a deleted object) the answer is NotFound too, and *entry
+  // holds the tombstone (entry->manifest.tombstone), so that writers can
+  // commit above its generation and deletes can finish.
   Status FindObject(const std::string& name, CatalogEntry* entry,
                     std::string* holder = nullptr) const;
 

@@ -68,6 +68,9 @@ struct SweepOptions {
   // Unreferenced chunk files modified more recently than this are not
   // reported (a writer renames its chunks shortly before its commit).
   std::int64_t unreferenced_min_age_ns = kUnreferencedMinAgeNs;
+  // Repair sweeps remove packs with no live file once their manifest is
+  // this old (an archive commits a pack before its files' records).
+  std::int64_t dead_pack_min_age_ns = kUnreferencedMinAgeNs;
   std::function<void(const SweepProgress&)> progress;  // after each window
   std::function<bool()> cancelled;                     // checked between windows
   // After each window, per object: its health when scanned, whether it was
@@ -101,6 +104,10 @@ struct SweepReport {
   // temporaries, superseded manifest copies, chunk files no manifest places
   // once the placed copy checks out).
   std::vector<std::string> cleaned;
+  // Repair sweeps of the whole store: deletes finished (every file of the
+  // deleted name gone now) and packs with no live file removed.
+  std::uint64_t deletes_finished = 0;
+  std::uint64_t dead_packs_removed = 0;
   // Sweeps of the whole store (no names given): names whose every manifest
   // copy is unreadable, and chunk files no manifest names (orphans, and
   // leftovers a repair sweep could not remove), at least
