@@ -150,6 +150,7 @@ Status MountView::Open(const std::string& name, std::unique_ptr<ObjectStream>* s
   o.on_damage = [this](const std::string& line) {
     Log("damage: " + line + " (the mount never writes: `fls sweep` or `fls repair` rebuilds it)");
   };
+  o.on_chunk_damage = opt_.on_chunk_damage;
   return ObjectStream::Open(*store_, found, o, stream);
 }
 

@@ -35,6 +35,9 @@ struct MountViewOptions {
   bool read_ahead = true;
   // One line per event worth a log: listings, damage met, failed reads.
   std::function<void(const std::string& line)> log;
+  // Each damaged or missing chunk met by a read (DamageRecorder::Add, which
+  // queues it for the health database); may be empty.
+  std::function<void(const Manifest& manifest, const StreamDamage& damage)> on_chunk_damage;
 };
 
 class MountView {
