@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <fuse.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -161,12 +163,12 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
     return Status::IOError("cannot mount on " + options.mountpoint +
                            " (is /dev/fuse usable, fusermount3 installed, the directory empty?)");
   struct fuse_session* se = fuse_get_session(f);
-  if (fuse_set_signal_handlers(se) != 0) {
+  if (options.handle_signals && fuse_set_signal_handlers(se) != 0) {
     fuse_unmount(f);
     return Status::IOError("cannot install signal handlers for the mount");
   }
   if (fuse_daemonize(options.foreground ? 1 : 0) != 0) {
-    fuse_remove_signal_handlers(se);
+    if (options.handle_signals) fuse_remove_signal_handlers(se);
     fuse_unmount(f);
     return Status::IOError("cannot detach from the terminal");
   }
@@ -177,11 +179,32 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
   loop.clone_fd = 0;
   loop.max_idle_threads = 10;
   const int rc = fuse_loop_mt(f, &loop);
-  fuse_remove_signal_handlers(se);
+  if (options.handle_signals) fuse_remove_signal_handlers(se);
   fuse_unmount(f);
   fuse_opt_free_args(&args);
   if (rc < 0) return Status::IOError("FUSE loop ended with " + std::string(std::strerror(-rc)));
   return Status::Ok();
+}
+
+Status UnmountFuse(const std::string& mountpoint) {
+  if (::geteuid() == 0) {
+    // Busy (a reader holds a file open): detach now, end when it closes.
+    if (::umount2(mountpoint.c_str(), 0) == 0 || ::umount2(mountpoint.c_str(), MNT_DETACH) == 0)
+      return Status::Ok();
+    return Status::IOError("cannot unmount " + mountpoint + ": " + std::strerror(errno));
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::IOError("cannot unmount " + mountpoint + ": fork failed");
+  if (pid == 0) {
+    ::execlp("fusermount3", "fusermount3", "-u", "-z", "-q", mountpoint.c_str(),
+             static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  return Status::IOError("cannot unmount " + mountpoint + ": `fusermount3 -u -z` failed");
 }
 
 }  // namespace fls::cli

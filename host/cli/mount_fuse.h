@@ -5,7 +5,11 @@
 // then unmounted before RunFuseMount returns). Built only when fuse3 was
 // found at configure time (FLS_HAVE_FUSE).
 //
-// Thread-safety: one RunFuseMount per process at a time.
+// Inside `fls serve` (handle_signals off) the service keeps its own signal
+// handlers and ends the mount with UnmountFuse from another thread.
+//
+// Thread-safety: one RunFuseMount per process at a time; UnmountFuse from
+// any thread.
 #pragma once
 
 #include <functional>
@@ -20,6 +24,9 @@ struct FuseMountOptions {
   std::string mountpoint;
   bool foreground = false;  // otherwise detach once mounted (fuse_daemonize)
   bool allow_other = false;
+  // libfuse's handlers: SIGTERM, SIGINT and SIGHUP end the loop. Off when the
+  // caller has handlers of its own (then only UnmountFuse ends it).
+  bool handle_signals = true;
   // Called once the file system is mounted (and, without `foreground`,
   // after the fork), before requests are served.
   std::function<void()> on_mounted;
@@ -28,5 +35,10 @@ struct FuseMountOptions {
 // Mounts `view` at options.mountpoint and serves it. IOError naming the
 // mount point when it cannot be mounted; Ok after a clean unmount.
 Status RunFuseMount(MountView* view, const FuseMountOptions& options);
+
+// Unmounts `mountpoint` (as root with umount2, lazily when busy; else
+// through `fusermount3 -u -z`): the kernel then ends the connection and the
+// RunFuseMount serving it returns. IOError naming the mount point on failure.
+Status UnmountFuse(const std::string& mountpoint);
 
 }  // namespace fls::cli
