@@ -1,7 +1,8 @@
 // The service config's `mount:` key: a real `fls serve` on loopback mounts
 // the read-only view of its store (through /dev/fuse) at start-up; files
 // archived through the service read back through it, and the mount is gone
-// once the service stops (SIGTERM). A mount point that is missing or not a
+// once the service stops (SIGTERM), or fails on its own after mounting (a
+// port already taken). A mount point that is missing or not a
 // directory fails the start, naming the key and the path. The tests that
 // mount skip, with the reason, where no FUSE mount can be made.
 #include <sys/vfs.h>
@@ -61,6 +62,35 @@ TEST(ServiceMount, ExportsTheStoreAndUnmountsWhenTheServiceStops) {
   EXPECT_FALSE(IsFuseMount(view)) << "still mounted after the service stopped";
   EXPECT_NE(h.log().find("mount: unmounted " + view), std::string::npos) << h.log();
   EXPECT_TRUE(fs::is_empty(view));
+  fs::remove_all(view);
+}
+
+// The service ending on its own (here: its client port is taken, so the
+// broker cannot bind after the mount is up) unmounts too.
+TEST(ServiceMount, UnmountedWhenTheServiceFailsAfterMounting) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0)
+    GTEST_SKIP() << "/dev/fuse is not usable here: " << std::strerror(errno);
+  const std::string view = MakeTempDir();
+  ServiceOptions o;
+  o.extra_yaml = "mount:\n  path: " + view + "\n";
+  ServiceHarness h(o);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(
+      std::stoi(h.client_endpoint().substr(h.client_endpoint().rfind(':') + 1))));
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  std::string out;
+  const int rc = RunFls({"serve", "--config", h.config()}, &out, 30000);
+  ::close(fd);
+  if (out.find("cannot be mounted") != std::string::npos)
+    GTEST_SKIP() << "FUSE mount not possible here: " << out.substr(0, 2000);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("the store is mounted read-only at " + view), std::string::npos) << out;
+  EXPECT_NE(out.find("mount: unmounted " + view), std::string::npos) << out;
+  EXPECT_FALSE(IsFuseMount(view)) << "still mounted after the service failed";
   fs::remove_all(view);
 }
 
