@@ -5,16 +5,22 @@
 
 #include <fcntl.h>
 #include <fuse.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <mutex>
 
 namespace fls::cli {
 namespace {
+
+// The file system RunFuseMount serves, for StopFuseMount.
+std::mutex g_serving_mu;
+struct fuse* g_serving = nullptr;
 
 MountView* View() { return static_cast<MountView*>(fuse_get_context()->private_data); }
 
@@ -172,6 +178,10 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
     fuse_unmount(f);
     return Status::IOError("cannot detach from the terminal");
   }
+  {
+    std::lock_guard<std::mutex> l(g_serving_mu);
+    g_serving = f;
+  }
   if (options.on_mounted) options.on_mounted();
   // A config, not null: libfuse 3.14's compatibility entry for this API
   // version dereferences it (measured: SIGSEGV in fuse_loop_cfg_convert).
@@ -179,6 +189,10 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
   loop.clone_fd = 0;
   loop.max_idle_threads = 10;
   const int rc = fuse_loop_mt(f, &loop);
+  {
+    std::lock_guard<std::mutex> l(g_serving_mu);
+    g_serving = nullptr;
+  }
   if (options.handle_signals) fuse_remove_signal_handlers(se);
   fuse_unmount(f);
   fuse_opt_free_args(&args);
@@ -186,25 +200,22 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
   return Status::Ok();
 }
 
-Status UnmountFuse(const std::string& mountpoint) {
-  if (::geteuid() == 0) {
-    // Busy (a reader holds a file open): detach now, end when it closes.
-    if (::umount2(mountpoint.c_str(), 0) == 0 || ::umount2(mountpoint.c_str(), MNT_DETACH) == 0)
-      return Status::Ok();
-    return Status::IOError("cannot unmount " + mountpoint + ": " + std::strerror(errno));
+Status StopFuseMount(const std::string& mountpoint) {
+  {
+    std::lock_guard<std::mutex> l(g_serving_mu);
+    if (g_serving == nullptr) return Status::Ok();  // not serving (or ended already)
+    fuse_exit(g_serving);
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) return Status::IOError("cannot unmount " + mountpoint + ": fork failed");
-  if (pid == 0) {
-    ::execlp("fusermount3", "fusermount3", "-u", "-z", "-q", mountpoint.c_str(),
-             static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  return Status::IOError("cannot unmount " + mountpoint + ": `fusermount3 -u -z` failed");
+  // The loop's threads see the exit flag only after a request: a lookup of
+  // a name never asked for (so not in the kernel's negative cache) makes one.
+  // Once the loop ends, RunFuseMount unmounts (lazily when busy) and closes
+  // the device, which fails the requests of a reader still holding a file.
+  static std::atomic<int> seq{0};
+  const std::string poke = mountpoint + "/.fls-stop-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(seq++) + "-" + std::to_string(::time(nullptr));
+  struct stat st {};
+  (void)::stat(poke.c_str(), &st);
+  return Status::Ok();
 }
 
 }  // namespace fls::cli

@@ -6,9 +6,9 @@
 // found at configure time (FLS_HAVE_FUSE).
 //
 // Inside `fls serve` (handle_signals off) the service keeps its own signal
-// handlers and ends the mount with UnmountFuse from another thread.
+// handlers and ends the mount with StopFuseMount from another thread.
 //
-// Thread-safety: one RunFuseMount per process at a time; UnmountFuse from
+// Thread-safety: one RunFuseMount per process at a time; StopFuseMount from
 // any thread.
 #pragma once
 
@@ -25,7 +25,7 @@ struct FuseMountOptions {
   bool foreground = false;  // otherwise detach once mounted (fuse_daemonize)
   bool allow_other = false;
   // libfuse's handlers: SIGTERM, SIGINT and SIGHUP end the loop. Off when the
-  // caller has handlers of its own (then only UnmountFuse ends it).
+  // caller has handlers of its own (then StopFuseMount or an unmount ends it).
   bool handle_signals = true;
   // Called once the file system is mounted (and, without `foreground`,
   // after the fork), before requests are served.
@@ -36,9 +36,8 @@ struct FuseMountOptions {
 // mount point when it cannot be mounted; Ok after a clean unmount.
 Status RunFuseMount(MountView* view, const FuseMountOptions& options);
 
-// Unmounts `mountpoint` (as root with umount2, lazily when busy; else
-// through `fusermount3 -u -z`): the kernel then ends the connection and the
-// RunFuseMount serving it returns. IOError naming the mount point on failure.
-Status UnmountFuse(const std::string& mountpoint);
+// Ends the loop of the RunFuseMount serving `mountpoint` (which then
+// unmounts and returns Ok); Ok at once when none is serving.
+Status StopFuseMount(const std::string& mountpoint);
 
 }  // namespace fls::cli

@@ -104,7 +104,7 @@ void ServiceMount::Stop() {
 #ifdef FLS_HAVE_FUSE
   if (mounted_) {
     mounted_ = false;
-    Status s = UnmountFuse(path_);
+    Status s = StopFuseMount(path_);
     if (!s.ok()) spdlog::error("mount: {}", s.ToString());
   }
 #endif

@@ -2,8 +2,8 @@
 // the view `fls mount` shows (the same MountView, DamageRecorder and
 // RunFuseMount) at mount.path on a thread of its own while the service
 // runs, recording the damage its reads meet to the service's health
-// database. The service keeps its own SIGINT/SIGTERM handlers: Stop
-// unmounts (UnmountFuse) and waits for the FUSE loop to end.
+// database. The service keeps its own SIGINT/SIGTERM handlers: Stop ends
+// the FUSE loop (StopFuseMount), which unmounts, and waits for it.
 //
 // Thread-safety: Start and Stop from one thread; one ServiceMount per process.
 #pragma once

@@ -57,8 +57,14 @@ TEST(ServiceMount, ExportsTheStoreAndUnmountsWhenTheServiceStops) {
   }
   // Read-only.
   EXPECT_LT(::open((view + h.src() + "/new").c_str(), O_WRONLY | O_CREAT, 0644), 0);
+  // A reader still holding a file open does not keep the service from ending.
+  const int held = ::open((view + h.src() + "/big.bin").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  char byte = 0;
+  EXPECT_EQ(::read(held, &byte, 1), 1);
   h.service().Kill(SIGTERM);
   EXPECT_EQ(h.service().Wait(20000), 0) << h.log();
+  ::close(held);
   EXPECT_FALSE(IsFuseMount(view)) << "still mounted after the service stopped";
   EXPECT_NE(h.log().find("mount: unmounted " + view), std::string::npos) << h.log();
   EXPECT_TRUE(fs::is_empty(view));
