@@ -109,11 +109,8 @@ void DamageRecorder::Write(std::map<std::string, Pending>& batch) {
              "' was not recorded: " + s.ToString());
       // Later findings of these chunks get another chance.
       std::lock_guard<std::mutex> l(mu_);
-      for (const ChunkReport& c : chunks) {
-        std::erase_if(seen_, [&](const auto& t) {
-          return std::get<0>(t) == key && std::get<1>(t) == c.index;
-        });
-      }
+      for (const ChunkReport& c : chunks)
+        seen_.erase(seen_.lower_bound({key, c.index, 0}), seen_.lower_bound({key, c.index + 1, 0}));
       if (db != nullptr) s = Status::Ok();  // the next object may still be written
       continue;
     }
