@@ -114,6 +114,7 @@ void RunMount(MountArgs* a, int& exit_code) {
   };
   s = RunFuseMount(&view, fo);
   view.StopRelisting();
+  view.CloseAll();  // before the recorder stops: a stream's read-ahead may still report
   recorder.Stop();
   if (recorder.written() > 0 || recorder.dropped() > 0)
     log->Line("health database " + db_path + ": " + std::to_string(recorder.written()) +

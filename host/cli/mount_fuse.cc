@@ -110,13 +110,13 @@ int Open(const char* path, struct fuse_file_info* fi) {
   MountFile f;
   if (!View()->Lookup(path, &dir, &f)) return -ENOENT;
   if (dir) return -EISDIR;
-  std::unique_ptr<ObjectStream> stream;
+  ObjectStream* stream = nullptr;
   Status s = View()->Open(f.name, &stream);
   if (!s.ok()) {
     View()->Log("open '" + f.name + "' failed: " + s.ToString());
     return s.code() == Status::Code::kNotFound ? -ENOENT : -EIO;
   }
-  fi->fh = reinterpret_cast<std::uint64_t>(stream.release());
+  fi->fh = reinterpret_cast<std::uint64_t>(stream);
   return 0;
 }
 
@@ -137,7 +137,7 @@ int Read(const char* path, char* buf, size_t size, off_t offset, struct fuse_fil
 
 int Release(const char* path, struct fuse_file_info* fi) {
   (void)path;
-  delete reinterpret_cast<ObjectStream*>(fi->fh);
+  View()->Close(reinterpret_cast<ObjectStream*>(fi->fh));
   return 0;
 }
 

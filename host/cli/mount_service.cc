@@ -109,11 +109,12 @@ void ServiceMount::Stop() {
   }
 #endif
   if (thread_.joinable()) thread_.join();
-  if (view_) view_->StopRelisting();
+  // Stops re-listing and closes the streams a reader left open, whose
+  // read-ahead may still report to the recorder.
+  view_.reset();
   if (recorder_) recorder_->Stop();
   if (!path_.empty()) spdlog::info("mount: unmounted {}", path_);
   path_.clear();
-  view_.reset();
   recorder_.reset();
 }
 
