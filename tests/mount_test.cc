@@ -12,6 +12,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -62,6 +63,10 @@ class Mount {
     for (const auto& a : TargetArgs(root)) args.push_back(a);
     args.insert(args.end(), {mnt, "--foreground", "--log", log, "--cache", "2M"});
     args.insert(args.end(), extra.begin(), extra.end());
+    // Damage goes to a health database under the test's directory, never to
+    // the default one under $HOME.
+    if (std::find(extra.begin(), extra.end(), "--db") == extra.end())
+      args.insert(args.end(), {"--db", root + "/mount-health.db"});
     pid_ = testing::SpawnQuiet(args);
   }
   ~Mount() { Stop(); }

@@ -78,10 +78,10 @@ void RunMount(MountArgs* a, int& exit_code) {
   auto log = std::make_shared<MountLog>();
   if (s.ok() && !a->log.empty()) s = log->OpenFile(a->log);
   std::string db_path;
-  if (s.ok()) {
-    db_path = MountDbPath(*store, a->db);
-    s = DamageRecorder::CheckDatabase(db_path).WithContext("--db");
-  }
+  if (s.ok()) db_path = MountDbPath(*store, a->db);
+  // A --db that was named must work. The default one is left alone until
+  // there is damage to record: reading needs no database.
+  if (s.ok() && !a->db.empty()) s = DamageRecorder::CheckDatabase(db_path).WithContext("--db");
   if (!s.ok()) {
     exit_code = Fail("mount", s);
     return;

@@ -48,7 +48,7 @@ Status ServiceMount::Start(const service::ServiceConfig& c) {
   for (const auto& t : c.store.targets) targets.push_back({t.path, t.domain});
   std::unique_ptr<Store> store;
   FLS_RETURN_IF_ERROR(Store::FromTargets(Env::Default(), std::move(targets), &store)
-                          .WithContext("mount.path: the store"));
+                          .WithContext("mount: opening the store"));
   const std::string db = c.HealthDbPath();
   FLS_RETURN_IF_ERROR(DamageRecorder::CheckDatabase(db).WithContext("mount: health database"));
   MountViewOptions opt;
