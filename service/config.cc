@@ -159,6 +159,28 @@ Status ParseSweep(const Ctx& ctx, const YAML::Node& n, SweepConfig* c) {
   return Status::Ok();
 }
 
+// Whether the mount point exists is checked when the service mounts it
+// (the directory may be made between a check of the file and the start).
+Status ParseMount(const Ctx& ctx, const YAML::Node& n, MountConfig* c) {
+  FLS_RETURN_IF_ERROR(CheckKeys(ctx, n, "mount", {"path", "cache", "relist", "allow_other"}));
+  if (!n["path"]) return ctx.Error(n, "mount.path", "is required (the mount point)");
+  FLS_RETURN_IF_ERROR(GetString(ctx, n["path"], "mount.path", &c->path));
+  if (n["cache"])
+    FLS_RETURN_IF_ERROR(
+        GetSize(ctx, n["cache"], "mount.cache", 0, std::uint64_t{1} << 40, &c->cache_bytes));
+  if (n["relist"]) {
+    std::int64_t ms = 0;
+    FLS_RETURN_IF_ERROR(GetDuration(ctx, n["relist"], "mount.relist", &ms));
+    if (ms % 1000 != 0 || ms > 86400000)
+      return ctx.Error(n["relist"], "mount.relist",
+                       "must be 0 (only at start) or whole seconds up to 24h (such as 30s)");
+    c->relist_seconds = static_cast<int>(ms / 1000);
+  }
+  if (n["allow_other"])
+    FLS_RETURN_IF_ERROR(GetBool(ctx, n["allow_other"], "mount.allow_other", &c->allow_other));
+  return Status::Ok();
+}
+
 Status ParseService(const Ctx& ctx, const YAML::Node& n, ServiceConfig* c) {
   FLS_RETURN_IF_ERROR(CheckKeys(
       ctx, n, "service",
@@ -335,9 +357,10 @@ Status ParseServiceConfig(const std::string& text, const std::string& name, Serv
   c.source_file = name;
   try {
     if (!root.IsMap()) return ctx.Error(root, "(top level)", "must be a mapping");
-    FLS_RETURN_IF_ERROR(
-        CheckKeys(ctx, root, "", {"service", "store", "batch", "roots", "security", "sweep"}));
+    FLS_RETURN_IF_ERROR(CheckKeys(
+        ctx, root, "", {"service", "store", "batch", "roots", "security", "sweep", "mount"}));
     if (root["sweep"]) FLS_RETURN_IF_ERROR(ParseSweep(ctx, root["sweep"], &c.sweep));
+    if (root["mount"]) FLS_RETURN_IF_ERROR(ParseMount(ctx, root["mount"], &c.mount));
     if (root["service"]) FLS_RETURN_IF_ERROR(ParseService(ctx, root["service"], &c));
     if (!root["store"]) return ctx.Error(root, "store", "is required (targets, k, m, ...)");
     FLS_RETURN_IF_ERROR(ParseStore(ctx, root["store"], &c.store));

@@ -4,16 +4,21 @@
 // random preads; the same after deleting 4 chunk files of an object and
 // after corrupting blocks in 4 chunks; EIO, never wrong bytes, with 5 bad
 // blocks in one stripe; a file archived after the mount appears; SIGTERM
-// unmounts. Skips (with the reason) where a FUSE mount cannot be made.
+// unmounts; the damage reads meet lands in the health database (and a
+// healthy read records nothing), which the next sweep repairs. Skips (with
+// the reason) where a FUSE mount cannot be made.
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
 #include "archive_test_util.h"
 #include "fls/geometry.h"
+#include "fls/health_db.h"
 #include "test_paths.h"
 
 namespace fls {
@@ -58,6 +63,10 @@ class Mount {
     for (const auto& a : TargetArgs(root)) args.push_back(a);
     args.insert(args.end(), {mnt, "--foreground", "--log", log, "--cache", "2M"});
     args.insert(args.end(), extra.begin(), extra.end());
+    // Damage goes to a health database under the test's directory, never to
+    // the default one under $HOME.
+    if (std::find(extra.begin(), extra.end(), "--db") == extra.end())
+      args.insert(args.end(), {"--db", root + "/mount-health.db"});
     pid_ = testing::SpawnQuiet(args);
   }
   ~Mount() { Stop(); }
@@ -334,6 +343,121 @@ TEST(Mount, FilesArchivedLaterAppear) {
   ASSERT_TRUE(seen) << m.log();
   EXPECT_EQ(ReadFile(s.t / "mnt/later/y.txt"), packed);
   EXPECT_EQ(m.Stop(), 0);
+}
+
+// (chunk index -> "state bad_stripes") of every chunk row of object `id`.
+std::map<int, std::string> ChunkRows(const std::string& db_path, const std::string& id) {
+  std::map<int, std::string> rows;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT idx, state, bad_stripes FROM chunks WHERE object_id = ?1 "
+                               "ORDER BY idx",
+                               -1, &q, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(q, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    auto text = [&](int c) {
+      const unsigned char* t = sqlite3_column_text(q, c);
+      return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+    };
+    rows[sqlite3_column_int(q, 0)] = text(1) + " " + text(2);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return rows;
+}
+
+TEST(Mount, DamageMetIsRecordedInTheHealthDatabaseAndTheNextSweepRepairsIt) {
+  SKIP_WITHOUT_FUSE();
+  Source s;
+  const Manifest mf = s.ManifestOf("src/big.bin");
+  const std::string id = ObjectIdToHex(mf.id);
+  // Two chunk files gone and bad blocks in two more: stripe 3 has 4 bad
+  // blocks (spare 0), still readable.
+  fs::remove(mf.chunks[0].path());
+  fs::remove(mf.chunks[7].path());
+  s.CorruptBlock(mf, 2, 3);
+  s.CorruptBlock(mf, 2, 5);
+  s.CorruptBlock(mf, 5, 3);
+  const std::string db = s.t / "state/health.db";
+  const auto before = TargetState(s.t.path());
+  {
+    Mount m(s.t.path(), s.t / "mnt", s.t / "log", {"--db", db});
+    std::string why;
+    if (!m.Wait(&why)) GTEST_SKIP() << "FUSE mount not possible here: " << why;
+    CheckAllFiles(s, s.t / "mnt");
+    EXPECT_EQ(m.Stop(), 0) << m.log();
+    EXPECT_NE(m.log().find("damaged chunk finding(s) recorded, 0 dropped"), std::string::npos)
+        << m.log();
+  }
+  EXPECT_EQ(TargetState(s.t.path()), before) << "the mount changed the targets";
+  EXPECT_EQ(ChunkRows(db, id),
+            (std::map<int, std::string>{
+                {0, "missing "}, {2, "damaged 3,5"}, {5, "damaged 3"}, {7, "missing "}}));
+  {
+    std::unique_ptr<HealthDb> h;
+    ASSERT_TRUE(HealthDb::Open(db, &h).ok());
+    std::vector<ObjectHealth> at_risk;
+    ASSERT_TRUE(h->LoadAtRisk(&at_risk).ok());
+    ASSERT_EQ(at_risk.size(), 1u);
+    EXPECT_EQ(at_risk[0].name, "src/big.bin");
+    EXPECT_EQ(at_risk[0].health, "degraded");
+    EXPECT_EQ(at_risk[0].spare, 0);
+    EXPECT_EQ(at_risk[0].generation, mf.generation);
+    std::vector<TargetHealth> targets;
+    ASSERT_TRUE(h->LoadTargets(&targets).ok());
+    std::map<std::string, std::int64_t> bad;
+    for (const TargetHealth& t : targets) bad[t.path] = t.bad_chunks;
+    for (int i : {0, 2, 5, 7}) EXPECT_EQ(bad[mf.chunks[i].target], 1) << "chunk " << i;
+  }
+  // What an operator runs: the object is listed at risk from the database.
+  std::string cmd = std::string("'") + FLS_BINARY + "' ls --degraded --db '" + db + "' ";
+  for (const auto& a : TargetArgs(s.t.path())) cmd += "'" + a + "' ";
+  const auto listed = testing::Shell(cmd);
+  EXPECT_NE(listed.out.find("    0 degraded"), std::string::npos) << listed.out;
+  // The next repair sweep rebuilds it and the database shows it healthy.
+  std::vector<std::string> sweep = {"sweep", "-q", "--db", db};
+  for (const auto& a : TargetArgs(s.t.path())) sweep.push_back(a);
+  EXPECT_EQ(RunFls(sweep), 0);
+  std::unique_ptr<HealthDb> h;
+  ASSERT_TRUE(HealthDb::Open(db, &h).ok());
+  std::vector<ObjectHealth> at_risk;
+  ASSERT_TRUE(h->LoadAtRisk(&at_risk).ok());
+  EXPECT_TRUE(at_risk.empty());
+}
+
+TEST(Mount, HealthyReadsRecordNothingAndABadDatabaseFailsTheStart) {
+  SKIP_WITHOUT_FUSE();
+  Source s;
+  const std::string db = s.t / "health.db";
+  {
+    Mount m(s.t.path(), s.t / "mnt", s.t / "log", {"--db", db});
+    std::string why;
+    if (!m.Wait(&why)) GTEST_SKIP() << "FUSE mount not possible here: " << why;
+    CheckAllFiles(s, s.t / "mnt");
+    EXPECT_EQ(m.Stop(), 0) << m.log();
+    EXPECT_EQ(m.log().find("finding(s) recorded"), std::string::npos) << m.log();
+  }
+  std::unique_ptr<HealthDb> h;
+  ASSERT_TRUE(HealthDb::Open(db, &h).ok());
+  std::vector<ObjectHealth> at_risk;
+  ASSERT_TRUE(h->LoadAtRisk(&at_risk).ok());
+  EXPECT_TRUE(at_risk.empty());
+  std::vector<TargetHealth> targets;
+  ASSERT_TRUE(h->LoadTargets(&targets).ok());
+  EXPECT_TRUE(targets.empty());
+  EXPECT_TRUE(ChunkRows(db, ObjectIdToHex(s.ManifestOf("src/big.bin").id)).empty());
+  // A database under a regular file cannot be made: the mount does not start.
+  WriteFile(s.t / "plain", "x");
+  std::string cmd =
+      std::string("'") + FLS_BINARY + "' mount --foreground --db '" + (s.t / "plain/h.db") + "' ";
+  for (const auto& a : TargetArgs(s.t.path())) cmd += "'" + a + "' ";
+  const auto r = testing::Shell(cmd + "'" + (s.t / "mnt") + "'");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("--db"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(s.t / "plain/h.db"), std::string::npos) << r.out;
 }
 
 }  // namespace

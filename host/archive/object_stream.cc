@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -72,7 +73,8 @@ struct ObjectStream::Impl {
   std::mutex decode_mu;  // guards reader, slot, reported
   internal::ObjectReader reader;
   internal::DecodeSlot slot;
-  std::set<int> reported;  // chunks whose damage was reported
+  std::set<int> reported;                            // chunks whose damage was reported
+  std::set<std::pair<int, std::uint64_t>> recorded;  // (chunk, stripe) given to on_chunk_damage
 
   std::mutex held_mu;  // guards held, last_end
   std::map<std::uint64_t, DecodedStripe> held;
@@ -84,6 +86,8 @@ struct ObjectStream::Impl {
 
   const Manifest& mf() const { return located.object.manifest; }
   void Report(int chunk, const std::string& why);
+  void Record(int chunk, const std::string& state, const std::string& detail,
+              std::optional<std::uint64_t> stripe);
   void ReportOpenProblems();
   void ReportBatch(std::uint64_t stripe);
   bool Lookup(std::uint64_t s, DecodedStripe* out);
@@ -102,11 +106,24 @@ void ObjectStream::Impl::Report(int chunk, const std::string& why) {
                 reader.chunks()[chunk].path + "): " + why);
 }
 
+void ObjectStream::Impl::Record(int chunk, const std::string& state, const std::string& detail,
+                                std::optional<std::uint64_t> stripe) {
+  if (!opt.on_chunk_damage || !recorded.insert({chunk, stripe.value_or(UINT64_MAX)}).second) return;
+  StreamDamage d;
+  d.chunk = chunk;
+  d.state = state;
+  d.detail = detail;
+  if (stripe) d.stripes.push_back(*stripe);
+  opt.on_chunk_damage(mf(), d);
+}
+
 void ObjectStream::Impl::ReportOpenProblems() {
-  for (const auto& c : reader.chunks())
-    if (!c.usable)
-      Report(c.report.index,
-             c.report.state + (c.report.detail.empty() ? "" : ": " + c.report.detail));
+  for (const auto& c : reader.chunks()) {
+    if (c.usable) continue;
+    Report(c.report.index,
+           c.report.state + (c.report.detail.empty() ? "" : ": " + c.report.detail));
+    Record(c.report.index, c.report.state, c.report.detail, std::nullopt);
+  }
 }
 
 void ObjectStream::Impl::ReportBatch(std::uint64_t stripe) {
@@ -116,6 +133,8 @@ void ObjectStream::Impl::ReportBatch(std::uint64_t stripe) {
     const std::uint8_t why = b.reason[i];
     if (why == internal::kGood || why == internal::kNotRead) continue;
     Report(i, std::string(internal::BadReasonName(why)) + " in stripe " + std::to_string(stripe));
+    // An unusable chunk was recorded whole when the stream opened.
+    if (why != internal::kChunkUnusable) Record(i, "damaged", internal::BadReasonName(why), stripe);
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include "commands.h"
 #include "fls/byte_size.h"
+#include "fls/health_db.h"
+#include "mount_health.h"
 #include "mount_view.h"
 #include "store_args.h"
 #ifdef FLS_HAVE_FUSE
@@ -53,7 +55,17 @@ struct MountArgs {
   std::string cache = "256M";
   int relist = 30;
   std::string log;
+  std::string db;  // health database; default as for sweep
 };
+
+// The health database a mount records damage to: --db, else the store's
+// default (DefaultHealthDbPath), the one `fls sweep` uses.
+std::string MountDbPath(const Store& store, const std::string& db) {
+  if (!db.empty()) return db;
+  std::vector<std::string> paths;
+  for (const Target& t : store.targets()) paths.push_back(t.path);
+  return DefaultHealthDbPath(paths);
+}
 
 void RunMount(MountArgs* a, int& exit_code) {
   std::unique_ptr<Store> store;
@@ -65,6 +77,11 @@ void RunMount(MountArgs* a, int& exit_code) {
   if (s.ok() && a->relist < 0) s = Status::InvalidArgument("--relist must be 0 or more seconds");
   auto log = std::make_shared<MountLog>();
   if (s.ok() && !a->log.empty()) s = log->OpenFile(a->log);
+  std::string db_path;
+  if (s.ok()) db_path = MountDbPath(*store, a->db);
+  // A --db that was named must work. The default one is left alone until
+  // there is damage to record: reading needs no database.
+  if (s.ok() && !a->db.empty()) s = DamageRecorder::CheckDatabase(db_path).WithContext("--db");
   if (!s.ok()) {
     exit_code = Fail("mount", s);
     return;
@@ -79,6 +96,10 @@ void RunMount(MountArgs* a, int& exit_code) {
   opt.threads = a->common.threads > 0 ? a->common.threads : 1;
   opt.read_ahead = !a->no_read_ahead;
   opt.log = [log](const std::string& line) { log->Line(line); };
+  DamageRecorder recorder(db_path, opt.log);
+  opt.on_chunk_damage = [&recorder](const Manifest& mf, const StreamDamage& d) {
+    recorder.Add(mf, d);
+  };
   MountView view(std::move(store), opt);
   view.Relist();
   FuseMountOptions fo;
@@ -86,12 +107,19 @@ void RunMount(MountArgs* a, int& exit_code) {
   fo.foreground = a->foreground;
   fo.allow_other = a->allow_other;
   fo.on_mounted = [&] {
+    recorder.Start();
     view.StartRelisting();
     log->Line("mounted at " + mountpoint + " (read-only; unmount with `fusermount3 -u " +
               mountpoint + "` or SIGTERM)");
   };
   s = RunFuseMount(&view, fo);
   view.StopRelisting();
+  view.CloseAll();  // before the recorder stops: a stream's read-ahead may still report
+  recorder.Stop();
+  if (recorder.written() > 0 || recorder.dropped() > 0)
+    log->Line("health database " + db_path + ": " + std::to_string(recorder.written()) +
+              " damaged chunk finding(s) recorded, " + std::to_string(recorder.dropped()) +
+              " dropped");
   if (!s.ok()) {
     exit_code = Fail("mount", s);
     return;
@@ -112,6 +140,8 @@ void AddMountCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--relist", a->relist,
                   "Seconds between listings of the store (default 30; 0: only at start)");
   cmd->add_option("--log", a->log, "Also append log lines (damage met, failed reads) to FILE");
+  cmd->add_option("--db", a->db,
+                  "Health database the damage met is recorded to (default: as for sweep)");
   cmd->add_flag("--allow-other", a->allow_other, "Let other users read the mount");
   cmd->add_flag("--no-read-ahead", a->no_read_ahead,
                 "Do not decode the next stripe ahead of sequential reads");

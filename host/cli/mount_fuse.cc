@@ -5,14 +5,22 @@
 
 #include <fcntl.h>
 #include <fuse.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <mutex>
 
 namespace fls::cli {
 namespace {
+
+// The file system RunFuseMount serves, for StopFuseMount.
+std::mutex g_serving_mu;
+struct fuse* g_serving = nullptr;
 
 MountView* View() { return static_cast<MountView*>(fuse_get_context()->private_data); }
 
@@ -102,13 +110,13 @@ int Open(const char* path, struct fuse_file_info* fi) {
   MountFile f;
   if (!View()->Lookup(path, &dir, &f)) return -ENOENT;
   if (dir) return -EISDIR;
-  std::unique_ptr<ObjectStream> stream;
+  ObjectStream* stream = nullptr;
   Status s = View()->Open(f.name, &stream);
   if (!s.ok()) {
     View()->Log("open '" + f.name + "' failed: " + s.ToString());
     return s.code() == Status::Code::kNotFound ? -ENOENT : -EIO;
   }
-  fi->fh = reinterpret_cast<std::uint64_t>(stream.release());
+  fi->fh = reinterpret_cast<std::uint64_t>(stream);
   return 0;
 }
 
@@ -129,7 +137,7 @@ int Read(const char* path, char* buf, size_t size, off_t offset, struct fuse_fil
 
 int Release(const char* path, struct fuse_file_info* fi) {
   (void)path;
-  delete reinterpret_cast<ObjectStream*>(fi->fh);
+  View()->Close(reinterpret_cast<ObjectStream*>(fi->fh));
   return 0;
 }
 
@@ -161,14 +169,18 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
     return Status::IOError("cannot mount on " + options.mountpoint +
                            " (is /dev/fuse usable, fusermount3 installed, the directory empty?)");
   struct fuse_session* se = fuse_get_session(f);
-  if (fuse_set_signal_handlers(se) != 0) {
+  if (options.handle_signals && fuse_set_signal_handlers(se) != 0) {
     fuse_unmount(f);
     return Status::IOError("cannot install signal handlers for the mount");
   }
   if (fuse_daemonize(options.foreground ? 1 : 0) != 0) {
-    fuse_remove_signal_handlers(se);
+    if (options.handle_signals) fuse_remove_signal_handlers(se);
     fuse_unmount(f);
     return Status::IOError("cannot detach from the terminal");
+  }
+  {
+    std::lock_guard<std::mutex> l(g_serving_mu);
+    g_serving = f;
   }
   if (options.on_mounted) options.on_mounted();
   // A config, not null: libfuse 3.14's compatibility entry for this API
@@ -177,10 +189,32 @@ Status RunFuseMount(MountView* view, const FuseMountOptions& options) {
   loop.clone_fd = 0;
   loop.max_idle_threads = 10;
   const int rc = fuse_loop_mt(f, &loop);
-  fuse_remove_signal_handlers(se);
+  {
+    std::lock_guard<std::mutex> l(g_serving_mu);
+    g_serving = nullptr;
+  }
+  if (options.handle_signals) fuse_remove_signal_handlers(se);
   fuse_unmount(f);
   fuse_opt_free_args(&args);
   if (rc < 0) return Status::IOError("FUSE loop ended with " + std::string(std::strerror(-rc)));
+  return Status::Ok();
+}
+
+Status StopFuseMount(const std::string& mountpoint) {
+  {
+    std::lock_guard<std::mutex> l(g_serving_mu);
+    if (g_serving == nullptr) return Status::Ok();  // not serving (or ended already)
+    fuse_exit(g_serving);
+  }
+  // The loop's threads see the exit flag only after a request: a lookup of
+  // a name never asked for (so not in the kernel's negative cache) makes one.
+  // Once the loop ends, RunFuseMount unmounts (lazily when busy) and closes
+  // the device, which fails the requests of a reader still holding a file.
+  static std::atomic<int> seq{0};
+  const std::string poke = mountpoint + "/.fls-stop-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(seq++) + "-" + std::to_string(::time(nullptr));
+  struct stat st {};
+  (void)::stat(poke.c_str(), &st);
   return Status::Ok();
 }
 

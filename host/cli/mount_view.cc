@@ -14,7 +14,30 @@ MountView::MountView(std::unique_ptr<Store> store, MountViewOptions opt)
       cache_(opt_.cache_bytes),
       tree_(std::make_shared<MountTree>()) {}
 
-MountView::~MountView() { StopRelisting(); }
+MountView::~MountView() {
+  StopRelisting();
+  CloseAll();
+}
+
+void MountView::Close(ObjectStream* stream) {
+  std::unique_ptr<ObjectStream> closing;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    auto it = open_.find(stream);
+    if (it == open_.end()) return;
+    closing = std::move(it->second);
+    open_.erase(it);
+  }
+  // Destroyed outside the lock: it waits for its read-ahead.
+}
+
+void MountView::CloseAll() {
+  std::map<ObjectStream*, std::unique_ptr<ObjectStream>> closing;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    closing.swap(open_);
+  }
+}
 
 void MountView::Relist() {
   const auto start = std::chrono::steady_clock::now();
@@ -138,7 +161,7 @@ Status MountView::BackendFor(int k, int m, MatrixKind matrix, std::shared_ptr<Ba
   return Status::Ok();
 }
 
-Status MountView::Open(const std::string& name, std::unique_ptr<ObjectStream>* stream) {
+Status MountView::Open(const std::string& name, ObjectStream** out) {
   Located found;
   FLS_RETURN_IF_ERROR(LocateName(*store_, name, &found));
   ObjectStreamOptions o;
@@ -150,7 +173,13 @@ Status MountView::Open(const std::string& name, std::unique_ptr<ObjectStream>* s
   o.on_damage = [this](const std::string& line) {
     Log("damage: " + line + " (the mount never writes: `fls sweep` or `fls repair` rebuilds it)");
   };
-  return ObjectStream::Open(*store_, found, o, stream);
+  o.on_chunk_damage = opt_.on_chunk_damage;
+  std::unique_ptr<ObjectStream> stream;
+  FLS_RETURN_IF_ERROR(ObjectStream::Open(*store_, found, o, &stream));
+  *out = stream.get();
+  std::lock_guard<std::mutex> l(open_mu_);
+  open_[*out] = std::move(stream);
+  return Status::Ok();
 }
 
 }  // namespace fls::cli

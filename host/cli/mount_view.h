@@ -35,12 +35,15 @@ struct MountViewOptions {
   bool read_ahead = true;
   // One line per event worth a log: listings, damage met, failed reads.
   std::function<void(const std::string& line)> log;
+  // Each damaged or missing chunk met by a read (DamageRecorder::Add, which
+  // queues it for the health database); may be empty.
+  std::function<void(const Manifest& manifest, const StreamDamage& damage)> on_chunk_damage;
 };
 
 class MountView {
  public:
   MountView(std::unique_ptr<Store> store, MountViewOptions opt);
-  ~MountView();  // stops re-listing
+  ~MountView();  // stops re-listing, closes the streams still open
 
   // Lists the store (every object and packed file) and replaces the tree.
   void Relist();
@@ -53,8 +56,13 @@ class MountView {
   // The file or directory at `path` ("/a/b"): false when there is none,
   // after a direct lookup of the name when the listing does not have it.
   bool Lookup(const std::string& path, bool* dir, MountFile* file);
-  // Opens the file named `name` for reading.
-  Status Open(const std::string& name, std::unique_ptr<ObjectStream>* stream);
+  // Opens the file named `name` for reading. The view owns the stream until
+  // Close: the kernel's release of a file may never come (a reader still
+  // holds it when the loop ends), and no stream may outlive the view.
+  Status Open(const std::string& name, ObjectStream** stream);
+  void Close(ObjectStream* stream);
+  // Closes every stream still open; for after the FUSE loop has ended.
+  void CloseAll();
   StripeCache& cache() { return cache_; }
   void Log(const std::string& line) const {
     if (opt_.log) opt_.log(line);
@@ -71,6 +79,9 @@ class MountView {
   std::shared_ptr<const MountTree> tree_;
   std::map<std::string, MountFile> found_;  // names looked up since the listing
   std::map<std::tuple<int, int, int>, std::shared_ptr<Backend>> backends_;
+
+  std::mutex open_mu_;  // guards open_
+  std::map<ObjectStream*, std::unique_ptr<ObjectStream>> open_;
 
   std::mutex relist_mu_;  // guards stop_
   std::condition_variable relist_cv_;

@@ -18,6 +18,7 @@
 #include "fls/service/client.h"
 #include "fls/service/config.h"
 #include "fls/service/service.h"
+#include "mount_service.h"
 #include "store_args.h"
 
 namespace fls::service {
@@ -58,7 +59,12 @@ void AddServeCommand(CLI::App& app, int& exit_code, ExecutorFactory factory) {
     if (s.ok()) s = LoadServiceConfig(*config, &c);
     if (s.ok()) {
       InstallStopHandlers();
-      s = RunService(c, factory, g_stop);
+      // Mounted before the service listens, so that a bad mount fails the
+      // start; unmounted however the service ends.
+      cli::ServiceMount mount;
+      if (c.mount.enabled()) s = mount.Start(c);
+      if (s.ok()) s = RunService(c, factory, g_stop);
+      mount.Stop();
     }
     exit_code = s.ok() ? cli::kExitOk : Fail("serve", s);
   });

@@ -75,6 +75,15 @@ class HealthDb {
   // Stores `records` and, with sweep_id > 0, marks them done for that sweep,
   // in one transaction: a sweep killed afterwards skips exactly these.
   Status RecordObjects(const std::vector<ObjectRecord>& records, std::int64_t sweep_id);
+  // What a reader found outside a sweep (`fls mount`'s reads), merged into
+  // the records of `mf`: `damage` holds chunks of it found bad, each with
+  // the stripes whose block was bad (none: the whole chunk). Rows of another
+  // generation of the object are dropped first; the object's health and
+  // spare are recomputed (SpareOf) over every chunk row it has; each chunk
+  // newly found bad adds one to its target's error count; and the object
+  // leaves an interrupted sweep's done set, so a resumed sweep checks it
+  // again. One transaction (health_db_damage.cc).
+  Status RecordDamageSeen(const Manifest& mf, const std::vector<ChunkReport>& damage);
   // Removes objects (and their chunks) whose id is not in `live`.
   Status ForgetObjectsExcept(const std::set<std::string>& live);
 

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "fls/backend.h"
 #include "fls/pack.h"
@@ -56,6 +57,15 @@ class StripeCache {
   std::unordered_map<std::string, Lru::iterator> index_;
 };
 
+// A damaged or missing chunk a stream met, as the health database records
+// it (fls/health_db.h).
+struct StreamDamage {
+  int chunk = 0;
+  std::string state;  // a ChunkReport state: missing, damaged, truncated, unreadable, ...
+  std::string detail;
+  std::vector<std::uint64_t> stripes;  // the bad block's stripe; empty: the whole chunk
+};
+
 struct ObjectStreamOptions {
   // The backend for a code of k + m (a mount shares one per code); when
   // empty, a new `auto` backend of one thread per stream.
@@ -67,6 +77,10 @@ struct ObjectStreamOptions {
   // naming the object, the chunk, its path and why), so that it is logged
   // and the next sweep repairs it.
   std::function<void(const std::string& line)> on_damage;
+  // The same findings for the health database: each unusable chunk once, and
+  // each bad block once per stream. Called with the stream's decode lock
+  // held, from whichever thread decodes: it must return quickly.
+  std::function<void(const Manifest& manifest, const StreamDamage& damage)> on_chunk_damage;
 };
 
 class ObjectStream {

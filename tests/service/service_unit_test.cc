@@ -156,6 +156,45 @@ TEST(ServiceConfig, SweepSection) {
   EXPECT_EQ(cfg.HealthDbPath(), cfg.journal_path + ".health");
 }
 
+TEST(ServiceConfig, MountSection) {
+  const std::string base = "store:\n  targets: [/a]\nroots: {source: [/]}\n";
+  ServiceConfig cfg;
+  ASSERT_TRUE(ParseServiceConfig(base, "ok.yaml", &cfg).ok());
+  EXPECT_FALSE(cfg.mount.enabled());  // absent: no mount
+  ASSERT_TRUE(ParseServiceConfig(base + "mount: {path: /srv/fls-view, cache: 64M, relist: 2m, "
+                                        "allow_other: true}\n",
+                                 "ok.yaml", &cfg)
+                  .ok());
+  EXPECT_TRUE(cfg.mount.enabled());
+  EXPECT_EQ(cfg.mount.path, "/srv/fls-view");
+  EXPECT_EQ(cfg.mount.cache_bytes, 64ull << 20);
+  EXPECT_EQ(cfg.mount.relist_seconds, 120);
+  EXPECT_TRUE(cfg.mount.allow_other);
+  ASSERT_TRUE(ParseServiceConfig(base + "mount:\n  path: /v\n", "ok.yaml", &cfg).ok());
+  EXPECT_EQ(cfg.mount.cache_bytes, 256ull << 20);
+  EXPECT_EQ(cfg.mount.relist_seconds, 30);
+  EXPECT_FALSE(cfg.mount.allow_other);
+  const std::vector<BadCase> cases = {
+      {base + "mount:\n  path: \"\"\n", "bad.yaml:5:9: key 'mount.path': must not be empty"},
+      {base + "mount:\n  cache: 1G\n", "bad.yaml:5:3: key 'mount.path': is required"},
+      {base + "mount:\n  path: /v\n  cache: lots\n", "bad.yaml:6:10: key 'mount.cache'"},
+      {base + "mount:\n  path: /v\n  cache: -1M\n", "key 'mount.cache'"},
+      {base + "mount:\n  path: /v\n  relist: 1500ms\n", "bad.yaml:6:11: key 'mount.relist'"},
+      {base + "mount:\n  path: /v\n  relist: 2d\n", "key 'mount.relist'"},
+      {base + "mount:\n  path: /v\n  allow_other: yes\n", "key 'mount.allow_other'"},
+      {base + "mount:\n  path: /v\n  readahead: true\n",
+       "bad.yaml:6:3: key 'mount.readahead': unknown key"},
+      {base + "mount: /srv/view\n", "key 'mount': must be a mapping"},
+  };
+  for (const auto& c : cases) {
+    Status s = ParseServiceConfig(c.yaml, "bad.yaml", &cfg);
+    EXPECT_FALSE(s.ok()) << c.yaml;
+    EXPECT_NE(s.message().find(c.expect), std::string::npos)
+        << "config:\n"
+        << c.yaml << "\nerror: " << s.ToString() << "\nexpected: " << c.expect;
+  }
+}
+
 TEST(ServiceConfig, LoopbackEndpoints) {
   EXPECT_TRUE(IsLoopbackEndpoint("tcp://127.0.0.1:1"));
   EXPECT_TRUE(IsLoopbackEndpoint("tcp://localhost:1"));

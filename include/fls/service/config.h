@@ -70,6 +70,16 @@ struct SweepConfig {
   std::string db_path;  // health database; default: the journal's path + ".health"
 };
 
+// The store as a read-only file system (the `mount:` section): `fls serve`
+// mounts what `fls mount` shows at `path` while it runs. Off when absent.
+struct MountConfig {
+  std::string path;                          // the mount point: an existing directory
+  std::uint64_t cache_bytes = 256ull << 20;  // decoded stripes kept for all files
+  int relist_seconds = 30;                   // 0: list only at start
+  bool allow_other = false;                  // let other users read it
+  bool enabled() const { return !path.empty(); }
+};
+
 struct ServiceConfig {
   std::string source_file;  // where it was loaded from, for messages
 
@@ -88,6 +98,7 @@ struct ServiceConfig {
   std::vector<std::string> output_roots;
   CurveConfig curve;
   SweepConfig sweep;
+  MountConfig mount;
 
   // The health database sweeps of this service record to.
   std::string HealthDbPath() const {
