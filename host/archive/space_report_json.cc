@@ -43,9 +43,8 @@ std::string SpaceReportJson(const SpaceReport& r, bool with_targets) {
                       {"live_members", r.live_members},
                       {"dead_members", r.dead_members},
                       {"live_source_bytes", r.live_source_bytes},
-                      {"overhead_ratio", r.live_source_bytes > 0
-                                             ? nlohmann::json(r.overhead_ratio)
-                                             : nlohmann::json(nullptr)},
+                      {"overhead_ratio", r.live_source_bytes > 0 ? nlohmann::json(r.overhead_ratio)
+                                                                 : nlohmann::json(nullptr)},
                       {"warnings", r.warnings}};
   if (with_targets) {
     nlohmann::json targets = nlohmann::json::array();
@@ -54,9 +53,8 @@ std::string SpaceReportJson(const SpaceReport& r, bool with_targets) {
                          {"domain", t.domain},
                          {"readable", t.readable},
                          {"free", t.free_known ? nlohmann::json(t.free) : nlohmann::json(nullptr)},
-                         {"shares_fs_with", t.shares_fs_with >= 0
-                                                ? nlohmann::json(t.shares_fs_with)
-                                                : nlohmann::json(nullptr)},
+                         {"shares_fs_with", t.shares_fs_with >= 0 ? nlohmann::json(t.shares_fs_with)
+                                                                  : nlohmann::json(nullptr)},
                          {"bytes", BytesJson(t.bytes)}});
     j["targets"] = targets;
   }

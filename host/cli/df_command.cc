@@ -6,15 +6,32 @@
 #include <string>
 
 #include "commands.h"
-#include "fls/byte_size.h"
 #include "fls/space_report.h"
 #include "store_args.h"
 
 namespace fls::cli {
 namespace {
 
+// Rounded to one decimal in binary units (the table is for reading; --json
+// has the exact bytes).
+std::string Human(std::uint64_t v) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = static_cast<double>(v);
+  int u = 0;
+  while (x >= 1024 && u < 6) {
+    x /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(v));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", x, kUnits[u]);
+  return buf;
+}
+
 void PrintRow(const SpaceBytes& b, const std::string& free, const std::string& label) {
-  auto f = [](std::uint64_t v) { return FormatByteSize(v); };
+  auto f = [](std::uint64_t v) { return Human(v); };
   std::printf("%11s %11s %11s %11s %11s %11s %11s %11s %11s %11s  %s\n", f(b.data).c_str(),
               f(b.parity).c_str(), f(b.padding).c_str(), f(b.headers).c_str(), f(b.dead).c_str(),
               f(b.manifests).c_str(), f(b.leftovers()).c_str(), f(b.damaged).c_str(),
@@ -23,15 +40,15 @@ void PrintRow(const SpaceBytes& b, const std::string& free, const std::string& l
 
 void PrintTable(const SpaceReport& r) {
   std::printf("%11s %11s %11s %11s %11s %11s %11s %11s %11s %11s  %s\n", "data", "parity",
-              "padding", "headers", "dead", "manifests", "leftovers", "damaged", "on disk",
-              "free", "target");
+              "padding", "headers", "dead", "manifests", "leftovers", "damaged", "on disk", "free",
+              "target");
   for (std::size_t i = 0; i < r.targets.size(); ++i) {
     const TargetSpace& t = r.targets[i];
-    std::string free = t.free_known ? FormatByteSize(t.free) : "?";
+    std::string free = t.free_known ? Human(t.free) : "?";
     if (t.shares_fs_with >= 0) free = "(shared)";
     PrintRow(t.bytes, free, t.path + (t.readable ? "" : " (unreadable)"));
   }
-  PrintRow(r.total, FormatByteSize(r.free), "total");
+  PrintRow(r.total, Human(r.free), "total");
   for (std::size_t i = 0; i < r.targets.size(); ++i)
     if (r.targets[i].shares_fs_with >= 0)
       std::printf("%s shares a file system with %s: its free space is counted once\n",
@@ -40,11 +57,10 @@ void PrintTable(const SpaceReport& r) {
               static_cast<unsigned long long>(r.objects), static_cast<unsigned long long>(r.packs),
               static_cast<unsigned long long>(r.live_members),
               static_cast<unsigned long long>(r.dead_members));
-  std::printf("live source bytes %s (%llu); on disk %s (%llu allocated)\n",
-              FormatByteSize(r.live_source_bytes).c_str(),
-              static_cast<unsigned long long>(r.live_source_bytes),
-              FormatByteSize(r.total.allocated()).c_str(),
-              static_cast<unsigned long long>(r.total.allocated()));
+  std::printf(
+      "live source bytes %s (%llu); on disk %s (%llu allocated)\n",
+      Human(r.live_source_bytes).c_str(), static_cast<unsigned long long>(r.live_source_bytes),
+      Human(r.total.allocated()).c_str(), static_cast<unsigned long long>(r.total.allocated()));
   if (r.live_source_bytes > 0)
     std::printf("overhead ratio %.4f (allocated bytes on the targets / live source bytes)\n",
                 r.overhead_ratio);
@@ -53,7 +69,7 @@ void PrintTable(const SpaceReport& r) {
   if (r.total.foreign_files > 0)
     std::printf("%llu file(s) on the targets are not fls's (%s): not counted\n",
                 static_cast<unsigned long long>(r.total.foreign_files),
-                FormatByteSize(r.total.foreign_bytes).c_str());
+                Human(r.total.foreign_bytes).c_str());
 }
 
 }  // namespace

@@ -55,13 +55,11 @@ struct SpaceBytes {
   // manifest-kind files, damaged and leftover files.
   std::uint64_t chunks_allocated = 0, manifests_allocated = 0, damaged_allocated = 0,
                 leftovers_allocated = 0;
-  std::uint64_t files = 0;             // fls files counted
-  std::uint64_t foreign_files = 0;     // not fls's: not in any total
-  std::uint64_t foreign_bytes = 0;     // their logical bytes
+  std::uint64_t files = 0;          // fls files counted
+  std::uint64_t foreign_files = 0;  // not fls's: not in any total
+  std::uint64_t foreign_bytes = 0;  // their logical bytes
 
-  std::uint64_t leftovers() const {
-    return temporaries + orphan_chunks + leftover_chunks + other;
-  }
+  std::uint64_t leftovers() const { return temporaries + orphan_chunks + leftover_chunks + other; }
   // Logical bytes of every fls file: the sum of the categories.
   std::uint64_t total() const {
     return data + padding + parity + headers + dead + manifests + damaged + leftovers();
@@ -75,18 +73,18 @@ struct SpaceBytes {
 struct TargetSpace {
   std::string path;
   std::string domain;
-  bool readable = false;        // the directory could be listed
+  bool readable = false;  // the directory could be listed
   SpaceBytes bytes;
-  std::uint64_t free = 0;       // statvfs f_bavail * f_frsize
+  std::uint64_t free = 0;  // statvfs f_bavail * f_frsize
   bool free_known = false;
-  int shares_fs_with = -1;      // an earlier target on the same file system, or -1
+  int shares_fs_with = -1;  // an earlier target on the same file system, or -1
 };
 
 struct SpaceReport {
   std::vector<TargetSpace> targets;
-  SpaceBytes total;             // sum over targets
-  std::uint64_t free = 0;       // summed once per file system
-  std::uint64_t objects = 0;    // live objects, packs included
+  SpaceBytes total;           // sum over targets
+  std::uint64_t free = 0;     // summed once per file system
+  std::uint64_t objects = 0;  // live objects, packs included
   std::uint64_t packs = 0;
   std::uint64_t live_members = 0, dead_members = 0;
   // File bytes of live objects that are not packs, plus live members' lengths.
