@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "broker.h"
-#include "fls/json_int.h"
 #include "fls/service/zmq_util.h"
+#include "fls/json_int.h"
 
 namespace fls::service {
 namespace {
