@@ -31,8 +31,9 @@
 // archive running during the walk shows its chunks as orphans until its
 // manifest commits.
 //
-// Memory: about 40 bytes per object plus 3 * 8 * k per pack (the catalogue is
-// walked as ls and verify walk it), plus the leftovers found.
+// Memory: per object about 70 bytes (its geometry) plus what ChunkReferences
+// keeps (unreferenced.h: 40 + 6 (k + m)), plus 24 k bytes per pack and the
+// leftovers found; the catalogue is walked as ls and verify walk it.
 // Thread-safety: ReportSpace may run concurrently with readers and writers
 // of the store; a SpaceReport is a plain value.
 #pragma once
