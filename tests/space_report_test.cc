@@ -191,6 +191,21 @@ TEST_F(SpaceReportTest, TemporariesOrphansAndCopiedChunksAreLeftovers) {
   EXPECT_EQ(r.total.parity, parity_);
 }
 
+TEST_F(SpaceReportTest, AChunkOfTheWrongSizeIsDamaged) {
+  CatalogEntry e;
+  ASSERT_TRUE(store_->FindObject("object4", &e).ok());
+  const std::string chunk = e.manifest.chunks[2].path();
+  const std::uint64_t size = fs::file_size(chunk);
+  fs::resize_file(chunk, size - 100);
+  SpaceReport r;
+  ASSERT_TRUE(ReportSpace(*store_, &r).ok());
+  ExpectSumsMatchListing(r);
+  EXPECT_EQ(r.total.damaged, size - 100);
+  // Its data block bytes are no longer counted as data; the others are.
+  EXPECT_EQ(r.total.data, source_ - 3 * (kWidth / kK));
+  EXPECT_EQ(r.live_source_bytes, source_);
+}
+
 TEST_F(SpaceReportTest, MembersWithoutRecordsAreDeadBytes) {
   SpaceReport before;
   ASSERT_TRUE(ReportSpace(*store_, &before).ok());
