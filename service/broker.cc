@@ -35,6 +35,11 @@ Status Broker::Start() {
     std::error_code ec;
     std::filesystem::create_directories(t.path, ec);
   }
+  std::vector<Target> targets;
+  for (const auto& t : config_.store.targets) targets.push_back({t.path, t.domain});
+  space_ = std::make_unique<SpaceMonitor>(std::move(targets),
+                                          std::chrono::milliseconds(config_.space_interval_ms));
+  space_->Start();
 
   const int max_msg =
       static_cast<int>(std::min<std::uint64_t>(config_.max_message_bytes * 4, 1u << 30));
@@ -171,6 +176,7 @@ nlohmann::json Broker::StatsBody() {
                      {"bytes", batching_.bytes},
                      {"stripes_per_call", calls > 0 ? batching_.stripes / calls : 0.0},
                      {"files_per_call", calls > 0 ? batching_.requests / calls : 0.0}};
+  if (space_ != nullptr) out["space"] = space_->Snapshot();
   return out;
 }
 

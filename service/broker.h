@@ -31,6 +31,7 @@
 #include "fls/status.h"
 #include "journal.h"
 #include "path_policy.h"
+#include "space_monitor.h"
 
 namespace fls::service {
 
@@ -118,6 +119,8 @@ class Broker {
     std::uint64_t jobs = 0, calls = 0, requests = 0, stripes = 0, bytes = 0;
   };
   BatchingTotals batching_;
+  // STATS's "space": the store's totals, computed off this thread.
+  std::unique_ptr<SpaceMonitor> space_;
   static constexpr int kMaxAttempts = 5;
 };
 

@@ -160,6 +160,8 @@ void Broker::FinishJob(WorkerInfo& w, const nlohmann::json& body) {
   if (!s.ok()) spdlog::error("job {}: end not journalled: {}", id, s.ToString());
   spdlog::info("job {} {}{}{} on {}", id, state, error.empty() ? "" : ": ", error, w.name);
   Publish(id, {{"state", state}, {"error", error}});
+  // Any job but the read-only kinds may have written or removed files.
+  if (rec.kind != "restore" && rec.kind != "verify" && rec.kind != "stats") space_->Request();
   w.job_id = 0;
   w.attempt = 0;
   idle_.push_back(WorkerKey(w.socket, w.identity));

@@ -182,10 +182,11 @@ Status ParseMount(const Ctx& ctx, const YAML::Node& n, MountConfig* c) {
 }
 
 Status ParseService(const Ctx& ctx, const YAML::Node& n, ServiceConfig* c) {
-  FLS_RETURN_IF_ERROR(CheckKeys(
-      ctx, n, "service",
-      {"client_endpoint", "worker_endpoint", "event_endpoint", "in_process_workers", "heartbeat_ms",
-       "heartbeat_liveness", "journal", "max_message_bytes", "max_files_per_job"}));
+  FLS_RETURN_IF_ERROR(
+      CheckKeys(ctx, n, "service",
+                {"client_endpoint", "worker_endpoint", "event_endpoint", "in_process_workers",
+                 "heartbeat_ms", "heartbeat_liveness", "journal", "max_message_bytes",
+                 "max_files_per_job", "space_interval"}));
   if (n["client_endpoint"])
     FLS_RETURN_IF_ERROR(
         GetString(ctx, n["client_endpoint"], "service.client_endpoint", &c->client_endpoint));
@@ -212,6 +213,12 @@ Status ParseService(const Ctx& ctx, const YAML::Node& n, ServiceConfig* c) {
   if (n["max_files_per_job"])
     FLS_RETURN_IF_ERROR(GetIntAs(ctx, n["max_files_per_job"], "service.max_files_per_job", 1,
                                  10000000, &c->max_files_per_job));
+  if (n["space_interval"]) {
+    FLS_RETURN_IF_ERROR(
+        GetDuration(ctx, n["space_interval"], "service.space_interval", &c->space_interval_ms));
+    if (c->space_interval_ms < 100)
+      return ctx.Error(n["space_interval"], "service.space_interval", "must be at least 100ms");
+  }
   return Status::Ok();
 }
 

@@ -47,7 +47,8 @@ PUBLIC = {
     'backends': ['backend_registry'],
     'archive': ['env', 'fault_injection_env', 'geometry', 'chunk_format', 'manifest', 'store',
                 'archive', 'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util',
-                'unreferenced', 'pack', 'json_int', 'upgrade', 'object_stream'],
+                'unreferenced', 'pack', 'json_int', 'upgrade', 'object_stream',
+                'space_report'],
     'service': ['service/' + n for n in
                 ['client', 'config', 'protocol', 'jobs', 'service', 'job_executor', 'zmq_util',
                  'worker']],

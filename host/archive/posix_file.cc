@@ -126,6 +126,8 @@ void FillFileInfo(const struct stat& st, FileInfo* info) {
   info->mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   info->is_directory = S_ISDIR(st.st_mode);
   info->links = static_cast<std::uint64_t>(st.st_nlink);
+  info->allocated = static_cast<std::uint64_t>(st.st_blocks) * 512;
+  info->device = static_cast<std::uint64_t>(st.st_dev);
   if (S_ISREG(st.st_mode))
     info->type = FileType::kRegular;
   else if (S_ISDIR(st.st_mode))

@@ -51,6 +51,9 @@ void AddBenchSweepCommand(CLI::App& app, int& exit_code);
 // `fls bench space` and `fls bench catalogue` (bench_store_commands.cc).
 void AddBenchStoreCommands(CLI::App& app, int& exit_code);
 
+// `fls df` (df_command.cc).
+void AddDfCommand(CLI::App& app, int& exit_code);
+
 // `fls mount` (mount_command.cc).
 void AddMountCommand(CLI::App& app, int& exit_code);
 // `fls bench mount`, under `bench` (bench_mount_command.cc).

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   fls::cli::AddBenchSweepCommand(app, exit_code);
   fls::cli::AddBenchStoreCommands(app, exit_code);
   fls::cli::AddMountCommand(app, exit_code);
+  fls::cli::AddDfCommand(app, exit_code);
   fls::cli::AddBenchMountCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -71,6 +71,8 @@ struct FileInfo {
   bool is_directory = false;
   FileType type = FileType::kRegular;
   std::uint64_t links = 1;  // hard links (st_nlink)
+  std::uint64_t allocated = 0;  // bytes on the device (st_blocks * 512)
+  std::uint64_t device = 0;     // the file system's device (st_dev)
 };
 
 // A directory held open by its file descriptor. Every name given to it is

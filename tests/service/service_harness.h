@@ -137,7 +137,8 @@ inline int RunFls(const std::vector<std::string>& args, std::string* output,
 struct ServiceOptions {
   int in_process_workers = 2;
   int heartbeat_ms = 250;
-  std::string extra_yaml;  // appended (e.g. a security section)
+  std::string extra_yaml;    // appended (e.g. a security section)
+  std::string service_yaml;  // more `service:` keys, each "  key: value\n"
   std::string max_message_bytes = "64K";
   int pack_max_files = 16;          // files per pack (batch.max_files)
   std::string batch_yaml;           // more `batch:` keys, each "  key: value\n"
@@ -193,7 +194,7 @@ class ServiceHarness {
       << "  journal: " << dir_ << "/journal.sqlite\n"
       << "  max_message_bytes: " << options_.max_message_bytes << "\n"
       << "  max_files_per_job: 5000\n"
-      << "store:\n  targets:\n";
+      << options_.service_yaml << "store:\n  targets:\n";
     int i = 0;
     for (const auto& t : targets()) y << "    - {path: " << t << ", domain: d" << i++ << "}\n";
     y << "  k: 4\n  m: 2\n  stripe: 256K\n"

@@ -92,6 +92,9 @@ struct ServiceConfig {
   std::string journal_path = "./.fls-data/journal.sqlite";
   std::uint64_t max_message_bytes = 1u << 20;
   int max_files_per_job = 100000;
+  // STATS's space totals are recomputed at most this often (after jobs that
+  // may change the store): each computation walks the whole store.
+  std::int64_t space_interval_ms = 60000;
 
   StoreConfig store;
   std::vector<std::string> source_roots;
