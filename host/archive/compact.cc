@@ -80,15 +80,21 @@ void RemoveOldRecordCopies(const Store& store, const std::string& name,
   }
 }
 
-// Moves the live files of `p` into a new pack; true when every one moved
-// (then no record names the old pack any more).
-bool Rewrite(const Store& store, const CompactOptions& o, const PackState& p,
-             CompactReport* report) {
+// A live file to move, and the pack it is in now.
+struct Move {
+  PackEntry entry;
+  std::size_t from;  // index into the chosen packs
+};
+
+// Moves `moves` (files of the packs in `from`) into one new pack; each
+// file whose record now names the new pack is marked in `moved`.
+void MoveGroup(const Store& store, const CompactOptions& o, const std::vector<PackState>& from,
+               const std::vector<Move>& moves, std::vector<bool>* moved, CompactReport* report) {
   std::vector<PackInput> inputs;
   std::map<std::string, const PackEntry*> by_name;
-  for (const PackEntry& e : p.live) {
-    inputs.push_back({e.name, e.name, e.length, e.retain_until_ns});
-    by_name[e.name] = &e;
+  for (const Move& m : moves) {
+    inputs.push_back({m.entry.name, m.entry.name, m.entry.length, m.entry.retain_until_ns});
+    by_name[m.entry.name] = &m.entry;
   }
   OpenSourceFn open = [&](const std::string& name, std::unique_ptr<RandomAccessFile>* file,
                           FileInfo* info) {
@@ -107,40 +113,54 @@ bool Rewrite(const Store& store, const CompactOptions& o, const PackState& p,
     info->size = data.size();
     info->mode = e.mode;
     info->mtime_ns = e.mtime_ns;
-    *file = std::make_unique<MemoryFile>(p.entry.manifest.name + ":" + name, std::move(data));
+    *file = std::make_unique<MemoryFile>(e.pack + ":" + name, std::move(data));
     return Status::Ok();
   };
-  // The new pack keeps the old one's code shape.
+  // The new pack keeps the old packs' code shape (the first one's).
+  const Manifest& shape = from[moves.front().from].entry.manifest;
   ArchiveOptions a = o.archive;
-  a.k = p.entry.manifest.k;
-  a.m = p.entry.manifest.m;
-  a.matrix = p.entry.manifest.matrix;
+  a.k = shape.k;
+  a.m = shape.m;
+  a.matrix = shape.matrix;
   std::vector<PackedItem> items;
   internal::ArchiveOnePack(store, open, inputs, a, o.pack, &items);
-  bool all = true;
   for (std::size_t i = 0; i < items.size(); ++i) {
+    const Move& m = moves[i];
     if (!items[i].status.ok()) {
-      all = false;
-      report->failures.push_back("moving '" + inputs[i].name + "' out of " + p.entry.manifest.name +
-                                 ": " + items[i].status.ToString());
+      report->failures.push_back("moving '" + m.entry.name + "' out of " + m.entry.pack + ": " +
+                                 items[i].status.ToString());
       continue;
     }
-    RemoveOldRecordCopies(store, inputs[i].name, ObjectIdToHex(p.entry.manifest.id));
+    RemoveOldRecordCopies(store, m.entry.name, m.entry.pack_id);
+    (*moved)[i] = true;
     ++report->files_moved;
-    report->bytes_moved += inputs[i].size;
+    report->bytes_moved += m.entry.length;
   }
-  return all;
 }
 
-void CompactOne(const Store& store, const CompactOptions& o, const std::string& name,
-                CompactReport* report) {
+// Deletes an old pack that no record names any more.
+void DeleteOldPack(const Store& store, const PackState& p, CompactReport* report) {
+  DeleteResult r;
+  Status s = internal::DeleteObjectEntry(store, p.entry, NowNs(), &r);
+  if (!s.ok()) {
+    report->failures.push_back("deleting the old pack " + p.entry.manifest.name + ": " +
+                               s.ToString());
+    return;
+  }
+  report->dead_bytes_reclaimed += p.dead_bytes;
+  for (auto& w : r.warnings) report->warnings.push_back(std::move(w));
+}
+
+// Examines pack `name`: one with no live file is deleted at once, one dead
+// enough goes to `chosen`.
+void ExamineOne(const Store& store, const CompactOptions& o, const std::string& name,
+                std::vector<PackState>* chosen, CompactReport* report) {
   PackState p;
   Status s = store.FindObject(name, &p.entry);
   if (!s.ok()) return;  // gone meanwhile, or reported by verify
   FileInfo info;
-  const std::int64_t now = NowNs();
   if (!p.entry.copies.empty() && store.env()->GetFileInfo(p.entry.copies[0], &info).ok() &&
-      now - info.mtime_ns < o.min_age_ns) {
+      NowNs() - info.mtime_ns < o.min_age_ns) {
     ++report->packs_too_young;
     return;
   }
@@ -158,24 +178,13 @@ void CompactOne(const Store& store, const CompactOptions& o, const std::string& 
   report->live_bytes += p.live_bytes;
   report->dead_bytes += p.dead_bytes;
   const std::uint64_t total = p.live_bytes + p.dead_bytes;
-  const bool dead_enough =
-      p.live.empty() ||
-      (total > 0 && static_cast<double>(p.dead_bytes) >= o.min_dead * static_cast<double>(total));
-  if (!dead_enough) return;
-  if (!p.live.empty()) {
-    if (!Rewrite(store, o, p, report)) return;  // the old pack stays for the files left in it
-    ++report->packs_rewritten;
-  } else {
+  if (p.live.empty()) {
     ++report->packs_removed;
+    DeleteOldPack(store, p, report);
+  } else if (total > 0 &&
+             static_cast<double>(p.dead_bytes) >= o.min_dead * static_cast<double>(total)) {
+    chosen->push_back(std::move(p));
   }
-  DeleteResult r;
-  s = internal::DeleteObjectEntry(store, p.entry, now, &r);
-  if (!s.ok()) {
-    report->failures.push_back("deleting the old pack " + name + ": " + s.ToString());
-    return;
-  }
-  report->dead_bytes_reclaimed += p.dead_bytes;
-  for (auto& w : r.warnings) report->warnings.push_back(std::move(w));
 }
 
 }  // namespace
@@ -192,7 +201,38 @@ void CompactPacks(const Store& store, const CompactOptions& o, CompactReport* re
       },
       &walk);
   for (const std::string& w : walk.warnings) report->warnings.push_back(w);
-  for (const std::string& name : packs) CompactOne(store, o, name, report);
+  std::vector<PackState> chosen;
+  for (const std::string& name : packs) ExamineOne(store, o, name, &chosen, report);
+  // The live files of every chosen pack, regrouped into full new packs (a
+  // store of half-empty packs becomes one of fewer, fuller ones).
+  std::vector<std::size_t> left(chosen.size());
+  std::vector<std::vector<Move>> groups(1);
+  std::uint64_t group_bytes = 0;
+  for (std::size_t i = 0; i < chosen.size(); ++i)
+    for (const PackEntry& e : chosen[i].live) {
+      if (!groups.back().empty() &&
+          (group_bytes + e.length > o.pack.max_bytes || groups.back().size() >= o.pack.max_files)) {
+        groups.emplace_back();
+        group_bytes = 0;
+      }
+      groups.back().push_back({e, i});
+      group_bytes += e.length;
+      ++left[i];
+    }
+  for (const std::vector<Move>& g : groups) {
+    if (g.empty()) continue;
+    std::vector<bool> moved(g.size(), false);
+    MoveGroup(store, o, chosen, g, &moved, report);
+    for (std::size_t j = 0; j < g.size(); ++j)
+      if (moved[j]) --left[g[j].from];
+  }
+  // An old pack goes once every live file of it moved; one with a file left
+  // (its move failed) stays for that file.
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    if (left[i] != 0) continue;
+    ++report->packs_rewritten;
+    DeleteOldPack(store, chosen[i], report);
+  }
 }
 
 }  // namespace internal
