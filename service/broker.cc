@@ -82,6 +82,7 @@ Status Broker::Start() {
                config_.journal_path, config_.curve.enabled ? "on" : "off");
   next_heartbeat_ = Clock::now();
   next_sweep_ = Clock::now() + std::chrono::milliseconds(config_.sweep.interval_ms);
+  next_compaction_ = Clock::now() + std::chrono::milliseconds(config_.compact.interval_ms);
   return Status::Ok();
 }
 
@@ -110,6 +111,7 @@ Status Broker::Run(const std::atomic<bool>& stop) {
       next_heartbeat_ = Clock::now() + std::chrono::milliseconds(config_.heartbeat_ms);
     }
     ScheduleSweep();
+    ScheduleCompaction();
     Dispatch();
     monitor_.LogClosed();
   }

@@ -82,6 +82,8 @@ class Broker {
   bool Plan(VerifySpec* spec, JobPlan* plan, ProtocolError* error);
   bool Plan(RepairSpec* spec, JobPlan* plan, ProtocolError* error);
   bool Plan(StatsSpec* spec, JobPlan* plan, ProtocolError* error);
+  bool Plan(DeleteSpec* spec, JobPlan* plan, ProtocolError* error);
+  bool Plan(CompactSpec* spec, JobPlan* plan, ProtocolError* error);
   void Dispatch();
   // The REQUEST for a journalled job that `Journal::Start` just started;
   // false (the job failed in the journal) when its spec cannot be read.
@@ -95,6 +97,7 @@ class Broker {
   // Queues a repair sweep of everything when config sweep.interval is due and
   // the last scheduled one has ended.
   void ScheduleSweep();
+  void ScheduleCompaction();
   nlohmann::json StatsBody();
 
   zmq::context_t& context_;
@@ -111,6 +114,8 @@ class Broker {
   Clock::time_point next_heartbeat_;
   Clock::time_point next_sweep_;
   std::int64_t scheduled_sweep_job_ = 0;
+  Clock::time_point next_compaction_;
+  std::int64_t scheduled_compaction_job_ = 0;
   Clock::time_point dispatch_after_;  // grace after a restart that re-queued jobs
   std::map<std::int64_t, Clock::time_point> not_before_;  // re-queued after a worker loss
   // Backend-call merging reported by workers' REPLYs since this broker

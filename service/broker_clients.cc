@@ -277,4 +277,20 @@ bool Broker::Plan(RepairSpec* spec, JobPlan* plan, ProtocolError*) {
 
 bool Broker::Plan(StatsSpec*, JobPlan*, ProtocolError*) { return true; }
 
+// A delete holds its names, so that no repair of them runs at once (the
+// library's maintenance lock also keeps sweeps out).
+bool Broker::Plan(DeleteSpec* spec, JobPlan* plan, ProtocolError*) {
+  plan->items = spec->objects;
+  plan->leases = plan->items;
+  return true;
+}
+
+// Compaction moves packed files between packs: it holds the whole store.
+bool Broker::Plan(CompactSpec* spec, JobPlan* plan, ProtocolError*) {
+  spec->scheduled.reset();
+  plan->items = {"store"};
+  plan->leases = {"*"};
+  return true;
+}
+
 }  // namespace fls::service

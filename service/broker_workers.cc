@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "broker.h"
-#include "fls/service/zmq_util.h"
 #include "fls/json_int.h"
+#include "fls/service/zmq_util.h"
 
 namespace fls::service {
 namespace {
@@ -322,6 +322,33 @@ void Broker::ScheduleSweep() {
   Publish(id, {{"state", "queued"},
                {"kind", JobKindName(RepairSpec::kKind)},
                {"items_total", 0},
+               {"scheduled", true}});
+  dispatch_needed_ = true;
+}
+
+void Broker::ScheduleCompaction() {
+  if (config_.compact.interval_ms <= 0 || Clock::now() < next_compaction_) return;
+  next_compaction_ = Clock::now() + std::chrono::milliseconds(config_.compact.interval_ms);
+  JobRecord last;
+  if (scheduled_compaction_job_ != 0 &&
+      journal_->Get(scheduled_compaction_job_, false, &last).ok() &&
+      (last.state == "queued" || last.state == "running"))
+    return;  // the previous one is still going
+  CompactSpec spec;
+  spec.scheduled = true;
+  spec.min_dead_percent = config_.compact.min_dead_percent;
+  std::int64_t id = 0;
+  Status s = journal_->Submit(std::string(JobKindName(CompactSpec::kKind)), spec.ToJson(),
+                              {"store"}, {"*"}, &id);
+  if (!s.ok()) {
+    spdlog::error("scheduled compaction not journalled: {}", s.ToString());
+    return;
+  }
+  scheduled_compaction_job_ = id;
+  spdlog::info("job {} queued: scheduled compaction", id);
+  Publish(id, {{"state", "queued"},
+               {"kind", JobKindName(CompactSpec::kKind)},
+               {"items_total", 1},
                {"scheduled", true}});
   dispatch_needed_ = true;
 }

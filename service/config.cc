@@ -142,6 +142,26 @@ Status GetDuration(const Ctx& ctx, const YAML::Node& node, const std::string& ke
   return Status::Ok();
 }
 
+Status ParseCompact(const Ctx& ctx, const YAML::Node& n, CompactConfig* c) {
+  FLS_RETURN_IF_ERROR(CheckKeys(ctx, n, "compact", {"interval", "min_dead_percent"}));
+  if (n["interval"])
+    FLS_RETURN_IF_ERROR(GetDuration(ctx, n["interval"], "compact.interval", &c->interval_ms));
+  if (n["interval"] && c->interval_ms > 0 && c->interval_ms < 100)
+    return ctx.Error(n["interval"], "compact.interval", "must be 0 (off) or at least 100ms");
+  if (n["min_dead_percent"]) {
+    double v = -1;
+    try {
+      v = n["min_dead_percent"].as<double>();
+    } catch (const std::exception&) {
+    }
+    if (!(v >= 0 && v <= 100))
+      return ctx.Error(n["min_dead_percent"], "compact.min_dead_percent",
+                       "must be a number from 0 to 100");
+    c->min_dead_percent = v;
+  }
+  return Status::Ok();
+}
+
 Status ParseSweep(const Ctx& ctx, const YAML::Node& n, SweepConfig* c) {
   FLS_RETURN_IF_ERROR(
       CheckKeys(ctx, n, "sweep", {"interval", "rate", "deep", "verify_only", "db"}));
@@ -364,9 +384,11 @@ Status ParseServiceConfig(const std::string& text, const std::string& name, Serv
   c.source_file = name;
   try {
     if (!root.IsMap()) return ctx.Error(root, "(top level)", "must be a mapping");
-    FLS_RETURN_IF_ERROR(CheckKeys(
-        ctx, root, "", {"service", "store", "batch", "roots", "security", "sweep", "mount"}));
+    FLS_RETURN_IF_ERROR(
+        CheckKeys(ctx, root, "",
+                  {"service", "store", "batch", "roots", "security", "sweep", "compact", "mount"}));
     if (root["sweep"]) FLS_RETURN_IF_ERROR(ParseSweep(ctx, root["sweep"], &c.sweep));
+    if (root["compact"]) FLS_RETURN_IF_ERROR(ParseCompact(ctx, root["compact"], &c.compact));
     if (root["mount"]) FLS_RETURN_IF_ERROR(ParseMount(ctx, root["mount"], &c.mount));
     if (root["service"]) FLS_RETURN_IF_ERROR(ParseService(ctx, root["service"], &c));
     if (!root["store"]) return ctx.Error(root, "store", "is required (targets, k, m, ...)");

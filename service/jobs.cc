@@ -4,13 +4,15 @@
 #include <type_traits>
 
 #include "fls/json_int.h"
+#include "fls/time_text.h"
 
 namespace fls::service {
 namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kKindNames[] = {"archive", "restore", "verify", "repair", "stats"};
+constexpr std::string_view kKindNames[] = {"archive", "restore", "verify", "repair",
+                                           "stats",   "delete",  "compact"};
 static_assert(std::size(kKindNames) == std::size(kAllJobKinds));
 static_assert(std::variant_size_v<JobSpec> == std::size(kAllJobKinds));
 static_assert(std::is_same_v<
@@ -144,6 +146,7 @@ json ArchiveSpec::ToJson() const {
   Put(j, "k", k);
   Put(j, "m", m);
   Put(j, "checksum", checksum);
+  Put(j, "retain_until", retain_until);
   return j;
 }
 
@@ -152,6 +155,11 @@ Status ArchiveSpec::FromJson(const json& j, ArchiveSpec* out) {
   FLS_RETURN_IF_ERROR(OptionalChunkCount(j, "k", &out->k));
   FLS_RETURN_IF_ERROR(OptionalChunkCount(j, "m", &out->m));
   FLS_RETURN_IF_ERROR(OptionalBool(j, "checksum", &out->checksum));
+  FLS_RETURN_IF_ERROR(OptionalString(j, "retain_until", &out->retain_until));
+  if (out->retain_until) {
+    std::int64_t ns = 0;
+    FLS_RETURN_IF_ERROR(ParseTimeText(*out->retain_until, &ns).WithContext(Field("retain_until")));
+  }
   return OptionalString(j, "name_prefix", &out->name_prefix);
 }
 
@@ -239,6 +247,46 @@ json StatsSpec::ToJson() const { return Base<StatsSpec>(); }
 
 Status StatsSpec::FromJson(const json&, StatsSpec*) { return Status::Ok(); }
 
+json DeleteSpec::ToJson() const {
+  json j = Base<DeleteSpec>();
+  j["objects"] = objects;
+  Put(j, "force", force);
+  Put(j, "override_retention", override_retention);
+  return j;
+}
+
+Status DeleteSpec::FromJson(const json& j, DeleteSpec* out) {
+  FLS_RETURN_IF_ERROR(RequiredStringList(j, "objects", &out->objects));
+  FLS_RETURN_IF_ERROR(OptionalBool(j, "force", &out->force));
+  return OptionalBool(j, "override_retention", &out->override_retention);
+}
+
+json CompactSpec::ToJson() const {
+  json j = Base<CompactSpec>();
+  Put(j, "min_dead_percent", min_dead_percent);
+  Put(j, "min_age_seconds", min_age_seconds);
+  Put(j, "scheduled", scheduled);
+  return j;
+}
+
+Status CompactSpec::FromJson(const json& j, CompactSpec* out) {
+  out->min_dead_percent.reset();
+  if (j.contains("min_dead_percent")) {
+    const json& v = j["min_dead_percent"];
+    if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 100)
+      return Bad(Field("min_dead_percent") + " must be a number from 0 to 100");
+    out->min_dead_percent = v.get<double>();
+  }
+  out->min_age_seconds.reset();
+  if (j.contains("min_age_seconds")) {
+    const json& v = j["min_age_seconds"];
+    if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1e9)
+      return Bad(Field("min_age_seconds") + " must be a non-negative number of seconds");
+    out->min_age_seconds = v.get<double>();
+  }
+  return OptionalBool(j, "scheduled", &out->scheduled);
+}
+
 JobKind KindOf(const JobSpec& spec) { return static_cast<JobKind>(spec.index()); }
 
 json JobSpecToJson(const JobSpec& spec) {
@@ -266,6 +314,10 @@ Status JobSpecFromJson(JobKind kind, const json& j, JobSpec* spec) {
       return FromJsonAs<RepairSpec>(j, spec);
     case JobKind::kStats:
       return FromJsonAs<StatsSpec>(j, spec);
+    case JobKind::kDelete:
+      return FromJsonAs<DeleteSpec>(j, spec);
+    case JobKind::kCompact:
+      return FromJsonAs<CompactSpec>(j, spec);
   }
   return Bad("job kind " + std::to_string(static_cast<int>(kind)) + " out of range");
 }

@@ -146,7 +146,9 @@ struct SubmitArgs {
   std::vector<std::string> names;
   std::string output, name_prefix;
   int k = 0, m = 0;
-  bool deep = false, wait = false;
+  bool deep = false, wait = false, force = false, override_retention = false;
+  std::string retain_until;
+  double min_dead = -1;
 
   // The job spec these arguments name; paths are made absolute here, as the
   // service resolves them against its own roots, not our working directory.
@@ -161,6 +163,7 @@ struct SubmitArgs {
         if (!name_prefix.empty()) s.name_prefix = name_prefix;
         if (k) s.k = k;
         if (m) s.m = m;
+        if (!retain_until.empty()) s.retain_until = retain_until;
         *spec = std::move(s);
         return Status::Ok();
       }
@@ -186,6 +189,21 @@ struct SubmitArgs {
       case JobKind::kStats:
         *spec = StatsSpec();
         return Status::Ok();
+      case JobKind::kDelete: {
+        if (names.empty()) return Status::InvalidArgument("delete needs at least one OBJECT");
+        DeleteSpec s;
+        s.objects = names;
+        if (force) s.force = true;
+        if (override_retention) s.override_retention = true;
+        *spec = std::move(s);
+        return Status::Ok();
+      }
+      case JobKind::kCompact: {
+        CompactSpec s;
+        if (min_dead >= 0) s.min_dead_percent = min_dead;
+        *spec = std::move(s);
+        return Status::Ok();
+      }
     }
     return Status::InvalidArgument("job kind '" + kind + "'");
   }
@@ -209,6 +227,12 @@ void AddSubmitCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-k", a->k, "archive: data chunks (default: the service's)");
   cmd->add_option("-m", a->m, "archive: parity chunks (default: the service's)");
   cmd->add_flag("--deep", a->deep, "verify: recompute parity too");
+  cmd->add_option("--retain-until", a->retain_until,
+                  "archive: refuse deletes before this date (YYYY-MM-DD or RFC 3339)");
+  cmd->add_flag("--force", a->force, "delete: a missing name is not an error");
+  cmd->add_flag("--override-retention", a->override_retention,
+                "delete: delete names under retention (logged by the service)");
+  cmd->add_option("--min-dead", a->min_dead, "compact: dead share in % (default 50)");
   cmd->add_flag("--wait", a->wait, "Wait for the job to end, with a progress bar");
   cmd->callback([a, &exit_code] {
     std::unique_ptr<ServiceClient> client;

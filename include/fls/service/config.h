@@ -70,6 +70,13 @@ struct SweepConfig {
   std::string db_path;  // health database; default: the journal's path + ".health"
 };
 
+// Scheduled pack compaction (the `compact:` section): every `interval` the
+// broker queues a compact job (fls/compact.h). Off by default.
+struct CompactConfig {
+  std::int64_t interval_ms = 0;  // 0: no scheduled compaction
+  double min_dead_percent = 50;
+};
+
 // The store as a read-only file system (the `mount:` section): `fls serve`
 // mounts what `fls mount` shows at `path` while it runs. Off when absent.
 struct MountConfig {
@@ -101,6 +108,7 @@ struct ServiceConfig {
   std::vector<std::string> output_roots;
   CurveConfig curve;
   SweepConfig sweep;
+  CompactConfig compact;
   MountConfig mount;
 
   // The health database sweeps of this service record to.

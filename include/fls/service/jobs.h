@@ -27,11 +27,13 @@
 namespace fls::service {
 
 // In the order of JobSpec's alternatives.
-enum class JobKind { kArchive, kRestore, kVerify, kRepair, kStats };
+enum class JobKind { kArchive, kRestore, kVerify, kRepair, kStats, kDelete, kCompact };
 inline constexpr JobKind kAllJobKinds[] = {JobKind::kArchive, JobKind::kRestore, JobKind::kVerify,
-                                           JobKind::kRepair, JobKind::kStats};
+                                           JobKind::kRepair,  JobKind::kStats,   JobKind::kDelete,
+                                           JobKind::kCompact};
 
-// "archive", "restore", "verify", "repair", "stats": the wire names.
+// "archive", "restore", "verify", "repair", "stats", "delete", "compact":
+// the wire names.
 std::string_view JobKindName(JobKind kind);
 // InvalidArgument "unknown job kind 'NAME'" for a name not in the list.
 Status ParseJobKind(std::string_view name, JobKind* kind);
@@ -47,6 +49,9 @@ struct ArchiveSpec {
   // Re-archiving an archived name compares SHA-256 instead of size, mtime
   // and mode (the CLI's --checksum).
   std::optional<bool> checksum;
+  // `fls rm` and delete jobs refuse the archived files before this date
+  // (RFC 3339 date or time, as `fls archive --retain-until` takes it).
+  std::optional<std::string> retain_until;
 
   nlohmann::json ToJson() const;
   static Status FromJson(const nlohmann::json& j, ArchiveSpec* out);
@@ -107,7 +112,34 @@ struct StatsSpec {
   static Status FromJson(const nlohmann::json& j, StatsSpec* out);
 };
 
-using JobSpec = std::variant<ArchiveSpec, RestoreSpec, VerifySpec, RepairSpec, StatsSpec>;
+// `delete`: objects and packed files (fls/delete.h), one item each.
+struct DeleteSpec {
+  static constexpr JobKind kKind = JobKind::kDelete;
+  std::vector<std::string> objects;        // non-empty
+  std::optional<bool> force;               // a missing name is not an error
+  std::optional<bool> override_retention;  // logged by the service
+
+  nlohmann::json ToJson() const;
+  static Status FromJson(const nlohmann::json& j, DeleteSpec* out);
+};
+
+// `compact`: rewrite packs whose dead share reaches min_dead_percent
+// (fls/compact.h); one item, "store".
+struct CompactSpec {
+  static constexpr JobKind kKind = JobKind::kCompact;
+  std::optional<double> min_dead_percent;  // 0-100; absent: 50
+  // Packs younger than this are left (an archive may be writing their
+  // records); absent: 600.
+  std::optional<double> min_age_seconds;
+  // Set by the broker when it queued the job itself (config compact.interval).
+  std::optional<bool> scheduled;
+
+  nlohmann::json ToJson() const;
+  static Status FromJson(const nlohmann::json& j, CompactSpec* out);
+};
+
+using JobSpec = std::variant<ArchiveSpec, RestoreSpec, VerifySpec, RepairSpec, StatsSpec,
+                             DeleteSpec, CompactSpec>;
 
 JobKind KindOf(const JobSpec& spec);
 // The spec's JSON form, with its "kind" field: a SUBMIT body.
