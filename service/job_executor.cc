@@ -388,8 +388,7 @@ class ArchiveExecutor : public JobExecutor {
       ctx.ItemDone(names[i], s, result, s.ok() && i == 0 ? e.manifest.size : 0);
   }
 
-  // Each name is an item; a name under retention fails as its item. The
-  // library waits up to a minute for a running sweep's maintenance lock.
+  // Each name is an item (one under retention fails as its item).
   Status Delete(const Job& job, JobContext& ctx) {
     const DeleteSpec& spec = std::get<DeleteSpec>(job.spec);
     DeleteOptions o;

@@ -48,7 +48,7 @@ PUBLIC = {
     'archive': ['env', 'fault_injection_env', 'geometry', 'chunk_format', 'manifest', 'store',
                 'archive', 'rebalance', 'sweep', 'sha256', 'health_db', 'sqlite_util',
                 'unreferenced', 'pack', 'json_int', 'upgrade', 'object_stream',
-                'space_report'],
+                'space_report', 'time_text', 'delete', 'compact'],
     'service': ['service/' + n for n in
                 ['client', 'config', 'protocol', 'jobs', 'service', 'job_executor', 'zmq_util',
                  'worker']],

@@ -20,9 +20,13 @@ Status ReadMemberRecords(const Store& store, const std::string& name, MemberEntr
 // another id.
 Status CheckMemberPack(const Store& store, const CatalogEntry* known_pack, MemberEntry* entry);
 
-// The index of the pack `pack` (read from its last stripes, CRC-checked),
-// every entry's pack_id filled; `recorded` as ParsePackTail sets it.
+// The index of the pack `pack` (read from its last stripes like a restore
+// --range: CRCs checked, lost blocks rebuilt), every entry's pack_id
+// filled; `recorded` as ParsePackTail sets it. `backend` (optional) codes
+// the read; `index_bytes` (optional) gets the index's size with its
+// trailer.
 Status ReadPackIndex(const Store& store, const CatalogEntry& pack, std::vector<PackEntry>* entries,
-                     bool* recorded);
+                     bool* recorded, Backend* backend = nullptr,
+                     std::uint64_t* index_bytes = nullptr);
 
 }  // namespace fls::internal

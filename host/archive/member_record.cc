@@ -415,10 +415,13 @@ Status LocateName(const Store& store, const std::string& name, Located* out) {
 namespace internal {
 
 Status ReadPackIndex(const Store& store, const CatalogEntry& pack, std::vector<PackEntry>* entries,
-                     bool* recorded) {
+                     bool* recorded, Backend* coder, std::uint64_t* index_bytes) {
   const Manifest& mf = pack.manifest;
   std::shared_ptr<Backend> backend;
-  FLS_RETURN_IF_ERROR(SharedOrNewBackend(nullptr, "auto", 1, mf.k, mf.m, mf.matrix, &backend));
+  if (coder == nullptr) {
+    FLS_RETURN_IF_ERROR(SharedOrNewBackend(nullptr, "auto", 1, mf.k, mf.m, mf.matrix, &backend));
+    coder = backend.get();
+  }
   internal::ObjectReader reader(store, mf);
   reader.Open();
   // The index is at the end: read the last 64 KiB, and more if it is longer.
@@ -426,18 +429,26 @@ Status ReadPackIndex(const Store& store, const CatalogEntry& pack, std::vector<P
   for (int round = 0; round < 2; ++round) {
     std::string tail;
     FLS_RETURN_IF_ERROR(internal::StreamObject(
-        reader, *backend, mf.size - want, mf.size, nullptr,
+        reader, *coder, mf.size - want, mf.size, nullptr,
         [&](const std::uint8_t* p, std::size_t n) {
           tail.append(reinterpret_cast<const char*>(p), n);
           return Status::Ok();
         },
         nullptr, nullptr));
     FLS_RETURN_IF_ERROR(ParsePackTail(tail, mf.size, mf.name, entries, &needed, recorded));
-    if (needed == 0) break;
+    if (needed == 0) {
+      for (PackEntry& e : *entries) e.pack_id = ObjectIdToHex(mf.id);
+      if (index_bytes != nullptr) {
+        std::uint64_t len = 0;
+        for (int i = 0; i < 8; ++i)
+          len |= std::uint64_t{static_cast<std::uint8_t>(tail[tail.size() - 16 + i])} << (8 * i);
+        *index_bytes = len + 16;
+      }
+      return Status::Ok();
+    }
     want = std::min<std::uint64_t>(needed, mf.size);
   }
-  for (PackEntry& e : *entries) e.pack_id = ObjectIdToHex(mf.id);
-  return Status::Ok();
+  return Status::Corruption("pack '" + mf.name + "': its index length changed while read");
 }
 
 }  // namespace internal

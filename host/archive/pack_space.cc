@@ -4,45 +4,10 @@
 
 #include "fls/backend_registry.h"
 #include "fls/pack.h"
+#include "member_lookup.h"
 #include "object_io.h"
 
 namespace fls::internal {
-namespace {
-
-std::uint64_t GetU64Le(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-// The pack's trailing index bytes (JSON, length, magic) and its entries.
-// The tail is read through ObjectReader like a restore --range: CRCs are
-// checked and lost blocks rebuilt, so a damaged pack still reports.
-Status ReadIndex(const Store& store, const Manifest& mf, Backend& backend,
-                 std::vector<PackEntry>* entries, std::uint64_t* index_bytes) {
-  ObjectReader reader(store, mf);
-  reader.Open();
-  std::uint64_t want = std::min<std::uint64_t>(mf.size, 64 << 10), needed = 0;
-  for (int round = 0; round < 2; ++round) {
-    std::string tail;
-    FLS_RETURN_IF_ERROR(StreamObject(
-        reader, backend, mf.size - want, mf.size, nullptr,
-        [&](const std::uint8_t* p, std::size_t n) {
-          tail.append(reinterpret_cast<const char*>(p), n);
-          return Status::Ok();
-        },
-        nullptr, nullptr));
-    FLS_RETURN_IF_ERROR(ParsePackTail(tail, mf.size, mf.name, entries, &needed));
-    if (needed == 0) {
-      *index_bytes = GetU64Le(tail.data() + tail.size() - 16) + 16;
-      return Status::Ok();
-    }
-    want = std::min<std::uint64_t>(needed, mf.size);
-  }
-  return Status::Corruption("pack '" + mf.name + "': its index length changed while read");
-}
-
-}  // namespace
 
 void AddRangeByChunk(const StripeGeometry& g, std::uint64_t begin, std::uint64_t end,
                      std::vector<std::uint64_t>* per_chunk) {
@@ -82,7 +47,9 @@ Status SplitPack(const Store& store, const CatalogEntry& pack, IndexBackends* ba
   FLS_RETURN_IF_ERROR(backends->Get(mf.k, mf.m, mf.matrix, &backend));
   std::vector<PackEntry> entries;
   std::uint64_t index_bytes = 0;
-  FLS_RETURN_IF_ERROR(ReadIndex(store, mf, *backend, &entries, &index_bytes));
+  bool recorded = false;
+  FLS_RETURN_IF_ERROR(
+      ReadPackIndex(store, pack, &entries, &recorded, backend.get(), &index_bytes));
   AddRangeByChunk(g, mf.size - index_bytes, mf.size, &split->index);
   std::sort(entries.begin(), entries.end(),
             [](const PackEntry& a, const PackEntry& b) { return a.offset < b.offset; });

@@ -10,6 +10,7 @@
 #include "fls/byte_size.h"
 #include "fls/pack.h"
 #include "fls/store.h"
+#include "fls/time_text.h"
 #include "object_report_json.h"
 #include "store_args.h"
 
@@ -24,6 +25,7 @@ void PrintMemberInfo(const CommonArgs& a, const PackEntry& e, const ObjectReport
         {"name", e.name},       {"size", e.length},       {"sha256", e.sha256},
         {"mode", e.mode},       {"mtime_ns", e.mtime_ns}, {"packed_in", e.pack},
         {"pack_id", e.pack_id}, {"offset", e.offset},     {"health", HealthName(pack.health)}};
+    if (e.retain_until_ns != 0) j["retain_until"] = FormatTimeNs(e.retain_until_ns);
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -34,6 +36,8 @@ void PrintMemberInfo(const CommonArgs& a, const PackEntry& e, const ObjectReport
       e.name.c_str(), static_cast<unsigned long long>(e.length), e.sha256.c_str(), e.mode,
       e.pack.c_str(), e.pack_id.c_str(), static_cast<unsigned long long>(e.offset),
       HealthName(pack.health), e.pack.c_str());
+  if (e.retain_until_ns != 0)
+    std::printf("retained      until %s\n", FormatTimeNs(e.retain_until_ns).c_str());
 }
 
 void AddInfo(CLI::App& app, int& exit_code) {
@@ -75,6 +79,7 @@ void AddInfo(CLI::App& app, int& exit_code) {
       j["mode"] = mf.mode;
       j["mtime_ns"] = mf.mtime_ns;
       j["manifest_copies_paths"] = e.copies;
+      if (mf.retain_until_ns != 0) j["retain_until"] = FormatTimeNs(mf.retain_until_ns);
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -89,6 +94,8 @@ void AddInfo(CLI::App& app, int& exit_code) {
         FormatByteSize(mf.stripe_width).c_str(), static_cast<unsigned long long>(mf.stripes),
         FormatByteSize(mf.block_size).c_str(), FormatByteSize(mf.geometry().last_block()).c_str(),
         mf.sha256.c_str(), HealthName(r.health), r.manifest_copies, r.manifest_copies_expected);
+    if (mf.retain_until_ns != 0)
+      std::printf("retained      until %s\n", FormatTimeNs(mf.retain_until_ns).c_str());
     for (const ChunkReport& c : r.chunks)
       std::printf("  chunk %3d  %-16s %-10s %s\n", c.index, mf.chunks[c.index].domain.c_str(),
                   c.state.c_str(), c.path.c_str());

@@ -20,6 +20,7 @@
 #include "fls/health_db.h"
 #include "fls/pack.h"
 #include "fls/store.h"
+#include "fls/time_text.h"
 #include "fls/unreferenced.h"
 #include "object_report_json.h"
 #include "progress_bar.h"
@@ -27,6 +28,11 @@
 
 namespace fls::cli {
 namespace {
+
+// "  [retained until DATE]" after a listed name that has a retention date.
+std::string RetainedNote(std::int64_t retain_until_ns) {
+  return retain_until_ns == 0 ? "" : "  [retained until " + FormatTimeNs(retain_until_ns) + "]";
+}
 
 // Runs `fn` on the objects named in the positional arguments (looked up one
 // by one; the first that cannot be found is the error) or, with none named,
@@ -336,10 +342,12 @@ void ListPackedFiles(const CommonArgs& a, const Store& store) {
                               {"packed_in", e.pack},
                               {"health", HealthName(it->second)},
                               {"mtime_ns", e.mtime_ns}};
+          if (e.retain_until_ns != 0) j["retain_until"] = FormatTimeNs(e.retain_until_ns);
           std::printf("%s\n", j.dump().c_str());
         } else if (!a.quiet) {
-          std::printf("%-13s %14llu %7s %5s  %s\n", HealthName(it->second),
-                      static_cast<unsigned long long>(e.length), "packed", "-", e.name.c_str());
+          std::printf("%-13s %14llu %7s %5s  %s%s\n", HealthName(it->second),
+                      static_cast<unsigned long long>(e.length), "packed", "-", e.name.c_str(),
+                      RetainedNote(e.retain_until_ns).c_str());
         }
         return true;
       },
@@ -391,12 +399,14 @@ void AddLs(CLI::App& app, int& exit_code) {
                                 {"generation", mf.generation},
                                 {"health", HealthName(r.health)},
                                 {"mtime_ns", mf.mtime_ns}};
+            if (mf.retain_until_ns != 0) j["retain_until"] = FormatTimeNs(mf.retain_until_ns);
             std::printf("%s\n", j.dump().c_str());
           } else if (!a->quiet) {
             const std::string km = std::to_string(mf.k) + "+" + std::to_string(mf.m);
-            std::printf("%-13s %14llu %7s %5llu  %s\n", HealthName(r.health),
+            std::printf("%-13s %14llu %7s %5llu  %s%s\n", HealthName(r.health),
                         static_cast<unsigned long long>(mf.size), km.c_str(),
-                        static_cast<unsigned long long>(mf.generation), mf.name.c_str());
+                        static_cast<unsigned long long>(mf.generation), mf.name.c_str(),
+                        RetainedNote(mf.retain_until_ns).c_str());
           }
         },
         &walk);

@@ -31,8 +31,9 @@ TEST(JobTypes, EveryKindHasOneNameThatParsesBack) {
     EXPECT_EQ(parsed, k);
     names.emplace_back(JobKindName(k));
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"archive", "restore", "verify", "repair", "stats"}));
-  EXPECT_EQ(JobKindList(), "archive, restore, verify, repair, stats");
+  EXPECT_EQ(names, (std::vector<std::string>{"archive", "restore", "verify", "repair", "stats",
+                                              "delete", "compact"}));
+  EXPECT_EQ(JobKindList(), "archive, restore, verify, repair, stats, delete, compact");
 }
 
 TEST(JobTypes, EveryKindRoundTripsThroughJson) {
@@ -61,6 +62,12 @@ TEST(JobTypes, EveryKindRoundTripsThroughJson) {
       {JobKind::kRepair, {{"kind", "repair"}, {"sweep", json::object()}}},
       {JobKind::kRepair, {{"kind", "repair"}}},
       {JobKind::kStats, {{"kind", "stats"}}},
+      {JobKind::kDelete,
+       {{"kind", "delete"}, {"objects", {"a"}}, {"force", true}, {"override_retention", false}}},
+      {JobKind::kDelete, {{"kind", "delete"}, {"objects", {"a", "b"}}}},
+      {JobKind::kCompact, {{"kind", "compact"}, {"min_dead_percent", 25.5}}},
+      {JobKind::kCompact, {{"kind", "compact"}}},
+      {JobKind::kArchive, {{"kind", "archive"}, {"paths", {"/a"}}, {"retain_until", "2030-01-01"}}},
   };
   std::vector<bool> seen(std::size(kAllJobKinds), false);
   for (const auto& [kind, body] : cases) {
@@ -104,7 +111,8 @@ TEST(JobTypes, UnknownOrMissingKindIsNamed) {
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(s.message(), "unknown job kind 'format-disk'");
   s = JobSpecFromJson(json{{"paths", {"/a"}}}, &spec);
-  EXPECT_EQ(s.message(), "field 'kind' is required (archive, restore, verify, repair, stats)");
+  EXPECT_EQ(s.message(),
+            "field 'kind' is required (archive, restore, verify, repair, stats, delete, compact)");
   s = JobSpecFromJson(json{{"kind", 3}}, &spec);
   EXPECT_NE(s.message().find("field 'kind'"), std::string::npos) << s.ToString();
   JobKind kind;
@@ -119,6 +127,9 @@ TEST(JobTypes, MissingOrIllTypedFieldsAreNamed) {
   };
   const std::vector<Case> cases = {
       {{{"kind", "archive"}}, "field 'paths' is required"},
+      {{{"kind", "delete"}}, "field 'objects' is required"},
+      {{{"kind", "compact"}, {"min_dead_percent", 101}},
+       "field 'min_dead_percent' must be a number from 0 to 100"},
       {{{"kind", "archive"}, {"paths", "/a"}}, "field 'paths' must be a list of strings"},
       {{{"kind", "archive"}, {"paths", json::array()}}, "field 'paths' must not be empty"},
       {{{"kind", "archive"}, {"paths", {"/a", 1}}}, "field 'paths' must hold non-empty strings"},
