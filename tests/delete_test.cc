@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "delete_test_util.h"
+#include "fls/space_report.h"
 #include "fls/time_text.h"
 
 namespace fls::delete_test {
@@ -125,6 +126,10 @@ TEST(Compact, ReclaimsDeletedFilesToWithinFivePercentOfTheSurvivors) {
   for (std::size_t i = 0; i < f.packed.size(); i += 2) victims.push_back(f.packed[i]);
   ASSERT_TRUE(f.Delete(victims).ok());
   const std::uint64_t before = f.AllocatedBytes();
+  SpaceReport df_before, df_after;
+  ASSERT_TRUE(ReportSpace(*f.store, &df_before).ok());
+  EXPECT_GT(df_before.total.dead, 0u);
+  EXPECT_EQ(df_before.dead_members, victims.size());
   CompactOptions co;
   co.min_age_ns = 0;
   co.min_dead = 0.3;
@@ -137,6 +142,10 @@ TEST(Compact, ReclaimsDeletedFilesToWithinFivePercentOfTheSurvivors) {
   EXPECT_EQ(r.dead_bytes_reclaimed, r.dead_bytes);
   ExpectLiveAndGone(f, {victims.begin(), victims.end()}, "after compact");
   const std::uint64_t after = f.AllocatedBytes();
+  ASSERT_TRUE(ReportSpace(*f.store, &df_after).ok());
+  EXPECT_EQ(df_after.total.dead, 0u);  // what `fls df` shows
+  EXPECT_EQ(df_after.dead_members, 0u);
+  EXPECT_LT(df_after.overhead_ratio, df_before.overhead_ratio);
   // The same survivors archived into a fresh store.
   Fixture fresh(0, 0, Env::Default(), "fresh");
   for (std::size_t i = 1; i < f.packed.size(); i += 2) {
