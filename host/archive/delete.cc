@@ -78,6 +78,24 @@ bool RemoveChunkFiles(const Store& store, const ObjectId& id, int shards, Delete
   return all;
 }
 
+// Removes each tombstone copy in `paths` that `is_tombstone` still accepts
+// (RemoveIfStill), then fsyncs their directories. True when all went.
+bool RemoveTombstones(Env* env, const std::vector<std::string>& paths, DeleteResult* r,
+                      const std::function<bool(const std::string& text)>& is_tombstone) {
+  std::set<std::string> dirs;
+  bool all = true;
+  for (const std::string& p : paths) {
+    if (RemoveIfStill(env, p, is_tombstone)) {
+      dirs.insert(DirName(p));
+      ++r->files_removed;
+    } else {
+      all = false;
+    }
+  }
+  for (const std::string& d : dirs) env->SyncDir(d);
+  return all;
+}
+
 // After the tombstone `tomb` committed: the chunk files go, then (every
 // target answering) every manifest file of the name.
 void FinishObject(const Store& store, const Manifest& tomb, DeleteResult* r) {
@@ -100,22 +118,10 @@ void FinishObject(const Store& store, const Manifest& tomb, DeleteResult* r) {
         return;
       }
     }
-  std::set<std::string> dirs;
-  bool all = true;
-  for (const std::string& p : now.copies) {
-    const bool gone = RemoveIfStill(env, p, [&](const std::string& text) {
-      Manifest m;
-      return DecodeManifest(text, &m).ok() && m.tombstone && m.id == tomb.id;
-    });
-    if (gone) {
-      dirs.insert(DirName(p));
-      ++r->files_removed;
-    } else {
-      all = false;
-    }
-  }
-  for (const std::string& d : dirs) env->SyncDir(d);
-  r->finished = all;
+  r->finished = RemoveTombstones(env, now.copies, r, [&](const std::string& text) {
+    Manifest m;
+    return DecodeManifest(text, &m).ok() && m.tombstone && m.id == tomb.id;
+  });
 }
 
 // Writes `text` over each of `paths`: temporaries written and fsynced first
@@ -172,21 +178,10 @@ void FinishMember(const Store& store, const std::string& name, DeleteResult* r) 
     if (!me.copies.empty()) return;
   }
   if (!EveryTargetAnswers(store, &r->warnings)) return;
-  std::set<std::string> dirs;
-  bool all = true;
-  for (const std::string& p : me.tombstone_copies) {
-    const bool gone = RemoveIfStill(env, p, [&](const std::string& text) {
-      MemberTombstone t;
-      return DecodeMemberTombstone(text, &t).ok() && t.name == name;
-    });
-    if (gone) {
-      dirs.insert(DirName(p));
-      ++r->files_removed;
-    } else {
-      all = false;
-    }
-  }
-  for (const std::string& d : dirs) env->SyncDir(d);
+  const bool all = RemoveTombstones(env, me.tombstone_copies, r, [&](const std::string& text) {
+    MemberTombstone t;
+    return DecodeMemberTombstone(text, &t).ok() && t.name == name;
+  });
   r->finished = all && (me.deleted || !me.copies.empty());
 }
 
