@@ -98,6 +98,8 @@ class Broker {
   // the last scheduled one has ended.
   void ScheduleSweep();
   void ScheduleCompaction();
+  void QueueScheduled(JobKind kind, const nlohmann::json& spec,
+                      const std::vector<std::string>& items, const char* what, std::int64_t* last);
   nlohmann::json StatsBody();
 
   zmq::context_t& context_;

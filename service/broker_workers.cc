@@ -298,59 +298,50 @@ bool Broker::BuildRequest(const JobRecord& job, int attempt, WorkerRequest* requ
   return true;
 }
 
+// Queues a job the broker schedules itself (`what` for the log), unless the
+// last one it queued (*last) is still queued or running: never two at once.
+void Broker::QueueScheduled(JobKind kind, const nlohmann::json& spec,
+                            const std::vector<std::string>& items, const char* what,
+                            std::int64_t* last) {
+  JobRecord prev;
+  if (*last != 0 && journal_->Get(*last, false, &prev).ok() &&
+      (prev.state == "queued" || prev.state == "running"))
+    return;
+  std::int64_t id = 0;
+  Status s = journal_->Submit(std::string(JobKindName(kind)), spec, items, {"*"}, &id);
+  if (!s.ok()) {
+    spdlog::error("{} not journalled: {}", what, s.ToString());
+    return;
+  }
+  *last = id;
+  spdlog::info("job {} queued: {}", id, what);
+  Publish(id, {{"state", "queued"},
+               {"kind", JobKindName(kind)},
+               {"items_total", items.size()},
+               {"scheduled", true}});
+  dispatch_needed_ = true;
+}
+
 void Broker::ScheduleSweep() {
   if (config_.sweep.interval_ms <= 0 || Clock::now() < next_sweep_) return;
   next_sweep_ = Clock::now() + std::chrono::milliseconds(config_.sweep.interval_ms);
-  JobRecord last;
-  if (scheduled_sweep_job_ != 0 && journal_->Get(scheduled_sweep_job_, false, &last).ok() &&
-      (last.state == "queued" || last.state == "running"))
-    return;  // the previous one is still going: never two at once
   RepairSpec spec;
   spec.scheduled = true;
   spec.health_db = config_.HealthDbPath();
   spec.sweep =
       SweepSpec{config_.sweep.verify_only, config_.sweep.deep, config_.sweep.rate_bytes_per_s};
-  std::int64_t id = 0;
-  Status s =
-      journal_->Submit(std::string(JobKindName(RepairSpec::kKind)), spec.ToJson(), {}, {"*"}, &id);
-  if (!s.ok()) {
-    spdlog::error("scheduled sweep not journalled: {}", s.ToString());
-    return;
-  }
-  scheduled_sweep_job_ = id;
-  spdlog::info("job {} queued: scheduled repair sweep", id);
-  Publish(id, {{"state", "queued"},
-               {"kind", JobKindName(RepairSpec::kKind)},
-               {"items_total", 0},
-               {"scheduled", true}});
-  dispatch_needed_ = true;
+  QueueScheduled(RepairSpec::kKind, spec.ToJson(), {}, "scheduled repair sweep",
+                 &scheduled_sweep_job_);
 }
 
 void Broker::ScheduleCompaction() {
   if (config_.compact.interval_ms <= 0 || Clock::now() < next_compaction_) return;
   next_compaction_ = Clock::now() + std::chrono::milliseconds(config_.compact.interval_ms);
-  JobRecord last;
-  if (scheduled_compaction_job_ != 0 &&
-      journal_->Get(scheduled_compaction_job_, false, &last).ok() &&
-      (last.state == "queued" || last.state == "running"))
-    return;  // the previous one is still going
   CompactSpec spec;
   spec.scheduled = true;
   spec.min_dead_percent = config_.compact.min_dead_percent;
-  std::int64_t id = 0;
-  Status s = journal_->Submit(std::string(JobKindName(CompactSpec::kKind)), spec.ToJson(),
-                              {"store"}, {"*"}, &id);
-  if (!s.ok()) {
-    spdlog::error("scheduled compaction not journalled: {}", s.ToString());
-    return;
-  }
-  scheduled_compaction_job_ = id;
-  spdlog::info("job {} queued: scheduled compaction", id);
-  Publish(id, {{"state", "queued"},
-               {"kind", JobKindName(CompactSpec::kKind)},
-               {"items_total", 1},
-               {"scheduled", true}});
-  dispatch_needed_ = true;
+  QueueScheduled(CompactSpec::kKind, spec.ToJson(), {"store"}, "scheduled compaction",
+                 &scheduled_compaction_job_);
 }
 
 }  // namespace fls::service

@@ -147,9 +147,7 @@ void AddCompact(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE]");
   cmd->callback([a, o, min_dead_pct, min_age_s, lock_wait_s, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
-    if (s.ok() && !a->positional.empty())
-      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+    Status s = OpenStoreOnly(a.get(), &store);
     if (s.ok() && !(*min_dead_pct >= 0 && *min_dead_pct <= 100))
       s = Status::InvalidArgument("--min-dead " + std::to_string(*min_dead_pct) +
                                   ": give a percentage from 0 to 100");

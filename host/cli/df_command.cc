@@ -82,9 +82,7 @@ void AddDfCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE]");
   cmd->callback([a, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
-    if (s.ok() && !a->positional.empty())
-      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+    Status s = OpenStoreOnly(a.get(), &store);
     SpaceReport report;
     if (s.ok()) s = ReportSpace(*store, &report);
     if (!s.ok()) {

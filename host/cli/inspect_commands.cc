@@ -367,9 +367,7 @@ void AddLs(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE]");
   cmd->callback([a, degraded, db_path, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
-    if (s.ok() && !a->positional.empty())
-      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+    Status s = OpenStoreOnly(a.get(), &store);
     if (!s.ok()) {
       exit_code = Fail("ls", s);
       return;

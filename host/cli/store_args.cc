@@ -123,4 +123,11 @@ void CleanStaleTemporariesThrottled(const Store& store, const char* cmd) {
   }
 }
 
+Status OpenStoreOnly(CommonArgs* a, std::unique_ptr<Store>* store) {
+  FLS_RETURN_IF_ERROR(OpenStore(a, 0, store));
+  if (!a->positional.empty())
+    return Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+  return Status::Ok();
+}
+
 }  // namespace fls::cli

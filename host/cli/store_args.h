@@ -36,6 +36,9 @@ struct CommonArgs {
 void AddCommon(CLI::App* cmd, CommonArgs* a, bool backend);
 // Builds the store; `min_rest` positionals must remain for the command itself.
 Status OpenStore(CommonArgs* a, std::size_t min_rest, std::unique_ptr<Store>* store);
+// OpenStore for commands that take only [STORE]: any other positional is
+// refused ("'X' is not a store").
+Status OpenStoreOnly(CommonArgs* a, std::unique_ptr<Store>* store);
 // Prints "fls CMD: error" and returns the exit code for `s`.
 int Fail(const char* cmd, const Status& s);
 int HealthExit(Health h);

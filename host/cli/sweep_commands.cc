@@ -223,9 +223,7 @@ void AddTargets(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE]");
   cmd->callback([a, db_path, rescan, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
-    if (s.ok() && !a->positional.empty())
-      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+    Status s = OpenStoreOnly(a.get(), &store);
     std::unique_ptr<HealthDb> db;
     if (s.ok()) s = OpenHealthDb(*store, *db_path, *rescan, &db);
     if (s.ok() && *rescan) {

@@ -71,9 +71,7 @@ void AddUpgrade(CLI::App& app, int& exit_code) {
   cmd->add_option("args", a->positional, "[STORE]");
   cmd->callback([a, o, &exit_code] {
     std::unique_ptr<Store> store;
-    Status s = OpenStore(a.get(), 0, &store);
-    if (s.ok() && !a->positional.empty())
-      s = Status::InvalidArgument("'" + a->positional[0] + "' is not a store");
+    Status s = OpenStoreOnly(a.get(), &store);
     if (!s.ok()) {
       exit_code = Fail("upgrade", s);
       return;
