@@ -31,6 +31,9 @@ class RunningJob : public JobContext {
     {
       std::lock_guard<std::mutex> lock(mu_);
       pending_.push_back(std::move(item));
+      // One wake-up per flush: the loop drains everything reported since.
+      if (wake_pending_) return;
+      wake_pending_ = true;
     }
     Notify();
   }
@@ -60,10 +63,15 @@ class RunningJob : public JobContext {
     std::lock_guard<std::mutex> lock(mu_);
     nlohmann::json out = std::move(pending_);
     pending_ = nlohmann::json::array();
+    wake_pending_ = false;
     *finished = finished_;
     *status = status_;
     *seconds = seconds_;
     return out;
+  }
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
   }
   const Job& job() const { return job_; }
 
@@ -88,6 +96,7 @@ class RunningJob : public JobContext {
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
   nlohmann::json pending_ = nlohmann::json::array();
+  bool wake_pending_ = false;  // a Notify not yet answered by a Drain
   bool finished_ = false;
   Status status_;
   double seconds_ = 0;
@@ -118,13 +127,21 @@ class WorkerLoop {
     while (!stop_.load()) {
       zmq::pollitem_t items[] = {{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0},
                                  {static_cast<void*>(notify_), 0, ZMQ_POLLIN, 0}};
-      const auto wait =
-          std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat_ - Clock::now());
+      const Clock::time_point wake =
+          flush_due_ ? std::min(next_heartbeat_, next_flush_) : next_heartbeat_;
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
       PollItems(items, 2, std::max<long>(0, std::min<long>(wait.count(), 100)));
       if (items[1].revents & ZMQ_POLLIN) {
         std::vector<std::string> drop;
         while (RecvFrames(notify_, &drop)) {
         }
+        flush_due_ = true;
+      }
+      // A finished job is reported at once; a running one's items wait for
+      // the interval, so that many quick items share one PROGRESS.
+      if (flush_due_ && (!running_ || running_->finished() || Clock::now() >= next_flush_)) {
+        flush_due_ = false;
+        next_flush_ = Clock::now() + std::chrono::milliseconds(options_.progress_interval_ms);
         Flush();
       }
       if (items[0].revents & ZMQ_POLLIN) FLS_RETURN_IF_ERROR(ReadBroker());
@@ -227,6 +244,7 @@ class WorkerLoop {
     spdlog::info("worker {}: job {} attempt {}: {}, {} item(s)", options_.name, job.id, job.attempt,
                  JobKindName(job.kind), job.items.size());
     running_ = std::make_unique<RunningJob>(context_, notify_endpoint_, std::move(job));
+    next_flush_ = Clock::now() + std::chrono::milliseconds(options_.progress_interval_ms);
     running_->Start(executors_[key].get());
   }
 
@@ -309,6 +327,8 @@ class WorkerLoop {
   bool connected_ = false;  // the broker has answered since the last connect
   int liveness_;
   Clock::time_point next_heartbeat_;
+  bool flush_due_ = false;        // the job reported something not yet sent
+  Clock::time_point next_flush_;  // when a running job's results may next be sent
   const std::chrono::milliseconds hb_;
 };
 

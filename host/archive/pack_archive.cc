@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -52,28 +53,86 @@ PackedItem CheckArchived(const OpenSourceFn& open, const PackInput& in, const Lo
   return item;
 }
 
-// LocateName, with each pack looked up once: many files of one job were
-// usually packed together.
-Status LocateCached(const Store& store, const std::string& name,
-                    std::map<std::string, CatalogEntry>* packs, Located* out) {
+// The packs met while looking names up, each looked up once: many files of
+// one job were usually packed together. Shared by the lookup threads.
+class PackCache {
+ public:
+  explicit PackCache(const Store& store) : store_(store) {}
+
+  // The pack's catalogue entry, or nullptr when it cannot be found (then
+  // CheckMemberPack looks it up itself and says why).
+  std::shared_ptr<const CatalogEntry> Find(const std::string& pack) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = packs_.find(pack);
+      if (it != packs_.end()) return it->second;
+    }
+    // Looked up outside the lock: two threads may both read one pack once.
+    auto entry = std::make_shared<CatalogEntry>();
+    if (!store_.FindObject(pack, entry.get()).ok()) return nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    return packs_.emplace(pack, std::move(entry)).first->second;
+  }
+
+ private:
+  const Store& store_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const CatalogEntry>> packs_;
+};
+
+// LocateName, through the pack cache.
+Status LocateCached(const Store& store, const std::string& name, PackCache* packs, Located* out) {
   Status s = store.FindObject(name, &out->object);
   if (s.code() != Status::Code::kNotFound) return s;
   MemberEntry m;
   Status ms = internal::ReadMemberRecords(store, name, &m);
   if (ms.code() == Status::Code::kNotFound) return s;
   FLS_RETURN_IF_ERROR(ms);
-  auto it = packs->find(m.member.pack);
-  if (it == packs->end()) {
-    CatalogEntry pack;
-    Status ps = store.FindObject(m.member.pack, &pack);
-    if (ps.ok()) it = packs->emplace(m.member.pack, std::move(pack)).first;
-  }
-  FLS_RETURN_IF_ERROR(
-      internal::CheckMemberPack(store, it == packs->end() ? nullptr : &it->second, &m));
+  const std::shared_ptr<const CatalogEntry> pack = packs->Find(m.member.pack);
+  FLS_RETURN_IF_ERROR(internal::CheckMemberPack(store, pack.get(), &m));
   out->member = true;
   out->packed = std::move(m.member);
   out->object = std::move(m.pack);
   return Status::Ok();
+}
+
+// Looks up files[i] for every i in `which` on up to `threads` threads:
+// a file archived already, or whose lookup failed, is reported from there
+// (`report` must be thread-safe); the others get (*to_pack)[i] = true.
+// False when `cancelled` stopped it.
+bool LookUpNames(const Store& store, const OpenSourceFn& open, const std::vector<PackInput>& files,
+                 const std::vector<std::size_t>& which, bool compare_checksum, int threads,
+                 const std::function<bool()>& cancelled,
+                 const std::function<void(std::size_t, const PackedItem&)>& report,
+                 std::vector<char>* to_pack) {
+  PackCache packs(store);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stopped{false};
+  auto run = [&](int) {
+    for (std::size_t w = next++; w < which.size(); w = next++) {
+      // Checked every 64 names: a lookup is short, a cancel is rare.
+      if (w % 64 == 0 && cancelled && cancelled()) stopped = true;
+      if (stopped) return;
+      const std::size_t i = which[w];
+      const PackInput& in = files[i];
+      Located found;
+      Status s = LocateCached(store, in.name, &packs, &found);
+      if (s.code() == Status::Code::kNotFound) {
+        (*to_pack)[i] = true;
+        continue;
+      }
+      PackedItem item;
+      if (s.ok())
+        item = CheckArchived(open, in, found, compare_checksum);
+      else
+        item.status = s.WithContext("checking whether '" + in.name + "' is archived already");
+      report(i, item);
+    }
+  };
+  // A thread per 16 names at most: a small batch is not worth the threads.
+  const std::size_t n = std::min<std::size_t>(std::max(1, threads), 1 + which.size() / 16);
+  RunOnThreads(std::min(n, which.size()), run);
+  return !stopped;
 }
 
 }  // namespace
@@ -141,30 +200,30 @@ Status ArchiveSmallFiles(const Store& store, const OpenSourceFn& open,
   };
   std::vector<Group> groups;
   std::set<std::string> names;
-  std::map<std::string, CatalogEntry> packs;  // packs met so far, by name
+  std::vector<std::size_t> valid;  // the files whose names may be looked up
   for (std::size_t i = 0; i < files.size(); ++i) {
-    const PackInput& in = files[i];
     PackedItem item;
-    item.status = ValidateObjectName(in.name).WithContext(in.source);
-    if (item.status.ok() && !names.insert(in.name).second)
-      item.status = Status::InvalidArgument("the name '" + in.name + "' is given twice");
-    Located found;
-    Status s;
-    if (item.status.ok()) s = LocateCached(store, in.name, &packs, &found);
-    if (item.status.ok() && s.ok())
-      item = CheckArchived(open, in, found, options.compare_checksum);
-    else if (item.status.ok() && s.code() != Status::Code::kNotFound)
-      item.status = s.WithContext("checking whether '" + in.name + "' is archived already");
-    else if (item.status.ok()) {
-      if (groups.empty() ||
-          (!groups.back().files.empty() && (groups.back().bytes + in.size > pack.max_bytes ||
-                                            groups.back().files.size() >= pack.max_files)))
-        groups.emplace_back();
-      groups.back().files.push_back(i);
-      groups.back().bytes += in.size;
-      continue;
-    }
-    report(i, item);
+    item.status = ValidateObjectName(files[i].name).WithContext(files[i].source);
+    if (item.status.ok() && !names.insert(files[i].name).second)
+      item.status = Status::InvalidArgument("the name '" + files[i].name + "' is given twice");
+    if (item.status.ok())
+      valid.push_back(i);
+    else
+      report(i, item);
+  }
+  std::vector<char> to_pack(files.size(), 0);
+  if (!LookUpNames(store, open, files, valid, options.compare_checksum, pack.lookup_threads,
+                   pack.cancelled, report, &to_pack))
+    return Status::Cancelled("archive cancelled");
+  // Files go into packs in the order given, so that a rerun packs alike.
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (!to_pack[i]) continue;
+    if (groups.empty() ||
+        (!groups.back().files.empty() && (groups.back().bytes + files[i].size > pack.max_bytes ||
+                                          groups.back().files.size() >= pack.max_files)))
+      groups.emplace_back();
+    groups.back().files.push_back(i);
+    groups.back().bytes += files[i].size;
   }
   // Packs are independent objects: a few at a time, so that reading and
   // hashing the files of one overlaps coding and fsyncing another.

@@ -176,6 +176,10 @@ struct PackOptions {
   std::uint64_t max_bytes = 256ull << 20;  // member bytes per pack
   std::size_t max_files = 4096;            // members per pack
   int concurrent_packs = 2;                // packs read and coded at once
+  // Threads looking names up ("archived already?") before packing: each
+  // lookup opens the name's files on every target, so a batch of names that
+  // are mostly archived already is bound by those opens, not by coding.
+  int lookup_threads = 4;
   // Called before each pack is coded; returns what to call once its last
   // stripe batch is encoded (ArchiveOptions::encode_done; it may be called
   // twice). The service joins its coalescing backend here.
@@ -197,9 +201,12 @@ struct PackedItem {
 // SHA-256 with options.compare_checksum) and are reported unchanged, or are
 // refused when the content differs; the others are grouped into packs of
 // `pack` and archived (ArchiveOpenFile on a PackStream), then their member
-// records are committed. `on_item(i, item)` reports files[i] once. Errors
-// of single files go to their items; Cancelled when pack.cancelled said so
-// (the files of packs not started are not reported).
+// records are committed. Names are looked up on pack.lookup_threads
+// threads and packs coded on pack.concurrent_packs, so `open` is called from
+// several threads at once; `on_item(i, item)` reports files[i] once, from
+// any of them, one call at a time. Errors of single files go to their
+// items; Cancelled when pack.cancelled said so (the files not yet looked up
+// and those of packs not started are not reported).
 Status ArchiveSmallFiles(const Store& store, const OpenSourceFn& open,
                          const std::vector<PackInput>& files, const ArchiveOptions& options,
                          const PackOptions& pack,
