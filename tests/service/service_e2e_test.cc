@@ -445,5 +445,52 @@ TEST(ServiceE2E, ScheduledSweepRepairsDamageAndPublishesProgress) {
   h.ExpectRestoresBitExact(files, "after-sweep");
 }
 
+// A job of many quick items (a re-archive: every file found archived
+// already) reports them in few PROGRESS messages: the worker sends what came
+// in at most every 50 ms, not a message (and a journal transaction) per item.
+// Every item still ends journalled.
+TEST(ServiceE2E, ManyQuickItemsShareProgressMessages) {
+  ServiceHarness h;
+  h.Start();
+  const int kFiles = 200;
+  auto files = h.MakeFiles("quick", kFiles, 2000, 31);
+  for (const auto& [p, b] : files) WriteFile(p, b);
+  ASSERT_EQ(h.WaitJob(h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/quick"}}}))["state"],
+            "done");
+  zmq::context_t ctx;
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::subscribe, std::string(kEventProtocol));
+  sub.connect(h.event_endpoint());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the slow joiner
+  const std::int64_t id = h.Submit({{"kind", "archive"}, {"paths", {h.src() + "/quick"}}});
+  Json r = h.WaitJob(id, 60000, true);
+  ASSERT_EQ(r["state"], "done") << r.dump();
+  ASSERT_EQ(r["items_done"], kFiles);
+  for (const auto& item : r["items"])
+    EXPECT_TRUE(item["result"].value("unchanged", false)) << item.dump();
+  // PROGRESS events of this job: published once per PROGRESS message.
+  int progress = 0;
+  bool ended = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t item = {static_cast<void*>(sub), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    std::vector<std::string> ev;
+    while (RecvFrames(sub, &ev) && ev.size() == 3) {
+      const Json body = Json::parse(ev[2]);
+      if (body.value("job_id", std::int64_t{0}) != id) continue;
+      if (body.value("state", "") == "running" && body.contains("items_done")) ++progress;
+      if (body.value("state", "") == "done") ended = true;
+    }
+  }
+  ASSERT_TRUE(ended) << "no end event for job " << id;
+  // One message per 50 ms of the job, and the last one, at most (with room
+  // for a slow machine's scheduling); one per item would be 200.
+  const double seconds = r.value("seconds", 0.0);
+  EXPECT_GE(progress, 1);
+  EXPECT_LE(progress, 3 + static_cast<int>(seconds / 0.05))
+      << "the job took " << seconds << " s for " << kFiles << " items";
+}
+
 }  // namespace
 }  // namespace fls::service::testing
