@@ -129,7 +129,7 @@ Status WaitForJob(ServiceClient& client, std::int64_t id, int timeout_ms, nlohma
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::min<long long>(100, 2 + waited.count() / 20)));
+        std::chrono::milliseconds(std::min<long long>(100, 1 + waited.count() / 25)));
   }
 }
 
