@@ -121,6 +121,47 @@ TEST(Upgrade, RefusesToStartWithoutScratchOrWhileTheStoreIsBusy) {
   EXPECT_EQ(r.rc, 0) << r.out;
 }
 
+// The fixture's pack predates member records (index fls-pack/1): upgrade
+// gave its files records, and would give one again to a file deleted from
+// it, so `fls rm` refuses its files (exit 2, naming the pack and why), and
+// the file stays whole. The second upgrade then changes nothing.
+TEST(Upgrade, FilesOfAPackWrittenBeforeRecordsAreNotDeleted) {
+  FixtureCopy f;
+  CmdResult r = Fls("upgrade -q " + f.config() + " --scratch " + f.scratch());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::string member;
+  {
+    std::unique_ptr<Store> store = f.Open();
+    WalkMembers(
+        *store,
+        [&](MemberEntry& me) {
+          if (fs::path(me.member.name).filename() == kMembers[0]) member = me.member.name;
+          return true;
+        },
+        nullptr);
+  }
+  ASSERT_FALSE(member.empty()) << "no record of " << kMembers[0] << " after upgrade";
+  // The files that hold data (not the markers of fls's own housekeeping,
+  // such as the stale-temporary scan's).
+  auto data_files = [&f] {
+    auto files = f.TargetFiles();
+    std::erase_if(files, [](const auto& kv) {
+      return fs::path(kv.first).filename().string().rfind(".fls-", 0) == 0;
+    });
+    return files;
+  };
+  const auto before = data_files();
+  r = Fls("rm " + f.config() + " " + member);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find(PackName()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fls-pack/1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fls upgrade"), std::string::npos) << r.out;
+  EXPECT_EQ(data_files(), before) << "a refused rm changed the targets";
+  r = Fls("restore " + f.config() + " " + member + " -o " + f.out("member"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(ReadFile(f.out("member")), ReadFile(f.packed(kMembers[0])));
+}
+
 // Version 2 objects (path-addressed, chunk format 2) as fls wrote them
 // between layout v2's geometry and its catalogue, one with a mode its owner
 // cannot read: upgraded in place with mode, mtime and bytes kept.

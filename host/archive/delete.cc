@@ -210,6 +210,22 @@ Status CheckRetention(const std::string& name, std::int64_t retain_until_ns, con
   return Status::Ok();
 }
 
+// A pack written before member records (index fls-pack/1) got its files'
+// records from `fls upgrade`, which gives a record to every file of such a
+// pack that has none: a file deleted from it would come back at the next
+// upgrade. So its files are refused until compaction can rewrite such packs.
+Status CheckPackRecorded(const Store& store, const MemberEntry& me) {
+  std::vector<PackEntry> index;
+  bool recorded = false;
+  FLS_RETURN_IF_ERROR(internal::ReadPackIndex(store, me.pack, &index, &recorded)
+                          .WithContext("reading the index of " + me.member.pack));
+  if (recorded) return Status::Ok();
+  return Status::InvalidArgument(
+      "'" + me.member.name + "' is packed in " + me.member.pack +
+      ", a pack written before member records (index fls-pack/1): its files cannot be deleted, "
+      "because `fls upgrade` would give a deleted one its record back (docs/FORMAT.md, section 8)");
+}
+
 }  // namespace
 
 namespace internal {
@@ -269,6 +285,7 @@ Status DeleteName(const Store& store, const std::string& name, const DeleteOptio
     r->pack = me.member.pack;
     r->size = me.member.length;
     FLS_RETURN_IF_ERROR(CheckRetention(name, me.member.retain_until_ns, o, now, r));
+    FLS_RETURN_IF_ERROR(CheckPackRecorded(store, me));
     return DeleteMember(store, me, now, r);
   }
   if (ms.code() != Status::Code::kNotFound) return ms;
