@@ -49,10 +49,12 @@ class ArchiveExecutor : public JobExecutor {
     // Temporaries of a killed service or CLI are removed beside the first
     // jobs, not before them: listing targets that hold millions of files
     // takes seconds, and only dead writers' temporaries are touched (a live
-    // writer's, this process's included, are kept).
+    // writer's, this process's included, are kept). Throttled like `fls
+    // archive`'s: each worker builds an executor, and two full listings
+    // beside a service's first jobs made those jobs wait on them.
     cleanup_ = std::thread([this] {
       std::vector<std::string> removed, warnings;
-      store_->RemoveStaleTemporaries(&removed, &warnings);
+      store_->RemoveStaleTemporariesThrottled(&removed, &warnings);
       for (const auto& w : warnings) spdlog::warn("store: {}", w);
       if (!removed.empty())
         spdlog::info("store: removed {} stale temporary file(s)", removed.size());

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <set>
 
+#include "fls/time_text.h"
+
 namespace fls {
 
 Status Store::FromTargets(Env* env, std::vector<Target> targets, std::unique_ptr<Store>* store) {
@@ -112,6 +114,31 @@ void Store::RemoveStaleTemporaries(std::vector<std::string>* removed,
     // A target that does not exist yet has nothing to clean.
     if (!s.ok() && s.code() != Status::Code::kNotFound)
       warnings->push_back("cleaning temporaries: " + s.ToString());
+  }
+}
+
+void Store::RemoveStaleTemporariesThrottled(std::vector<std::string>* removed,
+                                            std::vector<std::string>* warnings) const {
+  const std::int64_t now = NowNs();
+  std::vector<std::string> ignored;
+  if (removed == nullptr) removed = &ignored;
+  for (const Target& t : targets_) {
+    const std::string marker = JoinPath(t.path, kTempScanMarker);
+    FileInfo info;
+    if (env_->GetFileInfo(marker, &info).ok() && info.type == FileType::kRegular &&
+        now - info.mtime_ns >= 0 && now - info.mtime_ns < kTempScanIntervalNs)
+      continue;
+    Status s = RemoveStaleTempFiles(env_, t.path, kStaleTempIdleNs, removed);
+    if (s.code() == Status::Code::kNotFound) continue;  // not made yet: nothing to clean
+    if (!s.ok()) {
+      warnings->push_back("cleaning temporaries: " + s.ToString());
+      continue;
+    }
+    // The marker's mtime is the time of this scan (a new empty file each
+    // time). A marker that cannot be written only means the next writer
+    // scans again.
+    std::unique_ptr<WritableFile> f;
+    if (env_->NewWritableFile(marker, &f).ok()) f->Close();
   }
 }
 

@@ -1,11 +1,8 @@
 // The store options and exit-code helpers (host/cli/store_args.h).
 #include "store_args.h"
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 #include "commands.h"
 #include "fls/env.h"
@@ -96,31 +93,9 @@ void CleanStaleTemporaries(const Store& store, const char* cmd) {
 }
 
 void CleanStaleTemporariesThrottled(const Store& store, const char* cmd) {
-  namespace fs = std::filesystem;
-  Env* env = store.env();
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  std::vector<std::string> removed;
-  for (const Target& t : store.targets()) {
-    const std::string marker = JoinPath(t.path, kTempScanMarker);
-    FileInfo info;
-    if (env->GetFileInfo(marker, &info).ok() && info.type == FileType::kRegular &&
-        now - info.mtime_ns >= 0 && now - info.mtime_ns < kTempScanIntervalNs)
-      continue;
-    Status s = RemoveStaleTempFiles(env, t.path, Store::kStaleTempIdleNs, &removed);
-    if (s.code() == Status::Code::kNotFound) continue;  // not made yet: nothing to clean
-    if (!s.ok()) {
-      std::fprintf(stderr, "fls %s: warning: cleaning temporaries: %s\n", cmd,
-                   s.ToString().c_str());
-      continue;
-    }
-    // The marker's mtime is the time of this scan. A marker that cannot be
-    // written only means the next command scans again.
-    std::error_code ec;
-    if (!fs::exists(fs::symlink_status(marker, ec))) std::ofstream(marker).close();
-    fs::last_write_time(marker, fs::file_time_type::clock::now(), ec);
-  }
+  std::vector<std::string> warnings;
+  store.RemoveStaleTemporariesThrottled(nullptr, &warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "fls %s: warning: %s\n", cmd, w.c_str());
 }
 
 Status OpenStoreOnly(CommonArgs* a, std::unique_ptr<Store>* store) {

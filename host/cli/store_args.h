@@ -45,14 +45,8 @@ int HealthExit(Health h);
 // Writers clean up after writers that were killed: stale temporaries on the
 // targets go before this command writes its own.
 void CleanStaleTemporaries(const Store& store, const char* cmd);
-// The same for `fls archive`, which runs often: a target whose last scan was
-// less than kTempScanIntervalNs ago is not listed again (listing a target
-// that holds millions of files at every archive would cost more than the
-// archive of a few small files). The time of a target's last scan is the
-// mtime of its empty marker file kTempScanMarker. Sweeps, repairs and the
-// service still scan every time they start.
-inline constexpr char kTempScanMarker[] = ".fls-temp-scan";
-inline constexpr std::int64_t kTempScanIntervalNs = 600LL * 1000 * 1000 * 1000;
+// The same through Store::RemoveStaleTemporariesThrottled, for commands
+// that run often (archive, rm).
 void CleanStaleTemporariesThrottled(const Store& store, const char* cmd);
 // The store's health database: `path`, or the default for its targets. With
 // create = false a database that does not exist yet leaves *db null.

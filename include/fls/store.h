@@ -177,9 +177,19 @@ class Store {
   // (optional) gets the removed paths.
   void RemoveStaleTemporaries(std::vector<std::string>* removed,
                               std::vector<std::string>* warnings) const;
+  // The same for writers that start often (`fls archive`, `fls rm`, the
+  // service's executors): a target whose last scan was less than
+  // kTempScanIntervalNs ago is not listed again, because listing a target
+  // that holds millions of files costs more than archiving a few small
+  // ones. The time of a target's last scan is the mtime of its empty marker
+  // file kTempScanMarker. Sweeps, repairs and upgrades scan every time.
+  void RemoveStaleTemporariesThrottled(std::vector<std::string>* removed,
+                                       std::vector<std::string>* warnings) const;
   // A temporary untouched for an hour is stale even when its writer cannot be
   // judged (another host sharing the target).
   static constexpr std::int64_t kStaleTempIdleNs = 3600LL * 1000 * 1000 * 1000;
+  static constexpr char kTempScanMarker[] = ".fls-temp-scan";
+  static constexpr std::int64_t kTempScanIntervalNs = 600LL * 1000 * 1000 * 1000;
 
  private:
   struct Identity {
