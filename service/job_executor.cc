@@ -46,12 +46,9 @@ class ArchiveExecutor : public JobExecutor {
   ArchiveExecutor(StoreConfig config, std::unique_ptr<Store> store, MatrixKind matrix)
       : config_(std::move(config)), store_(std::move(store)), matrix_(matrix) {
     backend_ = config_.backend == "auto" ? ResolveAutoBackend() : config_.backend;
-    // Temporaries of a killed service or CLI are removed beside the first
-    // jobs, not before them: listing targets that hold millions of files
-    // takes seconds, and only dead writers' temporaries are touched (a live
-    // writer's, this process's included, are kept). Throttled like `fls
-    // archive`'s: each worker builds an executor, and two full listings
-    // beside a service's first jobs made those jobs wait on them.
+    // Dead writers' temporaries are removed beside the first jobs, not
+    // before them, and at most every 10 minutes per target (each worker
+    // builds an executor; listing millions of files takes seconds).
     cleanup_ = std::thread([this] {
       std::vector<std::string> removed, warnings;
       store_->RemoveStaleTemporariesThrottled(&removed, &warnings);
