@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -214,11 +215,18 @@ Status CheckRetention(const std::string& name, std::int64_t retain_until_ns, con
 // records from `fls upgrade`, which gives a record to every file of such a
 // pack that has none: a file deleted from it would come back at the next
 // upgrade. So its files are refused until compaction can rewrite such packs.
-Status CheckPackRecorded(const Store& store, const MemberEntry& me) {
-  std::vector<PackEntry> index;
+Status CheckPackRecorded(const Store& store, const MemberEntry& me,
+                         std::map<std::string, bool>* recorded_packs) {
+  const std::string& id = me.member.pack_id;
   bool recorded = false;
-  FLS_RETURN_IF_ERROR(internal::ReadPackIndex(store, me.pack, &index, &recorded)
-                          .WithContext("reading the index of " + me.member.pack));
+  if (recorded_packs != nullptr && recorded_packs->count(id) != 0) {
+    recorded = recorded_packs->at(id);
+  } else {
+    std::vector<PackEntry> index;
+    FLS_RETURN_IF_ERROR(internal::ReadPackIndex(store, me.pack, &index, &recorded)
+                            .WithContext("reading the index of " + me.member.pack));
+    if (recorded_packs != nullptr) (*recorded_packs)[id] = recorded;
+  }
   if (recorded) return Status::Ok();
   return Status::InvalidArgument(
       "'" + me.member.name + "' is packed in " + me.member.pack +
@@ -261,7 +269,7 @@ Status DeleteObjectEntry(const Store& store, const CatalogEntry& entry, std::int
 }
 
 Status DeleteName(const Store& store, const std::string& name, const DeleteOptions& o,
-                  DeleteResult* r) {
+                  DeleteResult* r, std::map<std::string, bool>* recorded_packs) {
   *r = DeleteResult();
   r->name = name;
   if (IsPackName(name))
@@ -285,7 +293,7 @@ Status DeleteName(const Store& store, const std::string& name, const DeleteOptio
     r->pack = me.member.pack;
     r->size = me.member.length;
     FLS_RETURN_IF_ERROR(CheckRetention(name, me.member.retain_until_ns, o, now, r));
-    FLS_RETURN_IF_ERROR(CheckPackRecorded(store, me));
+    FLS_RETURN_IF_ERROR(CheckPackRecorded(store, me, recorded_packs));
     return DeleteMember(store, me, now, r);
   }
   if (ms.code() != Status::Code::kNotFound) return ms;
@@ -305,10 +313,11 @@ Status DeleteNames(
   FLS_RETURN_IF_ERROR(store.Join());
   std::unique_ptr<internal::MaintenanceLock> lock;
   FLS_RETURN_IF_ERROR(internal::AcquireMaintenanceLock(store, "delete", lock_wait_ms, &lock));
+  std::map<std::string, bool> recorded_packs;  // by pack id: read each pack's index once
   for (std::size_t i = 0; i < names.size(); ++i) {
     DeleteResult r;
     Status s = ValidateObjectName(names[i]);
-    if (s.ok()) s = internal::DeleteName(store, names[i], options, &r);
+    if (s.ok()) s = internal::DeleteName(store, names[i], options, &r, &recorded_packs);
     if (r.name.empty()) r.name = names[i];
     on_result(i, s, r);
   }

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,11 @@ void FinishDeletions(const Store& store, FinishReport* report);
 namespace internal {
 
 // Deletes one object or packed file; the caller holds the maintenance lock.
+// `recorded_packs` (optional) remembers, by pack id, whether a pack's index
+// says its files all got records, so that deleting many files of one pack
+// reads its index once.
 Status DeleteName(const Store& store, const std::string& name, const DeleteOptions& options,
-                  DeleteResult* result);
+                  DeleteResult* result, std::map<std::string, bool>* recorded_packs = nullptr);
 // The deletion step of an object found as `entry` (also used by compaction
 // for old packs): commits the tombstone, removes the chunk files, then the
 // tombstone when it can. `result` gets files_removed, finished, warnings.
