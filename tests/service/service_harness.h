@@ -205,12 +205,40 @@ class ServiceHarness {
     WriteFile(config(), y.str());
   }
 
-  // Starts `fls serve` and waits until it answers PING.
+  // Starts `fls serve` and waits until it answers PING. FreePort's ports
+  // can be taken by another process before `fls serve` binds them (tests run
+  // two at a time; seen once under ASan): a start that fails to bind goes
+  // again on new ports, up to 5 times.
   void Start(const CurveClientKeys& keys = {}) {
-    service_ =
-        Child::Spawn({FLS_BINARY, "serve", "--config", config(), "--log-level", options_.log_level},
-                     dir_ + "/serve.log");
+    const std::string log = dir_ + "/serve.log";
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      std::error_code ec;
+      const std::uintmax_t logged = fs::exists(log, ec) ? fs::file_size(log, ec) : 0;
+      service_ = Child::Spawn(
+          {FLS_BINARY, "serve", "--config", config(), "--log-level", options_.log_level}, log);
+      if (!StartFailedToBind(logged, keys)) break;
+      client_port_ = FreePort();
+      worker_port_ = FreePort();
+      event_port_ = FreePort();
+      WriteConfig();
+    }
     WaitForPing(keys);
+  }
+  // Waits (bounded) for `fls serve` to answer or end; true when it ended
+  // saying that an address was in use (its log from `logged` bytes on).
+  bool StartFailedToBind(std::uintmax_t logged, const CurveClientKeys& keys) {
+    for (int i = 0; i < 100; ++i) {
+      int status = 0;
+      if (::waitpid(service_.pid, &status, WNOHANG) == service_.pid) {
+        service_.pid = -1;
+        return ReadFile(dir_ + "/serve.log").substr(logged).find("Address already in use") !=
+               std::string::npos;
+      }
+      ServiceClient c(client_endpoint(), keys);
+      Json r;
+      if (c.Call("PING", Json::object(), 200, &r).ok()) return false;
+    }
+    return false;
   }
   void WaitForPing(const CurveClientKeys& keys = {}) {
     for (int i = 0; i < 100; ++i) {
