@@ -95,7 +95,7 @@ Status Broker::Run(const std::atomic<bool>& stop) {
     if (zap_) items.push_back({static_cast<void*>(*zap_), 0, ZMQ_POLLIN, 0});
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat_ - Clock::now());
-    const long timeout = std::clamp<long>(wait.count(), 0, 100);
+    const long timeout = MillisecondsToNextDue(std::clamp<long>(wait.count(), 0, 100));
     PollItems(items.data(), items.size(), timeout);
     if (zap_ && (items[3].revents & ZMQ_POLLIN)) HandleZap();
     if (items[1].revents & ZMQ_POLLIN) HandleWorker(0);
@@ -113,8 +113,10 @@ Status Broker::Run(const std::atomic<bool>& stop) {
     ScheduleSweep();
     ScheduleCompaction();
     Dispatch();
+    AnswerHeldStatus(/*all=*/false);
     monitor_.LogClosed();
   }
+  AnswerHeldStatus(/*all=*/true);
   // Tell workers we are going, so that they reconnect at once to our successor.
   for (auto& [key, w] : workers_) SendToWorker(w, "DISCONNECT", nlohmann::json::object());
   return Status::Ok();
@@ -147,6 +149,7 @@ void Broker::HandleZap() {
 }
 
 void Broker::Publish(std::int64_t job_id, const nlohmann::json& body) {
+  if (IsEndedJobState(body.value("state", std::string()))) ended_jobs_.insert(job_id);
   nlohmann::json b = body;
   b["job_id"] = job_id;
   SendFrames(*events_, EventFrames(job_id, b));

@@ -2,7 +2,8 @@
 // journal (broker.cc: start-up and the poll loop; broker_clients.cc: client
 // requests; broker_workers.cc: workers and dispatch):
 //   client ROUTER   Titanic-style requests: SUBMIT (journalled before the job
-//                   id is returned), STATUS, LIST, CANCEL, CLOSE, PING, STATS
+//                   id is returned), STATUS (held until the job ends when it
+//                   asks to wait), LIST, CANCEL, CLOSE, PING, STATS
 //   worker ROUTER   Majordomo-style workers, remote (config endpoint, Curve
 //                   when configured) and in-process (inproc, no Curve)
 //   event PUB       progress events
@@ -18,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,10 @@
 #include "space_monitor.h"
 
 namespace fls::service {
+
+// The ERROR a client gets for a failed journal call: not_found, bad_request
+// or internal.
+ProtocolError FromStatus(const Status& s);
 
 class Broker {
  public:
@@ -60,7 +66,27 @@ class Broker {
     int attempt = 0;
   };
 
+  // A STATUS with `wait_ms` for a job that has not ended, held until the job
+  // ends or the wait is over (PROTOCOL.md, STATUS): the client learns of the
+  // end at once instead of polling, and idle polls stop waking this thread.
+  struct StatusWaiter {
+    std::string identity;
+    bool delimited = false;
+    std::int64_t job_id = 0;
+    bool files = false;
+    Clock::time_point deadline;
+  };
+
   void HandleClient();
+  // True when the request was held (no reply now).
+  bool HoldStatus(const std::string& identity, bool delimited, const nlohmann::json& body);
+  // Answers the held STATUS requests whose job ended or whose wait is over;
+  // every one of them with `all` (the broker is stopping).
+  void AnswerHeldStatus(bool all);
+  // The time until the earliest held STATUS is due (at most `cap`).
+  long MillisecondsToNextDue(long cap) const;
+  void ReplyToClient(const std::string& identity, bool delimited,
+                     const std::vector<std::string>& reply);
   void HandleWorker(int socket_index);
   void HandleWorkerMessage(int socket_index, const std::string& identity,
                            const WorkerMessage& message);
@@ -109,8 +135,11 @@ class Broker {
   std::string inproc_endpoint_;
   std::unique_ptr<zmq::socket_t> clients_, events_, zap_;
   std::vector<std::unique_ptr<zmq::socket_t>> worker_sockets_;
-  ClientMonitor monitor_;                      // after clients_: stopped before it closes
-  std::map<std::string, WorkerInfo> workers_;  // key: socket index + identity
+  std::vector<StatusWaiter> held_status_;
+  std::set<std::int64_t> ended_jobs_;  // jobs that ended since held STATUS were last looked at
+  static constexpr std::size_t kMaxHeldStatus = 4096;  // more are answered at once
+  ClientMonitor monitor_;                              // after clients_: stopped before it closes
+  std::map<std::string, WorkerInfo> workers_;          // key: socket index + identity
   std::deque<std::string> idle_;
   bool dispatch_needed_ = true;
   Clock::time_point next_heartbeat_;

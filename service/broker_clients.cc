@@ -12,7 +12,6 @@
 #include "fls/service/zmq_util.h"
 
 namespace fls::service {
-namespace {
 
 ProtocolError FromStatus(const Status& s) {
   switch (s.code()) {
@@ -24,6 +23,8 @@ ProtocolError FromStatus(const Status& s) {
       return {errc::kInternal, s.ToString()};
   }
 }
+
+namespace {
 
 // An object name a client may give to restore: it becomes a relative path
 // under the output directory, so it must not climb out of it.
@@ -51,6 +52,8 @@ void Broker::HandleClient() {
     if (!ParseClientRequest(rest, config_.max_message_bytes, &request, &delimited, &error) ||
         !ValidateClientBody(request, config_.max_files_per_job, &error)) {
       reply = ErrorReply(error);
+    } else if (request.verb == "STATUS" && HoldStatus(identity, delimited, request.body)) {
+      continue;  // answered when the job ends or the wait is over
     } else {
       bool ok = true;
       nlohmann::json body;
@@ -66,13 +69,18 @@ void Broker::HandleClient() {
       reply = ok ? OkReply(body) : ErrorReply(error);
     }
     if (reply.size() > 1 && reply[1] == "ERROR") LogRefusal(identity, source, rest, error);
-    std::vector<std::string> out = {identity};
-    if (delimited) out.emplace_back();
-    out.insert(out.end(), reply.begin(), reply.end());
-    int err = 0;
-    if (!SendFrames(*clients_, out, &err))
-      spdlog::debug("reply to a client that left: {}", zmq_strerror(err));
+    ReplyToClient(identity, delimited, reply);
   }
+}
+
+void Broker::ReplyToClient(const std::string& identity, bool delimited,
+                           const std::vector<std::string>& reply) {
+  std::vector<std::string> out = {identity};
+  if (delimited) out.emplace_back();
+  out.insert(out.end(), reply.begin(), reply.end());
+  int err = 0;
+  if (!SendFrames(*clients_, out, &err))
+    spdlog::debug("reply to a client that left: {}", zmq_strerror(err));
 }
 
 void Broker::LogRefusal(const std::string& identity, const MessageSource& source,

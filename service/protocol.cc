@@ -74,6 +74,12 @@ bool ValidateClientBody(const ClientRequest& r, int max_items, ProtocolError* er
     if (!RequireJobId(b, error)) return false;
     if (r.verb == "STATUS" && b.contains("files") && !b["files"].is_boolean())
       return Fail(error, errc::kBadRequest, "field 'files' must be true or false");
+    if (r.verb == "STATUS" && b.contains("wait_ms") &&
+        (!b["wait_ms"].is_number_integer() || b["wait_ms"].get<std::int64_t>() < 0 ||
+         b["wait_ms"].get<std::int64_t>() > kMaxStatusWaitMs))
+      return Fail(
+          error, errc::kBadRequest,
+          "field 'wait_ms' must be an integer from 0 to " + std::to_string(kMaxStatusWaitMs));
     return true;
   }
   if (r.verb == "LIST") {

@@ -96,17 +96,24 @@ void PrintJob(const nlohmann::json& j) {
     }
 }
 
-bool Finished(const std::string& state) {
-  return state == "done" || state == "failed" || state == "cancelled";
-}
-
-// Polls STATUS until the job ends, drawing a progress bar on a terminal.
+// Waits for the job to end, drawing a progress bar on a terminal. Each
+// STATUS asks the service to hold its reply until the job ends (`wait_ms`),
+// so the end is seen as it happens, with no polling; a terminal's bar is
+// redrawn at least every 250 ms. A service that answers at once (one older
+// than `wait_ms`) is polled, backing off to 100 ms.
 Status WaitForJob(ServiceClient& client, std::int64_t id, int timeout_ms, nlohmann::json* last) {
+  using std::chrono::steady_clock;
   const bool tty = ::isatty(STDERR_FILENO);
-  const auto start = std::chrono::steady_clock::now();
+  const int wait_ms = tty ? 250 : 2000;
+  const auto start = steady_clock::now();
   while (true) {
     nlohmann::json j;
-    FLS_RETURN_IF_ERROR(client.Call("STATUS", {{"job_id", id}}, timeout_ms, &j));
+    const auto asked = steady_clock::now();
+    const Status s =
+        client.Call("STATUS", {{"job_id", id}, {"wait_ms", wait_ms}}, timeout_ms + wait_ms, &j);
+    // Ctrl-C ends the wait for the reply too (EINTR): say so, not "no reply".
+    if (StopRequested()) return Status::Cancelled("interrupted while waiting (the job goes on)");
+    FLS_RETURN_IF_ERROR(s);
     const std::string state = j.value("state", std::string());
     if (tty) {
       const long long total = j.value("items_total", 0LL),
@@ -118,18 +125,17 @@ Status WaitForJob(ServiceClient& client, std::int64_t id, int timeout_ms, nlohma
                    Human(j.value("bytes", 0.0)).c_str(), state.c_str());
       std::fflush(stderr);
     }
-    if (Finished(state)) {
+    if (IsEndedJobState(state)) {
       if (tty) std::fprintf(stderr, "\n");
       *last = std::move(j);
       return Status::Ok();
     }
-    if (StopRequested()) return Status::Cancelled("interrupted while waiting (the job goes on)");
-    // Polls fast while the job is young and backs off to 100 ms: a fixed 100 ms
-    // sleep made a 40 ms job look like 100+ ms to every caller of --wait.
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - start);
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::min<long long>(100, 1 + waited.count() / 25)));
+    const auto now = steady_clock::now();
+    if (now - asked < std::chrono::milliseconds(wait_ms / 2)) {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min<long long>(100, 1 + waited.count() / 25)));
+    }
   }
 }
 

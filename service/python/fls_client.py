@@ -160,8 +160,14 @@ class Client:
     def submit_stats(self):
         return self.submit({"kind": "stats"})
 
-    def status(self, job_id, files=False):
-        return self.call("STATUS", {"job_id": job_id, "files": files})
+    def status(self, job_id, files=False, wait_ms=0):
+        """The job; with wait_ms the service holds its reply until the job
+        ends or wait_ms (at most 30000) have passed."""
+        body = {"job_id": job_id, "files": files}
+        if wait_ms:
+            body["wait_ms"] = wait_ms
+        timeout = self.timeout_ms + wait_ms
+        return self.call("STATUS", body, timeout_ms=timeout)
 
     def list(self, state=None, limit=100):
         body = {"limit": limit}
@@ -176,15 +182,22 @@ class Client:
         return self.call("CLOSE", {"job_id": job_id})
 
     def wait(self, job_id, timeout_s=600, poll_s=0.05, files=False):
-        """Polls STATUS until the job is done, failed or cancelled."""
+        """Returns the job once it is done, failed or cancelled. Each STATUS
+        asks the service to hold its reply until the job ends (wait_ms), so
+        the end is seen at once; a service that answers at once (one older
+        than wait_ms) is polled every poll_s."""
         deadline = time.monotonic() + timeout_s
         while True:
-            st = self.status(job_id, files=files)
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            wait_ms = max(0, min(2000, left_ms))
+            asked = time.monotonic()
+            st = self.status(job_id, files=files, wait_ms=wait_ms)
             if st["state"] in FINISHED:
                 return st
             if time.monotonic() > deadline:
                 raise Timeout("job %d still %s after %s s" % (job_id, st["state"], timeout_s))
-            time.sleep(poll_s)
+            if time.monotonic() - asked < wait_ms / 2000.0:
+                time.sleep(poll_s)
 
 
 def source_path(path):

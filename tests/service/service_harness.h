@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "fls/service/client.h"
+#include "fls/service/jobs.h"
 
 #include "tests/test_paths.h"
 
@@ -284,15 +286,21 @@ class ServiceHarness {
     Json r = Call("SUBMIT", body);
     return r.value("job_id", std::int64_t{0});
   }
-  // Polls STATUS until the job ends (or `timeout_ms` passes: a failure).
+  // STATUS, held by the service until the job ends (wait_ms, at most 2 s a
+  // call), until it ends or `timeout_ms` passes (a failure).
   Json WaitJob(std::int64_t id, int timeout_ms = 60000, bool files = false) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     Json r;
     while (std::chrono::steady_clock::now() < end) {
       ServiceClient c = Client();
-      if (c.Call("STATUS", {{"job_id", id}, {"files", files}}, 5000, &r).ok()) {
-        const std::string st = r.value("state", std::string());
-        if (st == "done" || st == "failed" || st == "cancelled") return r;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      const int wait_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 2000));
+      if (c.Call("STATUS", {{"job_id", id}, {"files", files}, {"wait_ms", wait_ms}}, 5000 + wait_ms,
+                 &r)
+              .ok()) {
+        if (IsEndedJobState(r.value("state", std::string()))) return r;
+        continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -40,6 +40,12 @@ Status ParseJobKind(std::string_view name, JobKind* kind);
 // The wire names, comma-separated, for messages and help texts.
 std::string JobKindList();
 
+// A job state (STATUS `state`) that no longer changes: done, failed or
+// cancelled.
+inline bool IsEndedJobState(std::string_view state) {
+  return state == "done" || state == "failed" || state == "cancelled";
+}
+
 // `archive`: one object per regular file under `paths`.
 struct ArchiveSpec {
   static constexpr JobKind kKind = JobKind::kArchive;

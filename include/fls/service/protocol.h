@@ -47,6 +47,10 @@ struct ProtocolError {
 inline constexpr std::string_view kVerbs[] = {"SUBMIT", "STATUS", "LIST", "CANCEL",
                                               "CLOSE",  "PING",   "STATS"};
 
+// The longest a STATUS may be held with `wait_ms` (PROTOCOL.md, STATUS): a
+// client's reply timeout must cover it, so it stays well below a minute.
+inline constexpr std::int64_t kMaxStatusWaitMs = 30000;
+
 struct ClientRequest {
   std::string verb;
   nlohmann::json body;  // always an object
