@@ -20,6 +20,9 @@
 #include <sstream>
 #include <thread>
 
+#include "fls/service/client.h"
+#include "fls/service/jobs.h"
+
 extern char** environ;
 
 namespace fls::bench {
@@ -172,6 +175,7 @@ Status ServiceProcess::Start(const std::vector<std::string>& targets, int k, int
   FLS_RETURN_IF_ERROR(FreePort(&worker));
   FLS_RETURN_IF_ERROR(FreePort(&event));
   config_ = dir_ + "/fls-service.yaml";
+  client_endpoint_ = "tcp://127.0.0.1:" + std::to_string(client);
   std::ostringstream y;
   y << "service:\n"
     << "  client_endpoint: tcp://127.0.0.1:" << client << "\n"
@@ -247,6 +251,27 @@ Status ServiceProcess::SubmitAndWait(const std::string& kind, const std::vector<
   return Status::IOError("`fls submit " + kind + "` job did not end done (exit " +
                          std::to_string(r->exit_code) + "): " + out.substr(0, 2000) +
                          ReadHead(r->err_path, 2000));
+}
+
+Status ServiceProcess::SubmitOverProtocol(const nlohmann::json& spec, double* seconds,
+                                          nlohmann::json* job) const {
+  service::ServiceClient client(client_endpoint_);
+  // Connected before the clock starts, as a client program would be.
+  nlohmann::json reply;
+  FLS_RETURN_IF_ERROR(client.Call("PING", nlohmann::json::object(), 10000, &reply));
+  const auto t0 = std::chrono::steady_clock::now();
+  FLS_RETURN_IF_ERROR(client.Call("SUBMIT", spec, 60000, &reply));
+  const std::int64_t id = reply.value("job_id", std::int64_t{0});
+  for (int i = 0; i < 600; ++i) {  // 600 x 2 s: bounded
+    FLS_RETURN_IF_ERROR(client.Call("STATUS", {{"job_id", id}, {"wait_ms", 2000}}, 62000, &reply));
+    if (service::IsEndedJobState(reply.value("state", std::string()))) break;
+  }
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (reply.value("state", "") != "done" || reply.value("items_failed", 0LL) != 0)
+    return Status::IOError("job " + std::to_string(id) + " of " + spec.dump().substr(0, 200) +
+                           " did not end done: " + reply.dump().substr(0, 2000));
+  if (job != nullptr) *job = reply;
+  return Status::Ok();
 }
 
 Status BenchWorkDir::Create(const std::string& parent, const std::string& prefix, bool keep) {

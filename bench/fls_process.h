@@ -76,10 +76,16 @@ class ServiceProcess {
   Status SubmitAndWait(const std::string& kind, const std::vector<std::string>& args,
                        const std::string& tag, CommandResult* result,
                        nlohmann::json* job = nullptr) const;
+  // The same job as a client program submits it: SUBMIT `spec` over the
+  // protocol from this process, then STATUS held until the job ends
+  // (wait_ms). `seconds` is SUBMIT to the final reply: no process start.
+  // Fails unless the job ends "done" with no failed item.
+  Status SubmitOverProtocol(const nlohmann::json& spec, double* seconds,
+                            nlohmann::json* job = nullptr) const;
 
  private:
   const FlsRunner& runner_;
-  std::string dir_, config_;
+  std::string dir_, config_, client_endpoint_;
   pid_t pid_ = -1;
 };
 
