@@ -109,15 +109,15 @@ Status Store::FromYamlFile(Env* env, const std::string& path, std::unique_ptr<St
 
 void Store::RemoveStaleTemporaries(std::vector<std::string>* removed,
                                    std::vector<std::string>* warnings) const {
-  for (const Target& t : targets_) {
-    Status s = RemoveStaleTempFiles(env_, t.path, kStaleTempIdleNs, removed);
-    // A target that does not exist yet has nothing to clean.
-    if (!s.ok() && s.code() != Status::Code::kNotFound)
-      warnings->push_back("cleaning temporaries: " + s.ToString());
-  }
+  RemoveStaleTemporariesOnTargets(/*throttled=*/false, removed, warnings);
 }
 
 void Store::RemoveStaleTemporariesThrottled(std::vector<std::string>* removed,
+                                            std::vector<std::string>* warnings) const {
+  RemoveStaleTemporariesOnTargets(/*throttled=*/true, removed, warnings);
+}
+
+void Store::RemoveStaleTemporariesOnTargets(bool throttled, std::vector<std::string>* removed,
                                             std::vector<std::string>* warnings) const {
   const std::int64_t now = NowNs();
   std::vector<std::string> ignored;
@@ -125,7 +125,7 @@ void Store::RemoveStaleTemporariesThrottled(std::vector<std::string>* removed,
   for (const Target& t : targets_) {
     const std::string marker = JoinPath(t.path, kTempScanMarker);
     FileInfo info;
-    if (env_->GetFileInfo(marker, &info).ok() && info.type == FileType::kRegular &&
+    if (throttled && env_->GetFileInfo(marker, &info).ok() && info.type == FileType::kRegular &&
         now - info.mtime_ns >= 0 && now - info.mtime_ns < kTempScanIntervalNs)
       continue;
     Status s = RemoveStaleTempFiles(env_, t.path, kStaleTempIdleNs, removed);
@@ -138,7 +138,7 @@ void Store::RemoveStaleTemporariesThrottled(std::vector<std::string>* removed,
     // time). A marker that cannot be written only means the next writer
     // scans again.
     std::unique_ptr<WritableFile> f;
-    if (env_->NewWritableFile(marker, &f).ok()) f->Close();
+    if (throttled && env_->NewWritableFile(marker, &f).ok()) f->Close();
   }
 }
 

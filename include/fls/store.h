@@ -200,6 +200,10 @@ class Store {
     std::map<std::string, std::string> members;  // as its identity file has them
   };
   Store(Env* env, std::vector<Target> targets) : env_(env), targets_(std::move(targets)) {}
+  // Both RemoveStaleTemporaries: with `throttled`, targets scanned less than
+  // kTempScanIntervalNs ago are skipped and a scan writes the marker.
+  void RemoveStaleTemporariesOnTargets(bool throttled, std::vector<std::string>* removed,
+                                       std::vector<std::string>* warnings) const;
   // Reads the identities of targets not known to have joined; InvalidArgument
   // on conflicting store or target ids. mu_ held.
   Status LoadIdentitiesLocked() const;
