@@ -1,14 +1,43 @@
-// The two halves of FindMember (fls/pack.h), for callers that look up many
-// names of few packs (ArchiveSmallFiles: one pack lookup per pack, not per
-// file).
-// Thread-safety: free functions (the Store is thread-safe).
+// The two halves of FindMember (fls/pack.h) and a cache of packs, for
+// callers that look up many names of few packs (ArchiveSmallFiles,
+// WalkMembers: one pack lookup per pack, not per file).
+// Thread-safety: free functions (the Store is thread-safe); PackCache is
+// thread-safe.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "fls/pack.h"
 
 namespace fls::internal {
+
+// Packs' catalogue entries by pack name, for callers that check many
+// members of few packs: each pack's manifest is read once, not once per
+// member. Holds at most `max_packs` entries (then it starts over), so that
+// a walk of a store with very many packs stays in bounded memory.
+// Thread-safe.
+class PackCache {
+ public:
+  explicit PackCache(const Store& store, std::size_t max_packs = 4096)
+      : store_(store), max_packs_(max_packs) {}
+
+  // The pack's catalogue entry, or nullptr when it cannot be found (then
+  // CheckMemberPack looks it up itself and says why).
+  std::shared_ptr<const CatalogEntry> Find(const std::string& pack);
+
+ private:
+  const Store& store_;
+  const std::size_t max_packs_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const CatalogEntry>> packs_;
+};
+
+// FindMember (fls/pack.h) through `packs`.
+Status FindMemberCached(const Store& store, const std::string& name, PackCache* packs,
+                        MemberEntry* entry);
 
 // The member records of `name` only: NotFound when there is none,
 // Corruption when every copy found is unreadable.

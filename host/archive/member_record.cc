@@ -291,36 +291,10 @@ Status ReadMemberRecords(const Store& store, const std::string& name, MemberEntr
   return Status::Ok();
 }
 
-Status CheckMemberPack(const Store& store, const CatalogEntry* known_pack, MemberEntry* entry) {
-  Status s;
-  if (known_pack != nullptr)
-    entry->pack = *known_pack;
-  else
-    s = store.FindObject(entry->member.pack, &entry->pack);
-  const Manifest& mf = entry->pack.manifest;
-  if (s.ok() && ObjectIdToHex(mf.id) != entry->member.pack_id)
-    s = Status::NotFound("its pack now has the id " + ObjectIdToHex(mf.id) + ", the record names " +
-                         entry->member.pack_id);
-  if (s.ok() &&
-      (entry->member.offset > mf.size || entry->member.length > mf.size - entry->member.offset))
-    s = Status::Corruption("its range lies outside the pack's " + std::to_string(mf.size) +
-                           " bytes");
-  if (s.ok()) return s;
-  const std::string why = "packed file '" + entry->member.name + "' is recorded in " +
-                          entry->member.pack +
-                          ", which cannot be used (an orphan member record): " + s.ToString();
-  return s.code() == Status::Code::kNotFound ? Status::NotFound(why) : Status::Corruption(why);
-}
-
 }  // namespace internal
 
 Status FindMember(const Store& store, const std::string& name, MemberEntry* entry) {
-  MemberEntry out;
-  Status s = internal::ReadMemberRecords(store, name, &out);
-  if (s.ok()) s = internal::CheckMemberPack(store, nullptr, &out);
-  // Also on failure: a deleted member's tombstones, an orphan's problems.
-  *entry = std::move(out);
-  return s;
+  return internal::FindMemberCached(store, name, nullptr, entry);
 }
 
 void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn,
@@ -346,6 +320,8 @@ void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn
   }
   std::sort(hashes.begin(), hashes.end());
   hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  // A walk meets each pack once per member: its manifest is read once.
+  internal::PackCache packs(store);
   static const char* kHex = "0123456789abcdef";
   for (const auto& h : hashes) {
     std::string file = "fls-n";
@@ -378,7 +354,7 @@ void WalkMembers(const Store& store, const std::function<bool(MemberEntry&)>& fn
       continue;
     }
     MemberEntry entry;
-    Status s = FindMember(store, name, &entry);
+    Status s = internal::FindMemberCached(store, name, &packs, &entry);
     if (entry.deleted || (!entry.tombstone_copies.empty() && s.ok())) {
       if (deleted) deleted(entry);
       if (entry.deleted) continue;

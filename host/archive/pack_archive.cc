@@ -55,33 +55,9 @@ PackedItem CheckArchived(const OpenSourceFn& open, const PackInput& in, const Lo
 
 // The packs met while looking names up, each looked up once: many files of
 // one job were usually packed together. Shared by the lookup threads.
-class PackCache {
- public:
-  explicit PackCache(const Store& store) : store_(store) {}
-
-  // The pack's catalogue entry, or nullptr when it cannot be found (then
-  // CheckMemberPack looks it up itself and says why).
-  std::shared_ptr<const CatalogEntry> Find(const std::string& pack) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = packs_.find(pack);
-      if (it != packs_.end()) return it->second;
-    }
-    // Looked up outside the lock: two threads may both read one pack once.
-    auto entry = std::make_shared<CatalogEntry>();
-    if (!store_.FindObject(pack, entry.get()).ok()) return nullptr;
-    std::lock_guard<std::mutex> lock(mu_);
-    return packs_.emplace(pack, std::move(entry)).first->second;
-  }
-
- private:
-  const Store& store_;
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const CatalogEntry>> packs_;
-};
-
 // LocateName, through the pack cache.
-Status LocateCached(const Store& store, const std::string& name, PackCache* packs, Located* out) {
+Status LocateCached(const Store& store, const std::string& name, internal::PackCache* packs,
+                    Located* out) {
   Status s = store.FindObject(name, &out->object);
   if (s.code() != Status::Code::kNotFound) return s;
   MemberEntry m;
@@ -105,7 +81,7 @@ bool LookUpNames(const Store& store, const OpenSourceFn& open, const std::vector
                  const std::function<bool()>& cancelled,
                  const std::function<void(std::size_t, const PackedItem&)>& report,
                  std::vector<char>* to_pack) {
-  PackCache packs(store);
+  internal::PackCache packs(store);
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stopped{false};
   auto run = [&](int) {
