@@ -5,7 +5,9 @@
 // mutating step of a pack archive.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <map>
+#include <set>
 
 #include "archive_test_util.h"
 #include "fls/fault_injection_env.h"
@@ -225,6 +227,54 @@ TEST(PackedFiles, ArchivedIntoPacksAndRestoredByName) {
   ro.length = 11;
   RestoreResult rr;
   EXPECT_EQ(RestoreObject(*f.store, big.name, ro, &rr).code(), Status::Code::kInvalidArgument);
+}
+
+// Counts the opens of each pack's manifest file (fls-n<H>.manifest of a
+// name "fls-pack/...").
+class PackManifestOpens : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  Status NewRandomAccessFileNoFollow(const std::string& path, std::unique_ptr<RandomAccessFile>* f,
+                                     FileInfo* info) override {
+    if (watched_.count(Base(path))) ++opens_;
+    return EnvWrapper::NewRandomAccessFileNoFollow(path, f, info);
+  }
+  void Watch(const std::string& manifest_file) { watched_.insert(manifest_file); }
+  int opens() const { return opens_; }
+  void Reset() { opens_ = 0; }
+
+ private:
+  static std::string Base(const std::string& p) { return p.substr(p.rfind('/') + 1); }
+  std::set<std::string> watched_;
+  std::atomic<int> opens_{0};
+};
+
+// A walk of the members (ls, mount, sweeps' deletion pass) reads each pack's
+// manifest once, not once per member: 40 members in 3 packs cost 3 pack
+// lookups of one open per target each.
+TEST(PackedFiles, AMemberWalkLooksEachPackUpOnce) {
+  PackManifestOpens env(Env::Default());
+  PackFixture f(40, &env);
+  std::vector<PackedItem> items;
+  ASSERT_TRUE(f.Archive(&items).ok());
+  std::set<std::string> packs;
+  for (const PackedItem& item : items) packs.insert(item.entry.pack);
+  ASSERT_EQ(packs.size(), 3u);
+  for (const std::string& pack : packs) env.Watch(NameManifestFileName(pack));
+  env.Reset();
+  int members = 0;
+  std::vector<std::string> problems;
+  WalkMembers(
+      *f.store,
+      [&](MemberEntry& me) {
+        EXPECT_EQ(me.member.pack, me.pack.manifest.name);
+        ++members;
+        return true;
+      },
+      &problems);
+  EXPECT_EQ(members, 40);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_EQ(env.opens(), static_cast<int>(packs.size() * f.store->targets().size()));
 }
 
 // ReadObject: the bytes of a packed file (or a range of it) into a sink; a
