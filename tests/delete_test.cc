@@ -169,6 +169,38 @@ TEST(Compact, ReclaimsDeletedFilesToWithinFivePercentOfTheSurvivors) {
   EXPECT_EQ(r.packs_rewritten + r.packs_removed, 0u);
 }
 
+// A packed file whose every record copy is unreadable is neither live nor
+// dead: compaction must not delete its pack (the pack's bytes and index are
+// what can bring it back). The pack stays, compaction reports it, and once
+// the records are readable again it is compacted and the file restores.
+TEST(Compact, APackWithAFileOfUnreadableRecordsIsKept) {
+  Fixture f(0, 12);
+  ASSERT_TRUE(f.ArchiveAll().ok());
+  ASSERT_TRUE(f.Delete({f.packed[0]}).ok());
+  const std::string judged = f.packed[1];
+  std::map<std::string, std::string> saved;  // record copy -> its bytes
+  for (const std::string& p : testing::AllFiles(f.dir / "s"))
+    if (testing::fs::path(p).filename() == MemberRecordFileName(judged)) {
+      saved[p] = testing::ReadFile(p);
+      WriteFile(p, "{not a record");
+    }
+  ASSERT_EQ(saved.size(), 5u);  // m + 1 copies
+  CompactOptions co;
+  co.min_age_ns = 0;
+  co.min_dead = 0;
+  co.archive = Options();
+  CompactReport r;
+  ASSERT_TRUE(CompactStore(*f.store, co, &r).ok());
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_NE(r.failures[0].find(judged), std::string::npos) << r.failures[0];
+  EXPECT_EQ(r.packs_rewritten + r.packs_removed, 0u);
+  for (const auto& [path, bytes] : saved) WriteFile(path, bytes);
+  ASSERT_TRUE(CompactStore(*f.store, co, &r).ok());
+  EXPECT_TRUE(r.failures.empty()) << r.failures.front();
+  EXPECT_EQ(r.packs_rewritten, 1u);
+  ExpectLiveAndGone(f, {f.packed[0]}, "after compact");
+}
+
 // A crash after every mutating call of a compaction: every live file
 // restores; a repair sweep then leaves no old pack behind.
 // Restores of live packed files while compaction moves them never fail.

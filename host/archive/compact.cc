@@ -44,16 +44,36 @@ struct PackState {
 // Which of the pack's files still resolve to it: a name resolves to the
 // pack when no object of that name exists and a record of it, not killed by
 // a tombstone, names this pack's id and offset (what LocateName finds).
-Status Examine(const Store& store, PackState* p, bool* recorded) {
+//
+// A pack written before member records (index fls-pack/1) gets its files'
+// records from `fls upgrade`, so there a file without any record (and no
+// object of its name) is not known to be dead: it may never have been
+// recorded. Such a pack is examined only when every file of it has a record
+// or a tombstone, or an object of its name (*accounted); it is then
+// rewritten whatever its dead share, so that its files land in an fls-pack/2
+// pack, whose files can be deleted (FORMAT.md, section 8).
+Status Examine(const Store& store, PackState* p, bool* recorded, bool* accounted) {
   std::vector<PackEntry> index;
   FLS_RETURN_IF_ERROR(internal::ReadPackIndex(store, p->entry, &index, recorded));
-  if (!*recorded) return Status::Ok();
+  *accounted = true;
   for (const PackEntry& e : index) {
     CatalogEntry object;
     MemberEntry me;
-    const bool live = store.FindObject(e.name, &object).code() == Status::Code::kNotFound &&
-                      internal::ReadMemberRecords(store, e.name, &me).ok() &&
-                      me.member.pack_id == e.pack_id && me.member.offset == e.offset;
+    // A name whose manifests or records cannot be read is neither live nor
+    // dead: the pack waits (its bytes may be all that is left of the file).
+    const Status os = store.FindObject(e.name, &object);
+    if (!os.ok() && os.code() != Status::Code::kNotFound)
+      return os.WithContext("cannot tell whether '" + e.name + "' is live");
+    const bool no_object = os.code() == Status::Code::kNotFound;
+    const Status rs = no_object ? internal::ReadMemberRecords(store, e.name, &me) : Status::Ok();
+    if (!rs.ok() && rs.code() != Status::Code::kNotFound)
+      return rs.WithContext("cannot tell whether '" + e.name + "' is live");
+    if (no_object && !rs.ok() && !me.deleted && me.tombstone_copies.empty()) {
+      *accounted = false;  // no record at all: dead only where records are complete
+      if (!*recorded) return Status::Ok();
+    }
+    const bool live =
+        no_object && rs.ok() && me.member.pack_id == e.pack_id && me.member.offset == e.offset;
     if (live) {
       p->live.push_back(me.member);
       p->live_bytes += e.length;
@@ -165,14 +185,16 @@ void ExamineOne(const Store& store, const CompactOptions& o, const std::string& 
     return;
   }
   ++report->packs;
-  bool recorded = false;
-  s = Examine(store, &p, &recorded);
+  bool recorded = false, accounted = false;
+  s = Examine(store, &p, &recorded, &accounted);
   if (!s.ok()) {
     report->failures.push_back(name + ": " + s.ToString());
     return;
   }
-  if (!recorded) {
-    report->warnings.push_back(name + " was written before member records: run `fls upgrade`");
+  if (!recorded && !accounted) {
+    report->warnings.push_back(name +
+                               " was written before member records and some of its files have "
+                               "none: run `fls upgrade`");
     return;
   }
   report->live_bytes += p.live_bytes;
@@ -181,8 +203,8 @@ void ExamineOne(const Store& store, const CompactOptions& o, const std::string& 
   if (p.live.empty()) {
     ++report->packs_removed;
     DeleteOldPack(store, p, report);
-  } else if (total > 0 &&
-             static_cast<double>(p.dead_bytes) >= o.min_dead * static_cast<double>(total)) {
+  } else if (!recorded || (total > 0 && static_cast<double>(p.dead_bytes) >=
+                                            o.min_dead * static_cast<double>(total))) {
     chosen->push_back(std::move(p));
   }
 }
