@@ -187,7 +187,15 @@ TEST(Upgrade, CompactRewritesAPackWrittenBeforeRecordsSoItsFilesCanBeDeleted) {
         nullptr);
   }
   ASSERT_EQ(members.size(), kMembers.size());
-  // The fixture's pack has no dead file: it is rewritten for its format.
+  // A repair sweep removes dead packs only: this one stays as it is (made
+  // older than the sweep's 10 minutes, as it would be in a real store).
+  for (const auto& [path, size_mtime] : f.TargetFiles())
+    fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  r = Fls("sweep " + f.config() + " --db " + f.root() + "/health.db");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(Fls("info " + f.config() + " " + PackName()).rc, 0) << "a sweep rewrote the pack";
+  EXPECT_EQ(r.out.find("run `fls upgrade`"), std::string::npos) << r.out;
+  // The fixture's pack has no dead file: compact rewrites it for its format.
   r = Fls("compact " + f.config() + " --min-age 0 --json");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("\"packs_rewritten\":1"), std::string::npos) << r.out;

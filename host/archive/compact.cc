@@ -203,8 +203,9 @@ void ExamineOne(const Store& store, const CompactOptions& o, const std::string& 
   if (p.live.empty()) {
     ++report->packs_removed;
     DeleteOldPack(store, p, report);
-  } else if (!recorded || (total > 0 && static_cast<double>(p.dead_bytes) >=
-                                            o.min_dead * static_cast<double>(total))) {
+  } else if ((!recorded && o.rewrite_pre_record_packs) ||
+             (total > 0 &&
+              static_cast<double>(p.dead_bytes) >= o.min_dead * static_cast<double>(total))) {
     chosen->push_back(std::move(p));
   }
 }

@@ -188,6 +188,7 @@ void SweepRun::FinishDeletesAndDeadPacks() {
                            finished.warnings.end());
   CompactOptions dead_only;
   dead_only.min_dead = 1.0;
+  dead_only.rewrite_pre_record_packs = false;
   dead_only.min_age_ns = opt_.dead_pack_min_age_ns;
   dead_only.archive.backend = opt_.backend;
   CompactReport compacted;

@@ -45,6 +45,10 @@ struct CompactOptions {
   // Leave packs whose manifest is younger than this (ns).
   std::int64_t min_age_ns = 600LL * 1000 * 1000 * 1000;
   int lock_wait_ms = 30000;
+  // Rewrite packs written before member records (index fls-pack/1) whatever
+  // their dead share, once all their files have records: their files can
+  // then be deleted. Repair sweeps, which only remove dead packs, do not.
+  bool rewrite_pre_record_packs = true;
   ArchiveOptions archive;  // code shape and backend of the new packs
   PackOptions pack;
 };
