@@ -1,6 +1,7 @@
 // Broker: the heart of `fls serve`. One thread owns every socket and the
 // journal (broker.cc: start-up and the poll loop; broker_clients.cc: client
-// requests; broker_workers.cc: workers and dispatch):
+// requests; broker_held_status.cc: STATUS held until its job ends;
+// broker_workers.cc: workers and dispatch):
 //   client ROUTER   Titanic-style requests: SUBMIT (journalled before the job
 //                   id is returned), STATUS (held until the job ends when it
 //                   asks to wait), LIST, CANCEL, CLOSE, PING, STATS
