@@ -272,7 +272,7 @@ Status RunCodecBench(const CodecBenchOptions& o,
           row.backend = std::string(backend->name());
           row.threads = backend->threads();
 
-          EncodeBatch enc{stripes, block, b.data_ptrs, b.parity_ptrs};
+          EncodeBatch enc{stripes, block, b.data_ptrs, b.parity_ptrs, {}};
           Timing t;
           FLS_RETURN_IF_ERROR(Measure(
               o, [&] { return backend->Encode(enc); }, &t));

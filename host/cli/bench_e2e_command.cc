@@ -203,7 +203,9 @@ Status RunE2e(const E2eArgs& a, std::vector<Row>* rows) {
     }
   }
   for (int op = 0; op < 3; ++op) {
-    Row r{ops[op], size};
+    Row r;
+    r.op = ops[op];
+    r.bytes = size;
     r.seconds = Median(fls_s[op]);
     r.baseline_seconds = Median(base_s[op]);
     r.runs = a.repeat;

@@ -13,9 +13,7 @@ namespace fls::internal {
 // One prepared statement, finalized on scope exit.
 class SqlStmt {
  public:
-  SqlStmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
+  SqlStmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
   ~SqlStmt() { sqlite3_finalize(stmt_); }
   bool ok() const { return rc_ == SQLITE_OK; }
   SqlStmt& Bind(int i, std::int64_t v) {
@@ -44,7 +42,6 @@ class SqlStmt {
   sqlite3_stmt* get() { return stmt_; }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
