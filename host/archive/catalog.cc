@@ -67,12 +67,14 @@ Copies ReadNameCopies(const Store& store, const std::string& file, const std::st
     // The copies of one commit are byte-identical, and decoding (JSON, the
     // canonical checksum) is most of a lookup's CPU: a text met already in
     // a good copy is that copy again, with every check below passed.
-    auto same =
-        std::find_if(good.begin(), good.end(), [&](const Good& g) { return g.text == text; });
-    if (s.ok() && same != good.end()) {
-      Manifest again = same->m;
-      good.push_back({path, std::move(text), std::move(again)});
-      continue;
+    if (s.ok()) {
+      auto same =
+          std::find_if(good.begin(), good.end(), [&](const Good& g) { return g.text == text; });
+      if (same != good.end()) {
+        Manifest again = same->m;
+        good.push_back({path, std::move(text), std::move(again)});
+        continue;
+      }
     }
     Manifest m;
     if (s.ok()) s = DecodeManifest(text, &m);

@@ -2,7 +2,6 @@
 // (fls/pack.h).
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
